@@ -1,0 +1,44 @@
+# koffer: field kit agent of the Bürgerkoffer. `make help` lists the targets.
+GO       ?= go
+DATA     ?= $(CURDIR)/.koffer-dev
+BIN      := bin
+PKGS     := ./...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build koffer and townhall into bin/
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+.PHONY: run
+run: build ## start the agent in training mode (simulated devices) with data in .koffer-dev/
+	$(BIN)/koffer agent --training --data $(DATA)
+
+.PHONY: test
+test: ## run every test (set KOFFER_REQUIRE_PEERS=1 to fail instead of skip without real peers)
+	$(GO) test -count=1 -timeout 12m $(PKGS)
+
+.PHONY: bench
+bench: ## run the benchmarks (figures quoted as ratios against a peer measured in the same run)
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m $(PKGS)
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	@for p in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+	    echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$p || exit 1; \
+	  done; \
+	done
+
+.PHONY: clean
+clean: ## remove build output and the training data directory
+	rm -rf $(BIN) $(DATA)
