@@ -213,10 +213,15 @@ func ReadHeader(data []byte) (Header, error) {
 
 func splitHeader(data []byte) (Header, int, error) {
 	head := data[:min(len(data), maxHeader)]
-	end := bytes.Index(head, []byte("\n\n"))
-	if !bytes.HasPrefix(head, []byte(magic)) || end < 0 {
+	if !bytes.HasPrefix(head, []byte(magic)) {
 		return Header{}, 0, fmt.Errorf("%w: no packet header", ErrMalformed)
 	}
+	// The blank line ends the header; search after the magic so the two cannot overlap.
+	end := bytes.Index(head[len(magic):], []byte("\n\n"))
+	if end < 0 {
+		return Header{}, 0, fmt.Errorf("%w: no end of header", ErrMalformed)
+	}
+	end += len(magic)
 	lines := bytes.Split(head[len(magic):end], []byte("\n"))
 	if len(lines) != 2 || !bytes.HasPrefix(lines[0], []byte("case ")) || !bytes.HasPrefix(lines[1], []byte("kit ")) {
 		return Header{}, 0, fmt.Errorf("%w: header fields", ErrMalformed)
