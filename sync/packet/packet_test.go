@@ -1,0 +1,167 @@
+package packet
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type keys struct {
+	sealer *Sealer
+	pub    ed25519.PublicKey
+	id     *age.X25519Identity
+}
+
+func newKeys(t testing.TB) keys {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	return keys{
+		sealer: &Sealer{KitID: "kit-7", Key: priv, Recipient: id.Recipient(),
+			Now: func() time.Time { return time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) }},
+		pub: pub, id: id,
+	}
+}
+
+func testParts() []Part {
+	return []Part{
+		{Name: "form.json", Kind: KindForm, Data: []byte(`{"family_name":"Müßiggang","birth_date":"1931-02-03"}`)},
+		{Name: "finger-right_index.iso", Kind: KindFingerprint, Finger: "right_index", Data: bytes.Repeat([]byte{0xA5}, 4096)},
+		{Name: "empty.bin", Kind: KindScan, Data: nil},
+	}
+}
+
+func seal(t testing.TB, k keys, parts []Part) ([]byte, Manifest) {
+	t.Helper()
+	var buf bytes.Buffer
+	m, err := k.sealer.Seal(&buf, Manifest{CaseID: uuid.Must(uuid.NewV7()).String(), Service: "personalausweis"}, parts)
+	require.NoError(t, err)
+	return buf.Bytes(), m
+}
+
+func TestSealOpenRoundTrip(t *testing.T) {
+	k := newKeys(t)
+	data, m := seal(t, k, testParts())
+
+	assert.Equal(t, "kit-7", m.KitID)
+	assert.Len(t, m.Parts, 3)
+	h, err := ReadHeader(data)
+	require.NoError(t, err)
+	assert.Equal(t, Header{CaseID: m.CaseID, KitID: "kit-7"}, h)
+
+	p, err := Open(data, k.pub, k.id)
+	require.NoError(t, err)
+	assert.Equal(t, m.CaseID, p.Manifest.CaseID)
+	assert.Equal(t, "personalausweis", p.Manifest.Service)
+	require.Len(t, p.Parts, 3)
+	for i, want := range testParts() {
+		assert.Equal(t, want.Name, p.Parts[i].Name)
+		assert.Equal(t, want.Finger, p.Parts[i].Finger)
+		assert.Equal(t, len(want.Data), len(p.Parts[i].Data))
+		assert.True(t, bytes.Equal(want.Data, p.Parts[i].Data))
+	}
+}
+
+func TestSealedPacketHidesPersonalData(t *testing.T) {
+	k := newKeys(t)
+	data, _ := seal(t, k, testParts())
+	for _, s := range []string{"Müßiggang", "1931-02-03", "family_name", "right_index"} {
+		assert.NotContains(t, string(data), s)
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	k := newKeys(t)
+	data, _ := seal(t, k, testParts())
+	other := newKeys(t)
+
+	flip := func(i int) []byte {
+		b := bytes.Clone(data)
+		b[i] ^= 1
+		return b
+	}
+	tests := []struct {
+		name string
+		data []byte
+		pub  ed25519.PublicKey
+		id   age.Identity
+		want error
+	}{
+		{name: "ciphertext altered", data: flip(len(data) / 2), pub: k.pub, id: k.id, want: ErrSignature},
+		{name: "signature altered", data: flip(len(data) - 1), pub: k.pub, id: k.id, want: ErrSignature},
+		{name: "header altered", data: bytes.Replace(data, []byte("kit kit-7"), []byte("kit kit-8"), 1), pub: k.pub, id: k.id, want: ErrSignature},
+		{name: "other kit's key", data: data, pub: other.pub, id: k.id, want: ErrSignature},
+		{name: "truncated", data: data[:len(data)-100], pub: k.pub, id: k.id, want: ErrSignature},
+		{name: "no header", data: []byte("hello"), pub: k.pub, id: k.id, want: ErrMalformed},
+		{name: "empty", data: nil, pub: k.pub, id: k.id, want: ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(tt.data, tt.pub, tt.id)
+			assert.ErrorIs(t, err, tt.want)
+		})
+	}
+
+	t.Run("other town hall's identity", func(t *testing.T) {
+		_, err := Open(data, k.pub, other.id)
+		assert.ErrorContains(t, err, "decrypt")
+	})
+}
+
+func TestSealRejectsBadInput(t *testing.T) {
+	k := newKeys(t)
+	tests := []struct {
+		name   string
+		caseID string
+		parts  []Part
+	}{
+		{name: "case id not a uuid", caseID: "abc", parts: testParts()},
+		{name: "path in part name", caseID: uuid.NewString(), parts: []Part{{Name: "../etc/passwd"}}},
+		{name: "repeated part", caseID: uuid.NewString(), parts: []Part{{Name: "a"}, {Name: "a"}}},
+		{name: "part named like the manifest", caseID: uuid.NewString(), parts: []Part{{Name: "manifest.json"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			_, err := k.sealer.Seal(&buf, Manifest{CaseID: tt.caseID}, tt.parts)
+			assert.Error(t, err)
+		})
+	}
+}
+
+func FuzzOpen(f *testing.F) {
+	k := newKeys(f)
+	data, _ := seal(f, k, testParts())
+	f.Add(data)
+	f.Add(data[:200])
+	f.Add([]byte(magic + "case 0190a3b4-0000-7000-8000-000000000000\nkit k\n\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := Open(b, k.pub, k.id)
+		if err == nil {
+			// Only a packet signed by the key can open; fuzzing cannot forge one.
+			assert.Equal(t, len(testParts()), len(p.Parts))
+		}
+		_, _ = ReadHeader(b)
+	})
+}
+
+func BenchmarkSeal(b *testing.B) {
+	k := newKeys(b)
+	parts := []Part{{Name: "scan-1.pdf", Kind: KindScan, Data: bytes.Repeat([]byte("x"), 2<<20)}}
+	b.SetBytes(2 << 20)
+	for b.Loop() {
+		var buf bytes.Buffer
+		_, err := k.sealer.Seal(&buf, Manifest{CaseID: uuid.NewString()}, parts)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
