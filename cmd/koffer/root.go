@@ -72,6 +72,12 @@ func newRootCmd(f *factory) *cobra.Command {
 
 	root.AddCommand(
 		newVersionCmd(f, nil),
+		newInitCmd(f, nil),
+		newAgentCmd(f, nil),
+		newUserCmd(f),
+		newStatusCmd(f, nil),
+		newCaseCmd(f),
+		newQueueCmd(f),
 	)
 	return root
 }
