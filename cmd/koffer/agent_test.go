@@ -21,8 +21,8 @@ import (
 )
 
 // startAgent runs `koffer agent --training` in-process on f's data directory until the test
-// ends, and waits until it answers on its socket.
-func startAgent(t *testing.T, f *factory, args ...string) {
+// ends (or stop is called), and waits until it answers on its socket.
+func startAgent(t *testing.T, f *factory, args ...string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan exitCode, 1)
@@ -30,21 +30,25 @@ func startAgent(t *testing.T, f *factory, args ...string) {
 	af := *f
 	af.ErrOut = &logs
 	go func() { done <- run(ctx, append([]string{"agent", "--training"}, args...), &af) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			assert.Equal(t, exitOK, code, "graceful shutdown: %s", logs.String())
-			assert.Contains(t, logs.String(), "msg=stopped")
-		case <-time.After(15 * time.Second):
-			t.Error("agent did not stop")
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-done:
+				assert.Equal(t, exitOK, code, "graceful shutdown: %s", logs.String())
+				assert.Contains(t, logs.String(), "msg=stopped")
+			case <-time.After(15 * time.Second):
+				t.Error("agent did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
 	c := client.New(f.DataDir)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := c.Status(t.Context()); err == nil {
-			return
+			return stop
 		}
 		select {
 		case code := <-done:
