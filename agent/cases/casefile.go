@@ -92,7 +92,12 @@ type Problem struct {
 	Hint    string `json:"hint"`    // German, for the caseworker
 }
 
-func (p Problem) String() string { return p.Field + ": " + p.Message }
+func (p Problem) String() string {
+	if p.Field == "" {
+		return "case file: " + p.Message
+	}
+	return p.Field + ": " + p.Message
+}
 
 // ValidationError lists every problem found. Its text holds field names and rules only, never
 // the values, so it may be logged.
