@@ -194,3 +194,11 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 }
+
+// The store's state names are the state machine's.
+func TestStatesMatchStore(t *testing.T) {
+	assert.Equal(t,
+		[]string{store.StateDraft, store.StateSealed, store.StateUploading, store.StateDelivered, store.StatePurged, store.StateCancelled},
+		[]string{string(cases.Draft), string(cases.Sealed), string(cases.Uploading), string(cases.Delivered), string(cases.Purged), string(cases.Cancelled)})
+	assert.Len(t, cases.States, 6)
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -314,4 +315,30 @@ func TestCancelDraft(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(s.Dir(), BlobsDir, a.SHA256))
 	assert.ErrorIs(t, s.Cancel(ctx, "d", "1"), ErrState)
 	assert.ErrorIs(t, s.CreateDraft(ctx, NewCase{ID: "d", Service: "wohnsitzanmeldung"}), ErrExists)
+}
+
+// A full disk while the packet is written: the error names the cause, and the store is exactly
+// as before (no case, no outbox row, no file).
+func TestSealCaseDiskFull(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := t.Context()
+	_, err := s.SealCase(ctx, NewCase{ID: "x", Service: "meldebescheinigung"}, func(w io.Writer) error {
+		if _, err := w.Write([]byte("half a packet")); err != nil {
+			return err
+		}
+		return &os.PathError{Op: "write", Path: "packet", Err: syscall.ENOSPC}
+	})
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.ErrorContains(t, err, "no space left on device")
+	_, err = s.Case(ctx, "x")
+	assert.ErrorIs(t, err, ErrNotFound)
+	cs, err := s.Cases(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, cs)
+	ents, err := os.ReadDir(filepath.Join(s.Dir(), PacketsDir))
+	require.NoError(t, err)
+	assert.Empty(t, ents, "the partial packet is gone")
+	st, err := s.QueueStats(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, st.Depth)
 }
