@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -63,4 +64,25 @@ func TestSaveLoadKit(t *testing.T) {
 	assert.True(t, k.Training)
 	assert.Equal(t, "kit-test", k.Bundle.KitID)
 	assert.Equal(t, id.String(), k.TownHall)
+}
+
+// FuzzUnwrap: a wrapped key comes from the database, which a thief can edit. Unwrap must fail
+// cleanly on anything, and never accept a blob it did not make for this passphrase.
+func FuzzUnwrap(f *testing.F) {
+	k := make(DataKey, 32)
+	blob, err := Wrap(k, []byte("korrekt pferd batterie"), cheap)
+	require.NoError(f, err)
+	f.Add(blob)
+	f.Add([]byte(`{"v":1,"kdf":"argon2id","t":1,"m":8,"p":1,"salt":"","box":""}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var w wrapped
+		if json.Unmarshal(data, &w) == nil && (w.Time > 2 || w.MemKiB > 4096) {
+			t.Skip("expensive parameters are valid input but too slow to fuzz")
+		}
+		got, err := Unwrap(data, []byte("falsche Passphrase"))
+		if err == nil {
+			t.Fatalf("unwrapped %x with the wrong passphrase", got)
+		}
+	})
 }

@@ -72,7 +72,9 @@ func TestCrashWhileSubmitting(t *testing.T) {
 	require.Equal(t, exitOK, run(t.Context(), []string{"init", "--training"}, f))
 	caseFiles, err := filepath.Glob("../../testdata/cases/valid/*/case.json")
 	require.NoError(t, err)
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("kill timing seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
 
 	reported := map[string]bool{} // the CLI printed the id: submitted
 	var uncertain []string        // the CLI failed: maybe stored, retried with the same id
@@ -80,6 +82,7 @@ func TestCrashWhileSubmitting(t *testing.T) {
 	kills, lost := 0, 0
 	for cycle := range cycles {
 		p := startAgentProc(t, f.DataDir)
+		killAfter := time.Duration(rng.IntN(40_000)) * time.Microsecond
 		stop := make(chan struct{})
 		done := make(chan struct{})
 		go func() {
@@ -96,7 +99,7 @@ func TestCrashWhileSubmitting(t *testing.T) {
 					uncertain = uncertain[1:]
 				} else {
 					id = uuid.Must(uuid.NewV7()).String()
-					fileOf[id] = caseFiles[rng.IntN(len(caseFiles))]
+					fileOf[id] = caseFiles[rand.IntN(len(caseFiles))]
 				}
 				var out, errOut bytes.Buffer
 				cf := *f
@@ -117,7 +120,7 @@ func TestCrashWhileSubmitting(t *testing.T) {
 				}
 			}
 		}()
-		time.Sleep(time.Duration(rng.IntN(40_000)) * time.Microsecond)
+		time.Sleep(killAfter)
 		p.kill()
 		kills++
 		close(stop)
