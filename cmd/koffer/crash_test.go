@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -76,56 +77,75 @@ func TestCrashWhileSubmitting(t *testing.T) {
 	t.Logf("kill timing seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 2))
 
+	var mu sync.Mutex             // guards the three below between the submitters
 	reported := map[string]bool{} // the CLI printed the id: submitted
 	var uncertain []string        // the CLI failed: maybe stored, retried with the same id
 	fileOf := map[string]string{}
-	kills, lost := 0, 0
-	for cycle := range cycles {
+	kills, lost, early := 0, 0, 0
+	submitter := func(stop <-chan struct{}) {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			mu.Lock()
+			var id string
+			if len(uncertain) > 0 {
+				id, uncertain = uncertain[0], uncertain[1:]
+			} else {
+				id = uuid.Must(uuid.NewV7()).String()
+				fileOf[id] = caseFiles[rand.IntN(len(caseFiles))]
+			}
+			file := fileOf[id]
+			mu.Unlock()
+			var out, errOut bytes.Buffer
+			cf := *f
+			cf.Out, cf.ErrOut = &out, &errOut
+			err := caseSubmitRun(&caseSubmitOptions{f: &cf, ctx: context.Background(), ID: id, File: file, Now: time.Now})
+			mu.Lock()
+			if err == nil {
+				assert.Equal(t, id, strings.TrimSpace(out.String()))
+				reported[id] = true
+			} else {
+				uncertain = append(uncertain, id)
+				lost++
+			}
+			mu.Unlock()
+			if err != nil {
+				select {
+				case <-stop:
+					return
+				case <-time.After(2 * time.Millisecond):
+				}
+			}
+		}
+	}
+	for range cycles {
+		// One cycle in ten kills the agent while it starts (migrations, orphan removal);
+		// the others while two clients submit, as the UI and the CLI might.
+		if rng.IntN(10) == 0 {
+			p := &agentProc{logs: &syncBuffer{}}
+			p.cmd = exec.Command(os.Args[0], "agent", "--training", "--data", f.DataDir)
+			p.cmd.Env = append(os.Environ(), "KOFFER_TEST_MAIN=1")
+			require.NoError(t, p.cmd.Start())
+			time.Sleep(time.Duration(rng.IntN(20_000)) * time.Microsecond)
+			p.kill()
+			kills++
+			early++
+			continue
+		}
 		p := startAgentProc(t, f.DataDir)
 		killAfter := time.Duration(rng.IntN(40_000)) * time.Microsecond
 		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var id string
-				if len(uncertain) > 0 {
-					id = uncertain[0]
-					uncertain = uncertain[1:]
-				} else {
-					id = uuid.Must(uuid.NewV7()).String()
-					fileOf[id] = caseFiles[rand.IntN(len(caseFiles))]
-				}
-				var out, errOut bytes.Buffer
-				cf := *f
-				cf.Out, cf.ErrOut = &out, &errOut
-				err := caseSubmitRun(&caseSubmitOptions{f: &cf, ctx: context.Background(), ID: id, File: fileOf[id], Now: time.Now})
-				if err == nil {
-					require.Equal(t, id, strings.TrimSpace(out.String()))
-					reported[id] = true
-					continue
-				}
-				uncertain = append(uncertain, id)
-				lost++
-				select {
-				case <-stop:
-					return
-				default:
-					time.Sleep(2 * time.Millisecond)
-				}
-			}
-		}()
+		var wg sync.WaitGroup
+		wg.Go(func() { submitter(stop) })
+		wg.Go(func() { submitter(stop) })
 		time.Sleep(killAfter)
 		p.kill()
 		kills++
 		close(stop)
-		<-done
-		_ = cycle
+		wg.Wait()
 	}
 	require.Equal(t, cycles, kills)
 
@@ -183,5 +203,6 @@ func TestCrashWhileSubmitting(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, c.ID, pk.Manifest.CaseID)
 	}
-	t.Logf("%d kills, %d cases submitted, %d submits failed and were retried with the same id", kills, len(reported), lost)
+	t.Logf("%d kills (%d while starting), %d cases submitted, %d submits failed and were retried with the same id",
+		kills, early, len(reported), lost)
 }
