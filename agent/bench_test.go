@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"koffer/agent/client"
+	"koffer/agent/localapi"
 	"koffer/store"
 )
 
@@ -22,12 +24,31 @@ import (
 // synchronous=FULL, BEGIN IMMEDIATE). Reported: p50/p99 of both, cases/s, and the ratios.
 func BenchmarkSubmitDurable(b *testing.B) {
 	a := newTestAgent(b, Options{})
+	benchSubmit(b, a, func(ctx context.Context, req localapi.SubmitRequest) (localapi.SubmitResponse, error) {
+		return a.Submit(ctx, req)
+	})
+}
+
+// BenchmarkSubmitSocket is the same measurement through the CLI's path: the Go client, HTTP
+// over the unix socket, the local API handler, then Submit.
+func BenchmarkSubmitSocket(b *testing.B) {
+	a := newTestAgent(b, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	c := client.New(a.opts.DataDir)
+	require.Eventually(b, func() bool { _, err := c.Status(ctx); return err == nil }, 10*time.Second, 5*time.Millisecond)
+	benchSubmit(b, a, c.Submit)
+}
+
+func benchSubmit(b *testing.B, a *Agent, submit func(context.Context, localapi.SubmitRequest) (localapi.SubmitResponse, error)) {
 	req := request(b, "wohnsitzanmeldung")
 	ctx := context.Background()
 
 	// Measure one packet's size for the peer.
 	req.ID = uuid.Must(uuid.NewV7()).String()
-	res, err := a.Submit(ctx, req)
+	res, err := submit(ctx, req)
 	require.NoError(b, err)
 	it, err := a.Store().Outbox(ctx, res.ID)
 	require.NoError(b, err)
@@ -46,7 +67,7 @@ func BenchmarkSubmitDurable(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		req.ID = uuid.Must(uuid.NewV7()).String()
 		t0 := time.Now()
-		if _, err := a.Submit(ctx, req); err != nil {
+		if _, err := submit(ctx, req); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
