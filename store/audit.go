@@ -19,6 +19,7 @@ const (
 	EventCaseSealed     = "case.sealed"
 	EventUploadStarted  = "case.upload-started"
 	EventCaseParked     = "case.parked"
+	EventCaseUnparked   = "case.unparked"
 	EventCaseDelivered  = "case.delivered"
 	EventCasePurged     = "case.purged"
 	EventCaseCancelled  = "case.cancelled"

@@ -321,3 +321,18 @@ func (s *Store) QueueStats(ctx context.Context) (QueueStats, error) {
 }
 
 func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
+
+// Unpark puts a parked item back into the sending rotation, due at once (a technician's
+// decision after fixing the cause).
+func (s *Store) Unpark(ctx context.Context, caseID string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.updateOutbox(ctx, tx, caseID, "UPDATE outbox SET parked_reason = '', next_attempt_at = ?", ms(s.now())); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, EventCaseUnparked, caseID, "kit")
+	})
+	if err != nil {
+		return fmt.Errorf("unpark: %w", err)
+	}
+	return nil
+}

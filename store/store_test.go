@@ -214,6 +214,12 @@ func TestOutboxScheduling(t *testing.T) {
 	assert.Equal(t, 1, it.Attempts)
 	assert.Equal(t, "dial tcp: connection refused", it.LastError)
 
+	require.NoError(t, s.Unpark(ctx, "b"))
+	it, err = s.NextOutbox(ctx, c.t)
+	require.NoError(t, err)
+	assert.Equal(t, "b", it.CaseID, "unparked and due at once")
+	require.NoError(t, s.Park(ctx, "b", "rejected: bad signature"))
+
 	assert.ErrorIs(t, s.RecordAttemptFailure(ctx, "c", "x", retry), ErrNotFound, "delivered rows are done")
 
 	st, err := s.QueueStats(ctx)

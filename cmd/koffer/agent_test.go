@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,6 +140,13 @@ func TestAgentSubmitQueueStatus(t *testing.T) {
 	assert.Contains(t, out.String(), "audit log:  ok")
 	assert.Contains(t, out.String(), "queue:      5 waiting")
 
+	out.Reset()
+	require.NoError(t, statusRun(&statusOptions{f: f, ctx: ctx, JSON: true}))
+	var stj map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &stj))
+	assert.Equal(t, "training", stj["mode"])
+	assert.EqualValues(t, 5, stj["queue"].(map[string]any)["depth"])
+
 	// The same id again: the agent recognises it and stores nothing new.
 	out.Reset()
 	errOut.Reset()
@@ -199,7 +205,8 @@ func TestNoAgent(t *testing.T) {
 	code := run(t.Context(), []string{"queue", "ls"}, f)
 	assert.Equal(t, exitError, code)
 	assert.Contains(t, errOut.String(), "not running")
-	assert.True(t, errors.Is(client.ErrNotRunning, client.ErrNotRunning))
+	err := statusRun(&statusOptions{f: f, ctx: t.Context()})
+	assert.ErrorIs(t, err, client.ErrNotRunning)
 }
 
 func TestAgentConfigTypo(t *testing.T) {
