@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -201,4 +202,31 @@ func TestStatesMatchStore(t *testing.T) {
 		[]string{store.StateDraft, store.StateSealed, store.StateUploading, store.StateDelivered, store.StatePurged, store.StateCancelled},
 		[]string{string(cases.Draft), string(cases.Sealed), string(cases.Uploading), string(cases.Delivered), string(cases.Purged), string(cases.Cancelled)})
 	assert.Len(t, cases.States, 6)
+}
+
+// Serve tells systemd when it is ready (Type=notify) and when it stops.
+func TestServeNotifiesSystemd(t *testing.T) {
+	a := newTestAgent(t, Options{})
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	require.NoError(t, err)
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx) }()
+	read := func() string {
+		buf := make([]byte, 256)
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+		n, err := conn.Read(buf)
+		require.NoError(t, err)
+		return string(buf[:n])
+	}
+	assert.Equal(t, "READY=1", read())
+	_, err = os.Stat(filepath.Join(a.opts.DataDir, "koffer.sock"))
+	assert.NoError(t, err, "the socket exists before READY")
+	cancel()
+	assert.Equal(t, "STOPPING=1", read())
+	require.NoError(t, <-done)
 }
