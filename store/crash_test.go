@@ -79,7 +79,11 @@ func TestCrashWhileCapturing(t *testing.T) {
 			}
 			_, _ = io.Copy(io.Discard, out)
 		}()
-		deadline := time.After(time.Duration(5+rand.IntN(40)) * time.Millisecond)
+		// Kill at a random moment after the process has started saving.
+		first, ok := <-lines
+		require.True(t, ok, "the capturing process saved nothing")
+		saved = append(saved, strings.TrimPrefix(first, "saved "))
+		deadline := time.After(time.Duration(rand.IntN(30_000)) * time.Microsecond)
 	read:
 		for {
 			select {
