@@ -111,3 +111,9 @@ func TransferFail(what string, err error) error {
 	}
 	return Fail(CodeDevice, fmt.Errorf("%s: %w", what, err))
 }
+
+// IsCode reports whether err holds a *devices.Error with the given code.
+func IsCode(err error, code string) bool {
+	var de *devices.Error
+	return errors.As(err, &de) && de.Code == code
+}
