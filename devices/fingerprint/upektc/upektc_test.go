@@ -14,7 +14,7 @@ import (
 
 	"koffer/devices"
 	"koffer/devices/fingerprint"
-	"koffer/devices/fingerprint/internal/fptest"
+	"koffer/devices/usb/usbtest"
 	"koffer/devices/usb"
 )
 
@@ -100,11 +100,11 @@ func hexs(b []byte) string {
 // TestCaptureRecording replays the recorded session through the scripted fake: the image
 // must equal the one libfprint assembled from the same session, byte for byte.
 func TestCaptureRecording(t *testing.T) {
-	dir := fptest.FixtureDir(t, fixture)
-	fake := usb.NewFake(fptest.FakeFromRecording(t, dir))
+	dir := usbtest.FixtureDir(t, fixture)
+	fake := usb.NewFake(usbtest.FakeFromRecording(t, dir))
 	img, err := New(fake, Options{}).Capture(t.Context())
 	require.NoError(t, err)
-	want := fptest.LoadGray(t, filepath.Join(dir, "capture.png"))
+	want := usbtest.LoadGray(t, filepath.Join(dir, "capture.png"))
 	require.Equal(t, want.Rect, img.Gray.Rect)
 	assert.True(t, string(want.Pix) == string(img.Gray.Pix), "image differs from capture.png")
 	assert.Equal(t, 500, img.PPI)
@@ -114,8 +114,8 @@ func TestCaptureRecording(t *testing.T) {
 // TestCaptureFaults breaks the recording at the points a real reader fails: every fault must
 // end in a *devices.Error with a German hint and no image, well before any long timeout.
 func TestCaptureFaults(t *testing.T) {
-	dir := fptest.FixtureDir(t, fixture)
-	base := fptest.FakeFromRecording(t, dir)
+	dir := usbtest.FixtureDir(t, fixture)
+	base := usbtest.FakeFromRecording(t, dir)
 	firstImage := -1
 	for i, s := range base {
 		if s.Kind == usb.StepRead && len(s.Data) > 8 && s.Data[7] == cmdFrameFirst {
@@ -213,21 +213,21 @@ func cloneSteps(s []usb.Step) []usb.Step {
 // TestReplayUmockdev runs the driver on gousb/libusb against umockdev's replay of the real
 // reader's recording: the assembled image must be bit-exact equal to capture.png.
 func TestReplayUmockdev(t *testing.T) {
-	if fptest.InChild() {
+	if usbtest.InChild() {
 		t.Skip("parent side only")
 	}
-	dir := fptest.FixtureDir(t, fixture)
+	dir := usbtest.FixtureDir(t, fixture)
 	out := filepath.Join(t.TempDir(), "capture.png")
-	fptest.RunUnderUmockdev(t, dir, "TestUmockdevChild", "KOFFER_REPLAY_OUT="+out)
-	got := fptest.LoadGray(t, out)
-	want := fptest.LoadGray(t, filepath.Join(dir, "capture.png"))
+	usbtest.RunUnderUmockdev(t, dir, "TestUmockdevChild", "KOFFER_REPLAY_OUT="+out)
+	got := usbtest.LoadGray(t, out)
+	want := usbtest.LoadGray(t, filepath.Join(dir, "capture.png"))
 	require.Equal(t, want.Rect, got.Rect)
 	assert.True(t, string(want.Pix) == string(got.Pix), "replayed image differs from capture.png")
 }
 
 // TestUmockdevChild is the side of TestReplayUmockdev that runs under umockdev-run.
 func TestUmockdevChild(t *testing.T) {
-	if !fptest.InChild() {
+	if !usbtest.InChild() {
 		t.Skip("runs only under umockdev-run (see TestReplayUmockdev)")
 	}
 	dev, err := usb.OpenDevice(Models[0].ID, usb.OpenOptions{})

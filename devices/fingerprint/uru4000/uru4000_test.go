@@ -15,7 +15,7 @@ import (
 
 	"koffer/devices"
 	"koffer/devices/fingerprint"
-	"koffer/devices/fingerprint/internal/fptest"
+	"koffer/devices/usb/usbtest"
 	"koffer/devices/usb"
 )
 
@@ -39,14 +39,14 @@ func recordedSeed(t *testing.T, steps []usb.Step) func() uint32 {
 // TestCaptureRecording replays the session through the scripted fake: the decoded image
 // must equal the one libfprint produced from the same session, byte for byte.
 func TestCaptureRecording(t *testing.T) {
-	dir := fptest.FixtureDir(t, fixture)
-	steps := fptest.FakeFromRecording(t, dir)
+	dir := usbtest.FixtureDir(t, fixture)
+	steps := usbtest.FakeFromRecording(t, dir)
 	fake := usb.NewFake(steps)
 	d, err := New(fake, Options{Seed: recordedSeed(t, steps)})
 	require.NoError(t, err)
 	img, err := d.Capture(t.Context())
 	require.NoError(t, err)
-	want := fptest.LoadGray(t, filepath.Join(dir, "capture.png"))
+	want := usbtest.LoadGray(t, filepath.Join(dir, "capture.png"))
 	require.Equal(t, want.Rect, img.Gray.Rect)
 	assert.True(t, string(want.Pix) == string(img.Gray.Pix), "image differs from capture.png")
 	assert.Zero(t, fake.Remaining(), "driver left recorded transfers unplayed")
@@ -54,8 +54,8 @@ func TestCaptureRecording(t *testing.T) {
 
 func TestWrongSeedIsNotTheImage(t *testing.T) {
 	// The decode must depend on the key exchange: another host seed gives another key stream.
-	dir := fptest.FixtureDir(t, fixture)
-	steps := fptest.FakeFromRecording(t, dir)
+	dir := usbtest.FixtureDir(t, fixture)
+	steps := usbtest.FakeFromRecording(t, dir)
 	for i, s := range steps {
 		if s.Kind == usb.StepControl && s.Value == regScrambleIx {
 			steps[i].Data = append([]byte{s.Data[0]}, 1, 2, 3, 4)
@@ -65,13 +65,13 @@ func TestWrongSeedIsNotTheImage(t *testing.T) {
 	require.NoError(t, err)
 	img, err := d.Capture(t.Context())
 	require.NoError(t, err)
-	want := fptest.LoadGray(t, filepath.Join(dir, "capture.png"))
+	want := usbtest.LoadGray(t, filepath.Join(dir, "capture.png"))
 	assert.False(t, string(want.Pix) == string(img.Gray.Pix))
 }
 
 func TestCaptureFaults(t *testing.T) {
-	dir := fptest.FixtureDir(t, fixture)
-	base := fptest.FakeFromRecording(t, dir)
+	dir := usbtest.FixtureDir(t, fixture)
+	base := usbtest.FakeFromRecording(t, dir)
 	bulk := -1
 	for i, s := range base {
 		if s.Kind == usb.StepRead && s.Endpoint == epData {
@@ -210,24 +210,24 @@ func FuzzParseFrame(f *testing.F) {
 // TestReplayUmockdev runs the driver on gousb/libusb against umockdev's replay of the
 // recording: the decoded image must be bit-exact equal to capture.png.
 func TestReplayUmockdev(t *testing.T) {
-	if fptest.InChild() {
+	if usbtest.InChild() {
 		t.Skip("parent side only")
 	}
-	dir := fptest.FixtureDir(t, fixture)
+	dir := usbtest.FixtureDir(t, fixture)
 	out := filepath.Join(t.TempDir(), "capture.png")
-	fptest.RunUnderUmockdev(t, dir, "TestUmockdevChild", "KOFFER_REPLAY_OUT="+out, "KOFFER_REPLAY_DIR="+dir)
-	got := fptest.LoadGray(t, out)
-	want := fptest.LoadGray(t, filepath.Join(dir, "capture.png"))
+	usbtest.RunUnderUmockdev(t, dir, "TestUmockdevChild", "KOFFER_REPLAY_OUT="+out, "KOFFER_REPLAY_DIR="+dir)
+	got := usbtest.LoadGray(t, out)
+	want := usbtest.LoadGray(t, filepath.Join(dir, "capture.png"))
 	require.Equal(t, want.Rect, got.Rect)
 	assert.True(t, string(want.Pix) == string(got.Pix), "replayed image differs from capture.png")
 }
 
 // TestUmockdevChild is the side of TestReplayUmockdev that runs under umockdev-run.
 func TestUmockdevChild(t *testing.T) {
-	if !fptest.InChild() {
+	if !usbtest.InChild() {
 		t.Skip("runs only under umockdev-run (see TestReplayUmockdev)")
 	}
-	steps := fptest.FakeFromRecording(t, os.Getenv("KOFFER_REPLAY_DIR"))
+	steps := usbtest.FakeFromRecording(t, os.Getenv("KOFFER_REPLAY_DIR"))
 	dev, err := usb.OpenDevice(U4500, usb.OpenOptions{})
 	require.NoError(t, err)
 	defer dev.Close()

@@ -1,6 +1,6 @@
-// Package fptest holds test helpers of the fingerprint drivers: finding the shared fixtures,
+// Package usbtest holds test helpers for USB drivers: finding the shared fixtures,
 // loading recordings into a usb.Fake, and re-running a test under umockdev-run.
-package fptest
+package usbtest
 
 import (
 	"bufio"
