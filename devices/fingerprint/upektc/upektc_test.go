@@ -14,8 +14,8 @@ import (
 
 	"koffer/devices"
 	"koffer/devices/fingerprint"
-	"koffer/devices/usb/usbtest"
 	"koffer/devices/usb"
+	"koffer/devices/usb/usbtest"
 )
 
 const fixture = "libfprint/upektc_img"

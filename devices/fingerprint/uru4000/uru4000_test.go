@@ -15,8 +15,8 @@ import (
 
 	"koffer/devices"
 	"koffer/devices/fingerprint"
-	"koffer/devices/usb/usbtest"
 	"koffer/devices/usb"
+	"koffer/devices/usb/usbtest"
 )
 
 const fixture = "libfprint/uru4000-4500"
