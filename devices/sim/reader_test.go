@@ -56,7 +56,9 @@ func TestReaderRunsTheProcedure(t *testing.T) {
 
 type acceptAll struct{}
 
-func (acceptAll) Skip(context.Context, fingerprint.Finger) (fingerprint.Reason, error) { return "", nil }
+func (acceptAll) Skip(context.Context, fingerprint.Finger) (fingerprint.Reason, error) {
+	return "", nil
+}
 func (acceptAll) Accept(context.Context, fingerprint.Finger, fingerprint.Attempt) (bool, error) {
 	return true, nil
 }
