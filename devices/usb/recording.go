@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Packet is one usbmon event of a recording (Linux usbmon, pcapng, link type 220 or 189).
@@ -20,6 +21,8 @@ type Packet struct {
 	Status    int32
 	Length    uint32 // URB length: asked for on submit, transferred on completion
 	Data      []byte
+	// Time is when usbmon saw the event, since the Unix epoch.
+	Time time.Duration
 }
 
 // usbmon transfer types.
@@ -113,6 +116,8 @@ func parseUsbmon(link uint16, b []byte) (Packet, error) {
 		SetupFlag: b[14],
 		Status:    int32(binary.LittleEndian.Uint32(b[28:])),
 		Length:    binary.LittleEndian.Uint32(b[32:]),
+		Time: time.Duration(int64(binary.LittleEndian.Uint64(b[16:])))*time.Second +
+			time.Duration(int32(binary.LittleEndian.Uint32(b[24:])))*time.Microsecond,
 	}
 	copy(p.Setup[:], b[40:48])
 	p.Data = b[hdr:]

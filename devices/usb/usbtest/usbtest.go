@@ -138,3 +138,29 @@ func RunUnderUmockdev(t *testing.T, dir, test string, env ...string) string {
 	require.Contains(t, string(out), "--- PASS: "+test, "child did not run:\n%s", out)
 	return string(out)
 }
+
+// ImageSpan is the recorded device's own time to deliver an image: from the first submitted
+// IN transfer on endpoint ep asking for at least minLen bytes to the last completion on ep.
+// Benchmarks relate the driver's time to it.
+func ImageSpan(t testing.TB, dir string, ep uint8, minLen uint32) time.Duration {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "capture.pcapng"))
+	require.NoError(t, err)
+	defer f.Close()
+	pkts, err := usb.ParseRecording(f)
+	require.NoError(t, err)
+	var first, last time.Duration
+	for _, p := range pkts {
+		if p.Endpoint != ep || p.Transfer == 2 {
+			continue
+		}
+		if p.Event == 'S' && p.Length >= minLen && first == 0 {
+			first = p.Time
+		}
+		if p.Event == 'C' && first != 0 && p.Status == 0 {
+			last = p.Time
+		}
+	}
+	require.Positive(t, last-first, "no image transfer on %#02x in the recording", ep)
+	return last - first
+}
