@@ -38,9 +38,17 @@ type Transport interface {
 
 // Model is one supported reader: the family's driver handles all its siblings.
 type Model struct {
-	ID     usb.ID
-	Name   string
-	Family string // driver subpackage: "upektc", "uru4000"
+	ID usb.ID
+	// Release is the bcdDevice the family speaks to; 0 means any. Some vendors reuse an id
+	// across firmware that speaks another protocol.
+	Release uint16
+	Name    string
+	Family  string // driver subpackage: "upektc", "uru4000"
+}
+
+// Matches reports whether a device with id and release is this model.
+func (m Model) Matches(id usb.ID, release uint16) bool {
+	return m.ID == id && (m.Release == 0 || m.Release == release)
 }
 
 // Stable error codes for the technician. Each has a German hint for the caseworker.

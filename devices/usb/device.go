@@ -113,6 +113,9 @@ func OpenDevice(id ID, opts OpenOptions) (d *Device, err error) {
 	return d, nil
 }
 
+// Release returns the device's bcdDevice, which some families use to tell protocols apart.
+func (d *Device) Release() uint16 { return uint16(d.dev.Desc.Device) }
+
 // Close releases the interface and the device.
 func (d *Device) Close() error {
 	d.closeAll()

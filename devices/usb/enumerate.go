@@ -18,6 +18,7 @@ type InterfaceClass struct {
 // they were not asked for or the device did not answer.
 type DeviceInfo struct {
 	ID                        ID
+	Release                   uint16 // bcdDevice: the device's firmware/hardware release
 	Bus, Address              int
 	Class, SubClass, Protocol uint8
 	Interfaces                []InterfaceClass
@@ -88,6 +89,7 @@ func Enumerate(ctx context.Context, opts EnumerateOptions) ([]DeviceInfo, error)
 func infoFromDesc(desc *gousb.DeviceDesc) DeviceInfo {
 	info := DeviceInfo{
 		ID:       ID{Vendor: uint16(desc.Vendor), Product: uint16(desc.Product)},
+		Release:  uint16(desc.Device),
 		Bus:      desc.Bus,
 		Address:  desc.Address,
 		Class:    uint8(desc.Class),

@@ -37,6 +37,7 @@ func TestEnumerateUmockdev(t *testing.T) {
 	require.NotNil(t, reader, "reader not enumerated: %+v", infos)
 	assert.Equal(t, 1, reader.Bus)
 	assert.Equal(t, 3, reader.Address)
+	assert.Equal(t, uint16(0x0002), reader.Release, "bcdDevice from the descriptor")
 	assert.True(t, reader.HasInterfaceClass(0xff, 0, 0), "%+v", reader.Interfaces)
 	assert.GreaterOrEqual(t, len(infos), 2, "hubs of the recording are listed too")
 }

@@ -15,10 +15,11 @@ import (
 	"koffer/devices/usb"
 )
 
-// Models are the readers this driver handles.
+// Models are the readers this driver handles. The same ids with other releases carry
+// firmware that speaks another protocol, so the release is part of the match.
 var Models = []fingerprint.Model{
-	{ID: usb.ID{Vendor: 0x147e, Product: 0x2016}, Name: "UPEK TouchChip Fingerprint Coprocessor", Family: "upektc"},
-	{ID: usb.ID{Vendor: 0x147e, Product: 0x2020}, Name: "UPEK TouchChip Fingerprint Coprocessor (TouchStrip)", Family: "upektc"},
+	{ID: usb.ID{Vendor: 0x147e, Product: 0x2016}, Release: 0x0002, Name: "UPEK TouchChip Fingerprint Coprocessor", Family: "upektc"},
+	{ID: usb.ID{Vendor: 0x147e, Product: 0x2020}, Release: 0x0001, Name: "UPEK TouchChip Fingerprint Coprocessor (TouchStrip)", Family: "upektc"},
 }
 
 const (

@@ -24,10 +24,10 @@ func Models() []fingerprint.Model {
 	return ms
 }
 
-// Lookup returns the model with id.
-func Lookup(id usb.ID) (fingerprint.Model, bool) {
+// Lookup returns the model a device with id and release (bcdDevice) is.
+func Lookup(id usb.ID, release uint16) (fingerprint.Model, bool) {
 	for _, m := range Models() {
-		if m.ID == id {
+		if m.Matches(id, release) {
 			return m, true
 		}
 	}
@@ -50,7 +50,7 @@ func Discover(ctx context.Context) ([]Found, error) {
 	}
 	var found []Found
 	for _, in := range infos {
-		if m, ok := Lookup(in.ID); ok {
+		if m, ok := Lookup(in.ID, in.Release); ok {
 			found = append(found, Found{Model: m, Bus: in.Bus, Address: in.Address, Serial: in.Serial})
 		}
 	}
@@ -88,13 +88,17 @@ func Open(ctx context.Context, opts Options) (*Reader, error) {
 		}
 		id = found[0].Model.ID
 	}
-	m, ok := Lookup(id)
-	if !ok {
+	if !slices.ContainsFunc(Models(), func(m fingerprint.Model) bool { return m.ID == id }) {
 		return nil, fingerprint.Failf(fingerprint.CodeUnsupported, "usbreader: %s is no supported reader", id)
 	}
 	dev, err := usb.OpenDevice(id, usb.OpenOptions{Logger: opts.Logger})
 	if err != nil {
 		return nil, fingerprint.TransferFail("usbreader: open "+id.String(), err)
+	}
+	m, ok := Lookup(id, dev.Release())
+	if !ok {
+		dev.Close()
+		return nil, fingerprint.Failf(fingerprint.CodeUnsupported, "usbreader: %s release %04x speaks a protocol koffer has no driver for", id, dev.Release())
 	}
 	r := &Reader{Model: m, dev: dev}
 	switch m.Family {

@@ -29,8 +29,14 @@ func TestModels(t *testing.T) {
 	assert.Equal(t, "upektc", ids[usb.ID{Vendor: 0x147e, Product: 0x2020}])
 	assert.Equal(t, "uru4000", ids[usb.ID{Vendor: 0x05ba, Product: 0x000a}])
 	assert.Equal(t, "uru4000", ids[usb.ID{Vendor: 0x045e, Product: 0x00ca}])
-	_, ok := Lookup(usb.ID{Vendor: 0x1234, Product: 0x5678})
+	_, ok := Lookup(usb.ID{Vendor: 0x1234, Product: 0x5678}, 0)
 	assert.False(t, ok)
+	_, ok = Lookup(usb.ID{Vendor: 0x147e, Product: 0x2016}, 0x0002)
+	assert.True(t, ok, "TouchChip 2016 release 0002 is the Ciao image protocol")
+	_, ok = Lookup(usb.ID{Vendor: 0x147e, Product: 0x2016}, 0x0001)
+	assert.False(t, ok, "other firmware releases speak another protocol")
+	_, ok = Lookup(usb.ID{Vendor: 0x05ba, Product: 0x000a}, 0x0103)
+	assert.True(t, ok, "U.are.U models match any release")
 }
 
 // TestDiscoverAndCaptureUmockdev discovers the recorded UPEK reader, opens it without being
