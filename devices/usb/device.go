@@ -72,31 +72,33 @@ type Device struct {
 }
 
 // OpenDevice opens the first device with id and claims its interface.
-func OpenDevice(id ID, opts OpenOptions) (d *Device, err error) {
+func OpenDevice(id ID, opts OpenOptions) (*Device, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	log = log.With("subsystem", "usb", "device", id.String())
-	uctx := gousb.NewContext()
-	defer func() {
-		if err != nil {
-			d.closeAll()
-			uctx.Close()
-		}
-	}()
-	d = &Device{ID: id, ctx: uctx, log: log, in: map[uint8]*gousb.InEndpoint{}, out: map[uint8]*gousb.OutEndpoint{}}
-	dev, err := uctx.OpenDeviceWithVIDPID(gousb.ID(id.Vendor), gousb.ID(id.Product))
+	d := &Device{ID: id, ctx: gousb.NewContext(), log: log, in: map[uint8]*gousb.InEndpoint{}, out: map[uint8]*gousb.OutEndpoint{}}
+	if err := d.open(opts); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open %s: %w", id, err)
+	}
+	log.Debug("usb device opened", "interface", opts.Interface)
+	return d, nil
+}
+
+func (d *Device) open(opts OpenOptions) error {
+	dev, err := d.ctx.OpenDeviceWithVIDPID(gousb.ID(d.ID.Vendor), gousb.ID(d.ID.Product))
 	if err != nil {
-		return d, fmt.Errorf("open %s: %w", id, mapErr(err))
+		return mapErr(err)
 	}
 	if dev == nil {
-		return d, fmt.Errorf("open %s: %w", id, ErrNotFound)
+		return ErrNotFound
 	}
 	d.dev = dev
 	if opts.AutoDetach {
 		if err := dev.SetAutoDetach(true); err != nil {
-			return d, fmt.Errorf("open %s: auto detach: %w", id, mapErr(err))
+			return fmt.Errorf("auto detach: %w", mapErr(err))
 		}
 	}
 	cfgNum := opts.Config
@@ -104,13 +106,12 @@ func OpenDevice(id ID, opts OpenOptions) (d *Device, err error) {
 		cfgNum = 1
 	}
 	if d.cfg, err = dev.Config(cfgNum); err != nil {
-		return d, fmt.Errorf("open %s: config %d: %w", id, cfgNum, mapErr(err))
+		return fmt.Errorf("config %d: %w", cfgNum, mapErr(err))
 	}
 	if d.intf, err = d.cfg.Interface(opts.Interface, opts.Alt); err != nil {
-		return d, fmt.Errorf("open %s: interface %d: %w", id, opts.Interface, mapErr(err))
+		return fmt.Errorf("interface %d: %w", opts.Interface, mapErr(err))
 	}
-	log.Debug("usb device opened", "interface", opts.Interface)
-	return d, nil
+	return nil
 }
 
 // Release returns the device's bcdDevice, which some families use to tell protocols apart.
@@ -118,17 +119,6 @@ func (d *Device) Release() uint16 { return uint16(d.dev.Desc.Device) }
 
 // Close releases the interface and the device.
 func (d *Device) Close() error {
-	d.closeAll()
-	if d.ctx != nil {
-		return d.ctx.Close()
-	}
-	return nil
-}
-
-func (d *Device) closeAll() {
-	if d == nil {
-		return
-	}
 	if d.intf != nil {
 		d.intf.Close()
 		d.intf = nil
@@ -141,6 +131,12 @@ func (d *Device) closeAll() {
 		d.dev.Close()
 		d.dev = nil
 	}
+	if d.ctx != nil {
+		err := d.ctx.Close()
+		d.ctx = nil
+		return err
+	}
+	return nil
 }
 
 // Control performs a control transfer. The direction bit of rType decides whether data is
