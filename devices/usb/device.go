@@ -90,7 +90,7 @@ func OpenDevice(id ID, opts OpenOptions) (*Device, error) {
 func (d *Device) open(opts OpenOptions) error {
 	dev, err := d.ctx.OpenDeviceWithVIDPID(gousb.ID(d.ID.Vendor), gousb.ID(d.ID.Product))
 	if err != nil {
-		return mapErr(err)
+		return usbErr(err)
 	}
 	if dev == nil {
 		return ErrNotFound
@@ -98,7 +98,7 @@ func (d *Device) open(opts OpenOptions) error {
 	d.dev = dev
 	if opts.AutoDetach {
 		if err := dev.SetAutoDetach(true); err != nil {
-			return fmt.Errorf("auto detach: %w", mapErr(err))
+			return fmt.Errorf("auto detach: %w", usbErr(err))
 		}
 	}
 	cfgNum := opts.Config
@@ -106,10 +106,10 @@ func (d *Device) open(opts OpenOptions) error {
 		cfgNum = 1
 	}
 	if d.cfg, err = dev.Config(cfgNum); err != nil {
-		return fmt.Errorf("config %d: %w", cfgNum, mapErr(err))
+		return fmt.Errorf("config %d: %w", cfgNum, usbErr(err))
 	}
 	if d.intf, err = d.cfg.Interface(opts.Interface, opts.Alt); err != nil {
-		return fmt.Errorf("interface %d: %w", opts.Interface, mapErr(err))
+		return fmt.Errorf("interface %d: %w", opts.Interface, usbErr(err))
 	}
 	return nil
 }
@@ -142,7 +142,7 @@ func (d *Device) Close() error {
 // Control performs a control transfer. The direction bit of rType decides whether data is
 // sent or filled. It returns the bytes transferred.
 func (d *Device) Control(ctx context.Context, rType, request uint8, value, index uint16, data []byte) (int, error) {
-	timeout, err := transferBudget(ctx)
+	timeout, err := xferBudget(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -151,7 +151,7 @@ func (d *Device) Control(ctx context.Context, rType, request uint8, value, index
 	d.dev.ControlTimeout = timeout
 	n, err := d.dev.Control(rType, request, value, index, data)
 	if err != nil {
-		return n, fmt.Errorf("control %#02x/%#02x: %w", rType, request, mapErr(err))
+		return n, fmt.Errorf("control %#02x/%#02x: %w", rType, request, usbErr(err))
 	}
 	return n, nil
 }
@@ -163,11 +163,11 @@ func (d *Device) Read(ctx context.Context, addr uint8, buf []byte) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := withBudget(ctx)
+	ctx, cancel := xferContext(ctx)
 	defer cancel()
 	n, err := ep.ReadContext(ctx, buf)
 	if err != nil {
-		return n, fmt.Errorf("read ep %#02x: %w", addr, ctxErr(ctx, err))
+		return n, fmt.Errorf("read ep %#02x: %w", addr, usbCtxErr(ctx, err))
 	}
 	return n, nil
 }
@@ -178,11 +178,11 @@ func (d *Device) Write(ctx context.Context, addr uint8, data []byte) (int, error
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := withBudget(ctx)
+	ctx, cancel := xferContext(ctx)
 	defer cancel()
 	n, err := ep.WriteContext(ctx, data)
 	if err != nil {
-		return n, fmt.Errorf("write ep %#02x: %w", addr, ctxErr(ctx, err))
+		return n, fmt.Errorf("write ep %#02x: %w", addr, usbCtxErr(ctx, err))
 	}
 	return n, nil
 }
@@ -195,7 +195,7 @@ func (d *Device) inEndpoint(addr uint8) (*gousb.InEndpoint, error) {
 	}
 	ep, err := d.intf.InEndpoint(int(addr & 0x0f))
 	if err != nil {
-		return nil, fmt.Errorf("in endpoint %#02x: %w", addr, mapErr(err))
+		return nil, fmt.Errorf("in endpoint %#02x: %w", addr, usbErr(err))
 	}
 	d.in[addr] = ep
 	return ep, nil
@@ -209,17 +209,17 @@ func (d *Device) outEndpoint(addr uint8) (*gousb.OutEndpoint, error) {
 	}
 	ep, err := d.intf.OutEndpoint(int(addr & 0x0f))
 	if err != nil {
-		return nil, fmt.Errorf("out endpoint %#02x: %w", addr, mapErr(err))
+		return nil, fmt.Errorf("out endpoint %#02x: %w", addr, usbErr(err))
 	}
 	d.out[addr] = ep
 	return ep, nil
 }
 
-// transferBudget is the time left for a synchronous transfer: the context's deadline, or
+// xferBudget is the time left for a synchronous transfer: the context's deadline, or
 // DefaultTransferTimeout without one.
-func transferBudget(ctx context.Context) (time.Duration, error) {
+func xferBudget(ctx context.Context) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, ctxErr(ctx, err)
+		return 0, usbCtxErr(ctx, err)
 	}
 	dl, ok := ctx.Deadline()
 	if !ok {
@@ -235,27 +235,27 @@ func transferBudget(ctx context.Context) (time.Duration, error) {
 	return left, nil
 }
 
-func withBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+func xferContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, DefaultTransferTimeout)
 }
 
-// ctxErr prefers the context's verdict: an expired deadline is a timeout whatever libusb
+// usbCtxErr prefers the context's verdict: an expired deadline is a timeout whatever libusb
 // reported for the cancelled transfer.
-func ctxErr(ctx context.Context, err error) error {
+func usbCtxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("%w: %v", ErrTimeout, err)
 		}
 		return fmt.Errorf("%w: %v", ctx.Err(), err)
 	}
-	return mapErr(err)
+	return usbErr(err)
 }
 
-// mapErr turns libusb errors and transfer states into the package's sentinel errors.
-func mapErr(err error) error {
+// usbErr turns libusb errors and transfer states into the package's sentinel errors.
+func usbErr(err error) error {
 	var le gousb.Error
 	if errors.As(err, &le) {
 		switch le {

@@ -59,7 +59,7 @@ func Enumerate(ctx context.Context, opts EnumerateOptions) ([]DeviceInfo, error)
 		}
 	}()
 	for _, d := range devs {
-		budget, err := transferBudget(ctx)
+		budget, err := xferBudget(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("enumerate: %w", err)
 		}
@@ -80,7 +80,7 @@ func Enumerate(ctx context.Context, opts EnumerateOptions) ([]DeviceInfo, error)
 		return infos[a].Address < infos[b].Address
 	})
 	if openErr != nil && !opts.Strings {
-		return infos, fmt.Errorf("enumerate: %w", mapErr(openErr))
+		return infos, fmt.Errorf("enumerate: %w", usbErr(openErr))
 	}
 	// With Strings, devices we may not open still appear, without their strings.
 	return infos, nil

@@ -78,13 +78,13 @@ var _ interface {
 func NewFake(steps []Step) *Fake {
 	f := &Fake{lanes: map[uint8][]Step{}, changed: make(chan struct{})}
 	for _, s := range steps {
-		k := laneOf(s.Kind, s.Endpoint)
+		k := fakeLane(s.Kind, s.Endpoint)
 		f.lanes[k] = append(f.lanes[k], s)
 	}
 	return f
 }
 
-func laneOf(kind StepKind, ep uint8) uint8 {
+func fakeLane(kind StepKind, ep uint8) uint8 {
 	if kind == StepControl {
 		return 0
 	}
@@ -116,7 +116,7 @@ func (f *Fake) Close() error { return nil }
 
 // next waits for the next step of a lane, honouring the caller's deadline.
 func (f *Fake) next(ctx context.Context, lane uint8) (Step, error) {
-	ctx, cancel := withBudget(ctx)
+	ctx, cancel := xferContext(ctx)
 	defer cancel()
 	for {
 		f.mu.Lock()
@@ -134,7 +134,7 @@ func (f *Fake) next(ctx context.Context, lane uint8) (Step, error) {
 				f.mu.Lock()
 				f.lanes[lane] = f.lanes[lane][1:]
 				f.mu.Unlock()
-				return Step{}, ctxErr(ctx, ctx.Err())
+				return Step{}, usbCtxErr(ctx, ctx.Err())
 			}
 			f.lanes[lane] = steps[1:]
 			if s.Fault == FaultUnplug {
@@ -155,7 +155,7 @@ func (f *Fake) next(ctx context.Context, lane uint8) (Step, error) {
 		f.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return Step{}, ctxErr(ctx, ctx.Err())
+			return Step{}, usbCtxErr(ctx, ctx.Err())
 		case <-changed:
 		}
 	}

@@ -114,19 +114,19 @@ func TestFakeUnplugWakesPendingRead(t *testing.T) {
 }
 
 func TestTransferBudget(t *testing.T) {
-	d, err := transferBudget(context.Background())
+	d, err := xferBudget(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, DefaultTransferTimeout, d)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
-	d, err = transferBudget(ctx)
+	d, err = xferBudget(ctx)
 	require.NoError(t, err)
 	assert.Greater(t, d, 59*time.Minute)
 
 	done, cancel2 := context.WithCancel(context.Background())
 	cancel2()
-	_, err = transferBudget(done)
+	_, err = xferBudget(done)
 	assert.True(t, errors.Is(err, context.Canceled))
 }
 
