@@ -173,6 +173,10 @@ func (d *Driver) capture(ctx context.Context) (*fingerprint.Image, error) {
 	for {
 		f, err := d.receive(ctx, wait)
 		if err != nil {
+			if len(pix) == 0 && fingerprint.IsCode(err, fingerprint.CodeTimeout) && ctx.Err() == nil {
+				// Silence before the first strip: nobody swiped.
+				return nil, fingerprint.Fail(fingerprint.CodeNoFinger, err)
+			}
 			return nil, err
 		}
 		switch f.Type {

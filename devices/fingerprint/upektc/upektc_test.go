@@ -141,8 +141,11 @@ func TestCaptureFaults(t *testing.T) {
 			s[firstImage].Data = AppendFrame(nil, Frame{Type: 0x05, Payload: []byte{0}})
 			return s
 		}},
-		{name: "silence", code: fingerprint.CodeTimeout, mutate: func(s []usb.Step) []usb.Step {
-			return s[:firstImage] // the reader stops answering mid-swipe
+		{name: "no finger", code: fingerprint.CodeNoFinger, mutate: func(s []usb.Step) []usb.Step {
+			return s[:firstImage] // nobody swipes
+		}},
+		{name: "silence mid swipe", code: fingerprint.CodeTimeout, mutate: func(s []usb.Step) []usb.Step {
+			return s[:firstImage+6] // the reader stops answering after some strips
 		}},
 		{name: "timeout", code: fingerprint.CodeTimeout, mutate: func(s []usb.Step) []usb.Step {
 			s[firstImage+2].Fault = usb.FaultTimeout
