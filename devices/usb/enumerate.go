@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/google/gousb"
 )
@@ -44,6 +45,9 @@ func (d DeviceInfo) HasInterfaceClass(class, subClass, protocol uint8) bool {
 	return false
 }
 
+// stringTimeout bounds each string descriptor request of Enumerate.
+const stringTimeout = 500 * time.Millisecond
+
 // Enumerate lists the attached USB devices, sorted by bus and address.
 func Enumerate(ctx context.Context, opts EnumerateOptions) ([]DeviceInfo, error) {
 	uctx := gousb.NewContext()
@@ -63,7 +67,8 @@ func Enumerate(ctx context.Context, opts EnumerateOptions) ([]DeviceInfo, error)
 		if err != nil {
 			return nil, fmt.Errorf("enumerate: %w", err)
 		}
-		d.ControlTimeout = budget
+		// A device that does not answer string requests must not stall the listing.
+		d.ControlTimeout = min(budget, stringTimeout)
 		for i := range infos {
 			if infos[i].Bus != d.Desc.Bus || infos[i].Address != d.Desc.Address {
 				continue
