@@ -117,7 +117,9 @@ func (d *Driver) Capture(ctx context.Context) (*fingerprint.Image, error) {
 		return nil, err
 	}
 	if err := d.deactivate(ctx); err != nil {
-		return nil, err
+		// The image is complete and every frame passed its CRC: keep it. The next capture
+		// initialises the reader again.
+		d.log.Warn("reader not put to rest after capture", "err", err)
 	}
 	return img, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"image/png"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -245,3 +246,19 @@ func TestUmockdevChild(t *testing.T) {
 	require.NoError(t, png.Encode(f, img.Gray))
 	require.NoError(t, f.Close())
 }
+
+// TestUnplugAfterLastFrameKeepsImage: once every strip arrived with a good CRC the image is
+// complete; losing the reader while putting it to rest must not cost another attempt.
+func TestUnplugAfterLastFrameKeepsImage(t *testing.T) {
+	dir := usbtest.FixtureDir(t, fixture)
+	steps := cloneSteps(usbtest.FakeFromRecording(t, dir))
+	last := len(steps) - 2 // the deinit command, then its answer
+	require.Equal(t, usb.StepWrite, steps[last].Kind)
+	steps[last].Fault = usb.FaultUnplug
+	img, err := New(usb.NewFake(steps), Options{Logger: quiet}).Capture(t.Context())
+	require.NoError(t, err)
+	want := usbtest.LoadGray(t, filepath.Join(dir, "capture.png"))
+	assert.True(t, string(want.Pix) == string(img.Gray.Pix))
+}
+
+var quiet = slog.New(slog.DiscardHandler)

@@ -212,19 +212,26 @@ func (d *Driver) session(ctx context.Context, irqs <-chan irq) (*fingerprint.Ima
 	if err != nil {
 		return nil, err
 	}
+	// The image is complete and decoded: what follows only puts the reader to rest, and its
+	// failure does not cost the citizen another attempt.
+	if err := d.rest(ctx, irqs); err != nil {
+		d.log.Warn("reader not put to rest after capture", "err", err)
+	}
+	return img, nil
+}
+
+// rest waits briefly for the finger to lift and switches the scanner off.
+func (d *Driver) rest(ctx context.Context, irqs <-chan irq) error {
 	if err := d.writeReg(ctx, regMode, modeAwaitFingerOff); err != nil {
-		return nil, err
+		return err
 	}
 	if err := d.waitIRQ(ctx, irqs, irqFingerOff, d.opts.FingerOffTimeout, fingerprint.CodeTimeout); err != nil {
 		if !fingerprint.IsCode(err, fingerprint.CodeTimeout) {
-			return nil, err
+			return err
 		}
 		d.log.Info("finger not lifted after scan")
 	}
-	if err := d.writeReg(ctx, regMode, modeOff); err != nil {
-		return nil, err
-	}
-	return img, nil
+	return d.writeReg(ctx, regMode, modeOff)
 }
 
 func (d *Driver) powerOffBestEffort(ctx context.Context) {

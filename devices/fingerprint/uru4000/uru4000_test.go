@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"image/png"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -241,4 +242,23 @@ func TestUmockdevChild(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, png.Encode(f, img.Gray))
 	require.NoError(t, f.Close())
+}
+
+// TestUnplugAfterFrameKeepsImage: the frame is complete and decoded before the reader is put
+// to rest; losing the reader then must not cost another attempt.
+func TestUnplugAfterFrameKeepsImage(t *testing.T) {
+	dir := usbtest.FixtureDir(t, fixture)
+	steps := usbtest.FakeFromRecording(t, dir)
+	seed := recordedSeed(t, steps)
+	for i := range steps {
+		if steps[i].Kind == usb.StepControl && steps[i].Value == regMode && steps[i].Data[0] == modeAwaitFingerOff {
+			steps[i].Fault = usb.FaultUnplug
+		}
+	}
+	d, err := New(usb.NewFake(steps), Options{Seed: seed, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	img, err := d.Capture(t.Context())
+	require.NoError(t, err)
+	want := usbtest.LoadGray(t, filepath.Join(dir, "capture.png"))
+	assert.True(t, string(want.Pix) == string(img.Gray.Pix))
 }
