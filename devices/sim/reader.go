@@ -78,11 +78,15 @@ func (r *Reader) draw(n int) *image.Gray {
 			dx, dy := float64(x)-cx, float64(y)-cy
 			v := 235.0 // background: bright, as an optical reader shows it
 			if (dx*dx)/(rx*rx)+(dy*dy)/(ry*ry) <= 1 {
-				// A loop: ridges follow ellipses around the core, opening downwards.
+				// A loop: ridges circle the core above it and run down on both sides below
+				// it, blended smoothly; a slow warp keeps them from looking drawn.
 				rad := math.Hypot(dx, dy*0.8)
 				if dy > 0 {
-					rad = math.Abs(dx)*0.9 + dy*0.25 + 20
+					k := math.Min(1, dy/60)
+					k = k * k * (3 - 2*k)
+					rad = rad*(1-k) + (math.Abs(dx)*0.95+dy*0.2+12)*k
 				}
+				rad += 3 * math.Sin(float64(x)/37+float64(y)/53)
 				v = 128 + 90*math.Sin(2*math.Pi*rad/period)
 				if r.opts.Noise > 0 {
 					v = v*(1-r.opts.Noise) + rng.Float64()*255*r.opts.Noise
