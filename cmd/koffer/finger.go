@@ -60,7 +60,7 @@ func newFingerCmd(f *factory, runF func(*fingerCaptureOptions) error) *cobra.Com
 	capture.Flags().StringVar(&opts.out, "out", "", "PNG file to write (written only for a complete capture)")
 	capture.Flags().StringVar(&opts.reader, "reader", "", "reader to use as VID:PID (default: the first supported reader)")
 	capture.Flags().DurationVar(&opts.timeout, "timeout", 90*time.Second, "give up after this long")
-	capture.Flags().BoolVar(&opts.sim, "sim", false, "use the simulated reader (training)")
+	capture.Flags().BoolVar(&opts.sim, "training", false, "use the simulated reader of training mode")
 	cmd.AddCommand(capture)
 	return cmd
 }
@@ -72,7 +72,7 @@ func fingerCaptureRun(opts *fingerCaptureOptions) error {
 	var id usb.ID
 	if opts.reader != "" {
 		if opts.sim {
-			return &flagError{errors.New("--reader and --sim exclude each other")}
+			return &flagError{errors.New("--reader and --training exclude each other")}
 		}
 		var err error
 		if id, err = usb.ParseID(opts.reader); err != nil {

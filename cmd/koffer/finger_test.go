@@ -107,7 +107,7 @@ func TestFingerCommandLine(t *testing.T) {
 	}{
 		{name: "out is required", args: []string{"finger", "capture"}, want: exitUsage, wantErr: "out"},
 		{name: "bad reader id", args: []string{"finger", "capture", "--out", "x.png", "--reader", "nope"}, want: exitUsage, wantErr: "VID:PID"},
-		{name: "sim and reader exclude each other", args: []string{"finger", "capture", "--out", "x.png", "--sim", "--reader", "147e:2016"}, want: exitUsage},
+		{name: "training and reader exclude each other", args: []string{"finger", "capture", "--out", "x.png", "--training", "--reader", "147e:2016"}, want: exitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,7 +122,7 @@ func TestFingerCommandLine(t *testing.T) {
 func TestFingerCaptureSim(t *testing.T) {
 	f, out, errOut := testFactory(t)
 	path := filepath.Join(t.TempDir(), "sim.png")
-	got := run(t.Context(), []string{"finger", "capture", "--sim", "--out", path}, f)
+	got := run(t.Context(), []string{"finger", "capture", "--training", "--out", path}, f)
 	require.Equal(t, exitOK, got, errOut.String())
 	assert.Contains(t, out.String(), "simulated reader")
 	assert.FileExists(t, path)
