@@ -78,6 +78,7 @@ func newRootCmd(f *factory) *cobra.Command {
 		newStatusCmd(f, nil),
 		newCaseCmd(f),
 		newQueueCmd(f),
+		newFingerCmd(f, nil),
 	)
 	return root
 }
