@@ -102,6 +102,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
+	// Create the database file owner-only; SQLite gives its -wal and -shm files the same mode.
+	if f, err := os.OpenFile(s.dbPath, os.O_CREATE|os.O_RDWR, 0o600); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	} else if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	w, err := sql.Open("sqlite", DSN(s.dbPath, opts.BusyTimeout, false))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -68,6 +68,11 @@ func TestOpenTwiceMigratesOnce(t *testing.T) {
 	var fk int
 	require.NoError(t, s.r.QueryRow("PRAGMA foreign_keys").Scan(&fk))
 	assert.Equal(t, 1, fk)
+	for _, name := range []string{DBName, DBName + "-wal", DBName + "-shm"} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), name)
+	}
 }
 
 func TestStepsEncrypted(t *testing.T) {
