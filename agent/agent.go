@@ -78,6 +78,9 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	if opts.Config.ShutdownTimeout == 0 {
 		opts.Config.ShutdownTimeout = 10 * time.Second
 	}
+	if opts.Config.KeepDelivered == 0 {
+		opts.Config.KeepDelivered = 24 * time.Hour
+	}
 	a := &Agent{opts: opts, log: opts.Logger.With("subsystem", "agent"), now: opts.Now, started: opts.Now()}
 	kit, err := keys.LoadKit(opts.DataDir)
 	if err != nil {
@@ -179,6 +182,7 @@ func (a *Agent) Serve(ctx context.Context) (err error) {
 			}
 		})
 	}
+	wg.Go(func() { a.janitor(runCtx) })
 	for _, r := range a.opts.Runners {
 		wg.Go(func() {
 			if err := r.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -288,4 +292,37 @@ func (a *Agent) DataKey() (cipher.AEAD, error) {
 	}
 	a.lastUsed = a.now()
 	return a.dataKey.AEAD()
+}
+
+// janitor purges delivered cases once KeepDelivered has passed (their packet and fingerprints
+// went at delivery; this removes the rest), at start and then every ten minutes.
+func (a *Agent) janitor(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := a.PurgeDelivered(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("purgeFailed", "err", err)
+		} else if n > 0 {
+			a.log.Info("casesPurged", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PurgeDelivered purges every case delivered more than KeepDelivered ago.
+func (a *Agent) PurgeDelivered(ctx context.Context) (int, error) {
+	ids, err := a.store.DeliveredBefore(ctx, a.now().Add(-a.opts.Config.KeepDelivered))
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := a.store.Purge(ctx, id); err != nil {
+			return i, err
+		}
+	}
+	return len(ids), nil
 }

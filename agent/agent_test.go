@@ -230,3 +230,24 @@ func TestServeNotifiesSystemd(t *testing.T) {
 	assert.Equal(t, "STOPPING=1", read())
 	require.NoError(t, <-done)
 }
+
+func TestPurgeDelivered(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	a := newTestAgent(t, Options{Now: func() time.Time { return now }})
+	ctx := t.Context()
+	res, err := a.Submit(ctx, request(t, "meldebescheinigung"))
+	require.NoError(t, err)
+	require.NoError(t, a.Store().Deliver(ctx, res.ID, store.Receipt{Number: "TH-1", Time: now}))
+
+	n, err := a.PurgeDelivered(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "kept for a day")
+	now = now.Add(25 * time.Hour)
+	n, err = a.PurgeDelivered(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	c, err := a.Store().Case(ctx, res.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.StatePurged, c.State)
+	assert.Equal(t, "TH-1", c.ReceiptNumber, "ids and the receipt number stay")
+}

@@ -19,6 +19,7 @@ type Config struct {
 	LogFormat       string        `toml:"log_format"`       // text (default) or json
 	IdleLock        time.Duration `toml:"idle_lock"`        // forget the data key after this idle time (default 15m)
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout"` // graceful shutdown limit (default 10s)
+	KeepDelivered   time.Duration `toml:"keep_delivered"`   // keep a delivered case's remaining files this long (default 24h)
 }
 
 // LoadConfig reads path. Keys it does not know are reported by name.
@@ -48,7 +49,7 @@ func (c Config) validate() error {
 	default:
 		return fmt.Errorf("config: log_format %q: want text or json", c.LogFormat)
 	}
-	if c.IdleLock < 0 || c.ShutdownTimeout < 0 {
+	if c.IdleLock < 0 || c.ShutdownTimeout < 0 || c.KeepDelivered < 0 {
 		return fmt.Errorf("config: durations must not be negative")
 	}
 	return nil

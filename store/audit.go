@@ -150,3 +150,32 @@ func VerifyChain(each func(yield func(AuditEntry) error) error) error {
 		return nil
 	})
 }
+
+const auditCursorKey = "audit.synced-seq"
+
+// AuditCursor is the last audit entry the town hall has acknowledged (0 if none).
+func (s *Store) AuditCursor(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.r.QueryRowContext(ctx, "SELECT CAST(value AS INTEGER) FROM kit WHERE key = ?", auditCursorKey).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("audit cursor: %w", err)
+	}
+	return v, nil
+}
+
+// SetAuditCursor records that entries up to seq reached the town hall. It never moves back.
+func (s *Store) SetAuditCursor(ctx context.Context, seq int64) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO kit(key, value) VALUES (?, ?)
+			ON CONFLICT(key) DO UPDATE SET value = excluded.value
+			WHERE CAST(excluded.value AS INTEGER) > CAST(kit.value AS INTEGER)`, auditCursorKey, fmt.Sprint(seq))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set audit cursor: %w", err)
+	}
+	return nil
+}

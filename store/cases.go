@@ -385,3 +385,21 @@ func (s *Store) removeBlobs(ctx context.Context, names []string) error {
 	}
 	return nil
 }
+
+// DeliveredBefore lists the ids of delivered (not yet purged) cases delivered before t.
+func (s *Store) DeliveredBefore(ctx context.Context, t time.Time) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT id FROM cases WHERE state = ? AND delivered_at < ? ORDER BY delivered_at", StateDelivered, ms(t))
+	if err != nil {
+		return nil, fmt.Errorf("delivered cases: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("delivered cases: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

@@ -353,3 +353,30 @@ func TestSealCaseDiskFull(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, st.Depth)
 }
+
+func TestAuditCursor(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := t.Context()
+	n, err := s.AuditCursor(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	require.NoError(t, s.SetAuditCursor(ctx, 12))
+	require.NoError(t, s.SetAuditCursor(ctx, 7))
+	n, err = s.AuditCursor(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(12), n, "never moves back")
+}
+
+func TestDeliveredBefore(t *testing.T) {
+	s, c := newTestStore(t)
+	ctx := t.Context()
+	for _, id := range []string{"old", "new"} {
+		_, err := s.SealCase(ctx, NewCase{ID: id, Service: "meldebescheinigung"}, writeBytes([]byte(id)))
+		require.NoError(t, err)
+		require.NoError(t, s.Deliver(ctx, id, Receipt{Number: id}))
+		c.advance(time.Hour)
+	}
+	ids, err := s.DeliveredBefore(ctx, c.t.Add(-90*time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"old"}, ids)
+}
