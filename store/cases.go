@@ -115,17 +115,17 @@ func (s *Store) insertCase(ctx context.Context, tx *sql.Tx, c NewCase, state str
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = now
 	}
-	_, err := tx.ExecContext(ctx,
+	res, err := tx.ExecContext(ctx,
 		"INSERT INTO cases(id, service, state, late, created_at, updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
 		c.ID, c.Service, state, c.Late, ms(c.CreatedAt), ms(now))
 	if err != nil {
 		return fmt.Errorf("insert case: %w", err)
 	}
-	var got string
-	if err := tx.QueryRowContext(ctx, "SELECT changes()").Scan(&got); err != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
 		return fmt.Errorf("insert case: %w", err)
 	}
-	if got == "0" {
+	if n == 0 {
 		return fmt.Errorf("case %s: %w", c.ID, ErrExists)
 	}
 	return s.appendAudit(ctx, tx, EventCaseCreated, c.ID, c.Actor)
