@@ -6,8 +6,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Caseworker is a member of staff who can log in; Wrapped is the data key wrapped by a key
@@ -27,7 +29,7 @@ func (s *Store) AddCaseworker(ctx context.Context, name string, wrapped []byte) 
 		res, err := tx.ExecContext(ctx, "INSERT INTO caseworkers(name, wrapped, created_at) VALUES (?,?,?)",
 			name, wrapped, ms(cw.CreatedAt))
 		if err != nil {
-			if strings.Contains(err.Error(), "UNIQUE") {
+			if se := (*sqlite.Error)(nil); errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
 				return fmt.Errorf("caseworker %q: %w", name, ErrExists)
 			}
 			return err
