@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"koffer/agent/keys"
 	"koffer/store"
@@ -119,7 +120,8 @@ func userAddRun(opts *userAddOptions) error {
 	return nil
 }
 
-// readPassphrase reads the first line of file, or one line of in after a prompt on ErrOut.
+// readPassphrase reads the first line of file, or after a prompt on ErrOut one line of in
+// (without echo when in is a terminal).
 func readPassphrase(f *factory, in *bufio.Reader, file, prompt string) ([]byte, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -130,6 +132,14 @@ func readPassphrase(f *factory, in *bufio.Reader, file, prompt string) ([]byte, 
 		return []byte(strings.TrimRight(line, "\r")), nil
 	}
 	fmt.Fprintf(f.ErrOut, "%s: ", prompt)
+	if tty, ok := f.In.(*os.File); ok && term.IsTerminal(int(tty.Fd())) {
+		b, err := term.ReadPassword(int(tty.Fd())) // no echo on a terminal
+		fmt.Fprintln(f.ErrOut)
+		if err != nil {
+			return nil, fmt.Errorf("read passphrase: %w", err)
+		}
+		return b, nil
+	}
 	line, err := in.ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
 		return nil, fmt.Errorf("read passphrase: %w", err)
