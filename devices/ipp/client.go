@@ -395,11 +395,11 @@ func (s JobState) String() string {
 
 // JobStatus is what Get-Job-Attributes says about a job.
 type JobStatus struct {
-	ID       int
-	State    JobState
-	Reasons  []string
-	Pages    int // job-impressions-completed
-	Message  string
+	ID      int
+	State   JobState
+	Reasons []string
+	Pages   int // job-impressions-completed
+	Message string
 }
 
 // JobAttributes asks for the state of a job (Get-Job-Attributes).

@@ -36,17 +36,17 @@ func needFixtures(t *testing.T) string {
 
 func TestParseDescriptionRealPrinters(t *testing.T) {
 	tests := []struct {
-		name         string
-		file         string
-		makeModel    string
-		pdf, raster  bool
-		media        string
-		rasterDPI    []int
-		markerName   string
-		markerLevel  int
-		markerLow    int
-		message      string
-		negotiated   Format
+		name        string
+		file        string
+		makeModel   string
+		pdf, raster bool
+		media       string
+		rasterDPI   []int
+		markerName  string
+		markerLevel int
+		markerLow   int
+		message     string
+		negotiated  Format
 	}{
 		{
 			name: "kyocera", file: "Kyocera-ECOSYS-M2040dn-Printer-Attributes.ipp",

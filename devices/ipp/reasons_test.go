@@ -14,7 +14,9 @@ import (
 
 func nopOpen() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("%PDF-")), nil }
 
-func nopRaster(RasterSpec) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("RaS2")), nil }
+func nopRaster(RasterSpec) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("RaS2")), nil
+}
 
 func TestParseReason(t *testing.T) {
 	tests := []struct {
