@@ -256,3 +256,15 @@ func TestNewRejectsBadURIs(t *testing.T) {
 		})
 	}
 }
+
+func TestProbe(t *testing.T) {
+	p := ipptest.Start(t, ipptest.Options{Name: "Sonde"})
+	st := ipp.Probe(t.Context(), p.URI, fastOptions())
+	require.NoError(t, st.Problem)
+	require.NotNil(t, st.Description)
+	assert.Equal(t, "Sonde", st.Description.Name)
+
+	down := ipp.Probe(t.Context(), "ipp://localhost:1/ipp/print", fastOptions())
+	assert.Nil(t, down.Description)
+	assert.Equal(t, "printer.unreachable", codeOf(t, down.Problem))
+}
