@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -267,4 +268,64 @@ func TestProbe(t *testing.T) {
 	down := ipp.Probe(t.Context(), "ipp://localhost:1/ipp/print", fastOptions())
 	assert.Nil(t, down.Description)
 	assert.Equal(t, "printer.unreachable", codeOf(t, down.Problem))
+}
+
+// answerTransport answers every request with the same body, without a network.
+type answerTransport []byte
+
+func (a answerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {goipp.ContentType}},
+		Body: io.NopCloser(bytes.NewReader(a)), Request: r}, nil
+}
+
+// FuzzClientResponses sends arbitrary printer answers to every operation of the client:
+// nothing may panic, and every failure must be a *devices.Error for the caseworker.
+func FuzzClientResponses(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(fixtureDirExt(), "*.ipp"))
+	for _, file := range files {
+		if data, err := os.ReadFile(file); err == nil {
+			f.Add(data)
+		}
+	}
+	ok := goipp.NewResponse(goipp.MakeVersion(2, 0), goipp.StatusOk, 1)
+	ok.Job.Add(goipp.MakeAttribute("job-id", goipp.TagInteger, goipp.Integer(7)))
+	ok.Job.Add(goipp.MakeAttribute("job-state", goipp.TagEnum, goipp.Integer(9)))
+	seed, _ := ok.EncodeBytes()
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		opts := fastOptions()
+		opts.Transport = answerTransport(data)
+		opts.BusyAttempts, opts.JobTimeout, opts.PollInterval = 1, 20*time.Millisecond, time.Millisecond
+		c, err := ipp.New("ipp://printer/ipp/print", opts)
+		require.NoError(t, err)
+		check := func(err error) {
+			if err != nil {
+				var de *devices.Error
+				assert.True(t, errors.As(err, &de), "not a *devices.Error: %v", err)
+			}
+		}
+		_, err = c.Describe(t.Context())
+		check(err)
+		check(c.Validate(t.Context(), ipp.Job{Format: ipp.PDF}))
+		_, err = c.JobAttributes(t.Context(), 1)
+		check(err)
+		_, err = c.Print(t.Context(), ipp.Document{Name: "f", PDF: opener([]byte("%PDF-"))}, nil)
+		check(err)
+	})
+}
+
+func fixtureDirExt() string {
+	if d := os.Getenv("KOFFER_FIXTURES"); d != "" {
+		return filepath.Join(d, "ipp")
+	}
+	for _, rel := range []string{"../../../shared/fixtures/ipp", "../../../../shared/fixtures/ipp"} {
+		if _, err := os.Stat(rel); err == nil {
+			return rel
+		}
+	}
+	return ""
 }
