@@ -101,7 +101,17 @@ func printRun(ctx context.Context, opts *printOptions) error {
 	}
 	defer closeFn()
 	fmt.Fprintf(opts.f.ErrOut, "Drucke %s auf %s …\n", doc.Name, opts.Printer)
-	res, err := p.Print(ctx, doc, nil)
+	shown := ""
+	res, err := p.Print(ctx, doc, func(st ipp.JobStatus) {
+		// Say once what the printer wants (paper, jam...); the job goes on when it is fixed.
+		if st.Problem == nil {
+			return
+		}
+		if h := devices.Hint(st.Problem); h != shown {
+			fmt.Fprintf(opts.f.ErrOut, "Drucker wartet: %s\n", h)
+			shown = h
+		}
+	})
 	if err != nil {
 		return printFailure(opts, err)
 	}

@@ -400,6 +400,9 @@ type JobStatus struct {
 	Reasons []string
 	Pages   int // job-impressions-completed
 	Message string
+	// Problem is set by Wait while the job is stopped: the printer's reason as a
+	// *devices.Error (paper out, jam...), so the caseworker can fix it and the job goes on.
+	Problem error
 }
 
 // JobAttributes asks for the state of a job (Get-Job-Attributes).
@@ -455,6 +458,11 @@ func (c *Client) Wait(ctx context.Context, id int, onUpdate func(JobStatus)) (Jo
 				return st, jobTimeout(id)
 			}
 			return st, err
+		}
+		if st.State == JobProcessingStopped || st.State == JobPendingHeld {
+			if d, derr := c.Describe(ctx); derr == nil {
+				st.Problem = d.Problem()
+			}
 		}
 		if onUpdate != nil {
 			onUpdate(st)

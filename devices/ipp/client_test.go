@@ -329,3 +329,58 @@ func fixtureDirExt() string {
 	}
 	return ""
 }
+
+// Paper runs out mid-job: while the job is stopped the caller sees the printer's reason, and
+// once paper is in, the job completes (and is not sent again).
+func TestWaitReportsPaperOutMidJob(t *testing.T) {
+	var describes, polls, prints int
+	c := fakePrinter(t, func(w http.ResponseWriter, r *http.Request) {
+		var req goipp.Message
+		body, _ := io.ReadAll(r.Body)
+		require.NoError(t, req.DecodeBytes(body))
+		switch goipp.Op(req.Code) {
+		case goipp.OpGetPrinterAttributes:
+			describes++
+			ippAnswer(goipp.StatusOk, func(m *goipp.Message) {
+				m.Printer.Add(goipp.MakeAttribute("document-format-supported", goipp.TagMimeType, goipp.String(ipp.PDF)))
+				reason := "none"
+				if describes > 1 {
+					reason = "media-empty-error"
+				}
+				m.Printer.Add(goipp.MakeAttribute("printer-state-reasons", goipp.TagKeyword, goipp.String(reason)))
+			})(w, reqWith(r, body))
+		case goipp.OpPrintJob:
+			prints++
+			ippAnswer(goipp.StatusOk, func(m *goipp.Message) {
+				m.Job.Add(goipp.MakeAttribute("job-id", goipp.TagInteger, goipp.Integer(5)))
+			})(w, reqWith(r, body))
+		case goipp.OpGetJobAttributes:
+			polls++
+			state := 6
+			if polls > 3 {
+				state = 9
+			}
+			ippAnswer(goipp.StatusOk, func(m *goipp.Message) {
+				m.Job.Add(goipp.MakeAttribute("job-state", goipp.TagEnum, goipp.Integer(state)))
+			})(w, reqWith(r, body))
+		default:
+			ippAnswer(goipp.StatusOk, nil)(w, reqWith(r, body))
+		}
+	})
+	var problems []string
+	res, err := c.Print(t.Context(), ipp.Document{Name: "x", PDF: opener([]byte("%PDF-"))}, func(s ipp.JobStatus) {
+		if s.Problem != nil {
+			problems = append(problems, codeOf(t, s.Problem))
+		}
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 5, res.JobID)
+	assert.Equal(t, 1, prints, "sent once")
+	assert.Equal(t, []string{"printer.media-empty", "printer.media-empty", "printer.media-empty"}, problems)
+}
+
+func reqWith(r *http.Request, body []byte) *http.Request {
+	r2 := r.Clone(r.Context())
+	r2.Body = io.NopCloser(bytes.NewReader(body))
+	return r2
+}

@@ -100,6 +100,9 @@ func echoServer(t *testing.T) (net.Listener, *atomic.Int32) {
 		}
 		mu.Unlock()
 		defer func() { mu.Lock(); inFlight[r.RemoteAddr]--; mu.Unlock() }()
+		if d, err := time.ParseDuration(r.Header.Get("X-Sleep")); err == nil {
+			time.Sleep(d)
+		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -212,6 +215,31 @@ func TestIPPTransportCallerGivesUp(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, body, got)
 	}
+}
+
+// A caller that gives up before the answer: RoundTrip returns at once, the exchange is
+// finished in the background, and the only interface is usable again afterwards.
+func TestIPPTransportCancelBeforeAnswer(t *testing.T) {
+	l, _ := echoServer(t)
+	tr, err := NewIPPTransport(fakeInterfaces(t, l.Addr().String(), 1, 6), IPPOptions{TransferTimeout: 5 * time.Second, DrainTimeout: 20 * time.Millisecond})
+	require.NoError(t, err)
+	client := &http.Client{Transport: tr}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://localhost/", bytes.NewReader([]byte("slow")))
+	require.NoError(t, err)
+	req.Header.Set("X-Sleep", "300ms")
+	start := time.Now()
+	_, err = client.Do(req)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 250*time.Millisecond, "caller is not held until the exchange ends")
+
+	resp, err := client.Post("http://localhost/", "text/plain", bytes.NewReader([]byte("next")))
+	require.NoError(t, err)
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, "next", string(got), "the abandoned answer must not be taken for this one")
 }
 
 // Stale bytes left in the device from an earlier session are drained before first use.
