@@ -60,7 +60,8 @@ func writePDF(l *layout, created time.Time, w io.Writer) error {
 	created = created.UTC().Truncate(time.Second)
 	pdf.SetCreationDate(created)
 	pdf.SetModificationDate(created)
-	stamp := created.Format("2006-01-02T15:04:05Z")
+	// Without a zone, like the Info dictionary fpdf writes (D:YYYYMMDDHHmmSS): PDF/A wants both equal.
+	stamp := created.Format("2006-01-02T15:04:05")
 	pdf.SetXmpMetadata(fmt.Appendf(nil, xmpTemplate, xmlEscape(l.title), stamp, stamp))
 	pdf.AddOutputIntent(fpdf.OutputIntentType{
 		SubtypeIdent:              fpdf.OutputIntent_GTS_PDFA1,
