@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -126,6 +128,18 @@ func TestPDFIsPDFA2b(t *testing.T) {
 	assert.Contains(t, meta, "<pdfaid:conformance>B</pdfaid:conformance>")
 	assert.Regexp(t, `/OutputIntents \[\n?<< /Type /OutputIntent /S /GTS_PDFA1`, string(pdf))
 	assert.Regexp(t, `/ID \[<[0-9A-F]{32}><[0-9A-F]{32}>\]`, string(pdf))
+}
+
+// pdfcpu's strict validation reads every object, the xref table and the trailer.
+func TestPDFValidatesStrictly(t *testing.T) {
+	api.DisableConfigDir() // no config files in the user's home
+	for _, tt := range cases() {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := model.NewDefaultConfiguration()
+			conf.ValidationMode = model.ValidationStrict
+			assert.NoError(t, api.Validate(bytes.NewReader(renderPDF(t, tt.cert)), conf))
+		})
+	}
 }
 
 func TestGolden(t *testing.T) {

@@ -60,8 +60,7 @@ func writePDF(l *layout, created time.Time, w io.Writer) error {
 	created = created.UTC().Truncate(time.Second)
 	pdf.SetCreationDate(created)
 	pdf.SetModificationDate(created)
-	// Without a zone, like the Info dictionary fpdf writes (D:YYYYMMDDHHmmSS): PDF/A wants both equal.
-	stamp := created.Format("2006-01-02T15:04:05")
+	stamp := created.Format("2006-01-02T15:04:05Z") // UTC, as the Info dictionary's dates
 	pdf.SetXmpMetadata(fmt.Appendf(nil, xmpTemplate, xmlEscape(l.title), stamp, stamp))
 	pdf.AddOutputIntent(fpdf.OutputIntentType{
 		SubtypeIdent:              fpdf.OutputIntent_GTS_PDFA1,
