@@ -393,3 +393,25 @@ func pclOutput(t *testing.T, spool string, id int) []byte {
 	require.NoError(t, err)
 	return data
 }
+
+// The DataMatrix on the printed page holds the case id: read back by libdmtx from the PDF
+// as poppler renders it, and from koffer's own raster.
+func TestDataMatrixHoldsCaseID(t *testing.T) {
+	dmtx := peer.Need(t, "dmtxread")[0]
+	cert := sampleQuittung("BA-2026-004711")
+	dir := t.TempDir()
+	pdfFile := filepath.Join(dir, "doc.pdf")
+	require.NoError(t, os.WriteFile(pdfFile, renderPDF(t, cert), 0o600))
+	pdfTool(t, "pdftoppm", "-gray", "-r", "150", "-png", "-singlefile", pdfFile, filepath.Join(dir, "pdf"))
+
+	pages := rasterPages(t, cert, 150, true)
+	var png bytes.Buffer
+	require.NoError(t, encodePNG(&png, pages[0]))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "raster.png"), png.Bytes(), 0o600))
+
+	for _, img := range []string{"pdf.png", "raster.png"} {
+		out, err := exec.Command(dmtx, "-N1", "-m", "2000", filepath.Join(dir, img)).Output()
+		require.NoError(t, err, img)
+		assert.Equal(t, issue.CaseID, strings.TrimSpace(string(out)), img)
+	}
+}

@@ -1,6 +1,11 @@
 package documents
 
-import "time"
+import (
+	"image"
+	"image/png"
+	"io"
+	"time"
+)
 
 var (
 	issued = time.Date(2026, 3, 14, 10, 30, 0, 0, time.UTC)
@@ -31,3 +36,5 @@ func sampleQuittung(townHall string) AusweisQuittung {
 func sampleTestPage() TestPage {
 	return TestPage{KitID: "kit-7f3a", KitName: "Koffer Süd 2", Version: "v0.1.0", PrinterName: "Kofferdrucker", Printed: issued}
 }
+
+func encodePNG(w io.Writer, img image.Image) error { return png.Encode(w, img) }
