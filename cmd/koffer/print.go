@@ -136,7 +136,10 @@ func openPrinter(uri string, jobTimeout time.Duration) (printer, func(), error) 
 	case "sim":
 		return sim.NewPrinter(), func() {}, nil
 	case "usb":
-		uctx := gousb.NewContext()
+		uctx, err := newUSBContext()
+		if err != nil {
+			return nil, nil, errUSBUnavailable(err)
+		}
 		devs, err := usb.OpenIPPDevices(uctx, usb.IPPOptions{})
 		if len(devs) == 0 {
 			uctx.Close()
@@ -163,4 +166,50 @@ func openPrinter(uri string, jobTimeout time.Duration) (printer, func(), error) 
 		return nil, nil, &flagError{err}
 	}
 	return c, func() {}, nil
+}
+
+// printerStatuses lists the printers `koffer devices` shows: every IPP-over-USB printer
+// attached (when withUSB is set) and every configured network printer, each with its state.
+// A printer that does not answer is listed with its Problem.
+func printerStatuses(ctx context.Context, configured []string, withUSB bool) []ipp.Status {
+	var out []ipp.Status
+	if withUSB {
+		out = append(out, usbPrinterStatuses(ctx)...)
+	}
+	for _, uri := range configured {
+		out = append(out, ipp.Probe(ctx, uri, ipp.Options{RequestTimeout: 5 * time.Second}))
+	}
+	return out
+}
+
+func usbPrinterStatuses(ctx context.Context) []ipp.Status {
+	uctx, err := newUSBContext()
+	if err != nil {
+		return []ipp.Status{{URI: "usb", Problem: errUSBUnavailable(err)}}
+	}
+	defer uctx.Close()
+	devs, _ := usb.OpenIPPDevices(uctx, usb.IPPOptions{TransferTimeout: 5 * time.Second})
+	var out []ipp.Status
+	for _, d := range devs {
+		st := ipp.Probe(ctx, ipp.USBURI, ipp.Options{Transport: d.Transport, RequestTimeout: 5 * time.Second})
+		st.URI = fmt.Sprintf("usb://%s:%s", d.Vendor, d.Product)
+		out = append(out, st)
+		_ = d.Close()
+	}
+	return out
+}
+
+func errUSBUnavailable(err error) error {
+	return &devices.Error{Kind: devices.Printer, Code: "printer.usb-unavailable",
+		Hint: "USB ist auf diesem Gerät nicht verfügbar. Bitte den Technik-Support anrufen.", Err: err}
+}
+
+// newUSBContext is gousb.NewContext without its panic when libusb cannot start (no usbfs).
+func newUSBContext() (ctx *gousb.Context, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ctx, err = nil, fmt.Errorf("libusb init: %v", r)
+		}
+	}()
+	return gousb.NewContext(), nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"koffer/agent/documents"
+	"koffer/devices"
 	"koffer/devices/ipp/ipptest"
 	"koffer/devices/sim"
 )
@@ -80,4 +81,24 @@ func TestPrintRunSimulator(t *testing.T) {
 	assert.Contains(t, out.String(), "Gedruckt: Testseite")
 	require.Len(t, simPrinter.Jobs(), 1)
 	assert.Equal(t, "Testseite", simPrinter.Jobs()[0].Name)
+}
+
+func TestPrinterStatuses(t *testing.T) {
+	p := ipptest.Start(t, ipptest.Options{Name: "Netzdrucker"})
+	got := printerStatuses(t.Context(), []string{p.URI, "ipp://localhost:1/ipp/print"}, false)
+	require.Len(t, got, 2)
+	require.NoError(t, got[0].Problem)
+	assert.Equal(t, "Netzdrucker", got[0].Description.Name)
+	assert.Error(t, got[1].Problem)
+	assert.Contains(t, devices.Hint(got[1].Problem), "nicht erreichbar")
+}
+
+// On a machine without USB (this container) the USB part says so instead of panicking.
+func TestPrinterStatusesUSB(t *testing.T) {
+	got := printerStatuses(t.Context(), nil, true)
+	for _, st := range got {
+		if st.Problem != nil {
+			assert.NotEmpty(t, devices.Hint(st.Problem))
+		}
+	}
 }
