@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,8 +38,26 @@ type Options struct {
 type Printer struct {
 	URI   string // ipp://localhost:PORT/ipp/print
 	Spool string // spool directory; -k keeps every job's document there
-	Log   *bytes.Buffer
+	Log   *Log // what ippeveprinter printed so far
 	pid   int
+}
+
+// Log collects a process's output; safe to read while the process writes.
+type Log struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *Log) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // Start runs ippeveprinter and waits until it answers on its port.
@@ -90,7 +109,7 @@ func Start(t testing.TB, opts Options) *Printer {
 	var p *Printer
 	for try := 0; try < 5 && p == nil; try++ {
 		port := freePort(t)
-		log := &bytes.Buffer{}
+		log := &Log{}
 		cmd := exec.Command(paths[0], append(args, "-p", strconv.Itoa(port), opts.Name)...)
 		cmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+bus, "HOME="+dir)
 		cmd.Stdout, cmd.Stderr = log, log
