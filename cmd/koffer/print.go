@@ -29,11 +29,12 @@ var (
 )
 
 type printOptions struct {
-	f       *factory
-	Printer string        // URI, "usb" (first IPP-over-USB printer) or "sim"
-	Timeout time.Duration // whole job, from sending to done
-	Test    bool
-	File    string
+	f        *factory
+	Printer  string        // URI or "usb" (first IPP-over-USB printer); "sim" only via Training
+	Training bool          // the training simulator: nothing else selects it
+	Timeout  time.Duration // whole job, from sending to done
+	Test     bool
+	File     string
 
 	// open resolves Printer; tests replace it.
 	open func(uri string, jobTimeout time.Duration) (printer, func(), error)
@@ -46,14 +47,20 @@ func newPrintCmd(f *factory, runF func(*printOptions) error) *cobra.Command {
 		Use:   "print (test | FILE.pdf)",
 		Short: "Print a test page or a PDF file",
 		Long: "Print a test page with the kit's identity, or a PDF file. The printer is --printer\n" +
-			"(ipp://host:port/path, \"usb\" for the first IPP-over-USB printer, \"sim\" for the\n" +
-			"training simulator), else $KOFFER_PRINTER, else \"usb\".",
+			"(ipp://host:port/path, or \"usb\" for the first IPP-over-USB printer), else\n" +
+			"$KOFFER_PRINTER, else \"usb\". --training prints on the simulated printer instead.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if args[0] == "test" {
 				opts.Test = true
 			} else {
 				opts.File = args[0]
+			}
+			if opts.Printer == "sim" || opts.Training && opts.Printer != "" {
+				return &flagError{errors.New("the simulated printer is selected by --training alone")}
+			}
+			if opts.Training {
+				opts.Printer = "sim"
 			}
 			if opts.Printer == "" {
 				opts.Printer = f.Getenv("KOFFER_PRINTER")
@@ -67,7 +74,8 @@ func newPrintCmd(f *factory, runF func(*printOptions) error) *cobra.Command {
 			return printRun(c.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Printer, "printer", "", "printer URI, \"usb\" or \"sim\" (env KOFFER_PRINTER)")
+	cmd.Flags().StringVar(&opts.Printer, "printer", "", "printer URI or \"usb\" (env KOFFER_PRINTER)")
+	cmd.Flags().BoolVar(&opts.Training, "training", false, "print on the simulated printer of training mode")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "give up (and cancel the job) after this long")
 	return cmd
 }

@@ -57,8 +57,8 @@ func TestPrintFailures(t *testing.T) {
 		wantErr string
 	}{
 		{name: "printer unreachable", args: []string{"print", "test", "--printer", "ipp://localhost:1/ipp/print"}, code: exitError, wantErr: "Der Drucker ist nicht erreichbar"},
-		{name: "not a pdf", args: []string{"print", notPDF, "--printer", "sim"}, code: exitUsage, wantErr: "not a PDF"},
-		{name: "missing file", args: []string{"print", "/nonexistent.pdf", "--printer", "sim"}, code: exitError, wantErr: "no such file"},
+		{name: "not a pdf", args: []string{"print", notPDF, "--training"}, code: exitUsage, wantErr: "not a PDF"},
+		{name: "missing file", args: []string{"print", "/nonexistent.pdf", "--training"}, code: exitError, wantErr: "no such file"},
 		{name: "bad uri", args: []string{"print", "test", "--printer", "file:///x"}, code: exitUsage, wantErr: "printer uri"},
 		{name: "no argument", args: []string{"print"}, code: exitError, wantErr: "accepts 1 arg"},
 	}
