@@ -28,6 +28,7 @@ type page struct {
 
 	// Login and lock screens.
 	LoginName string
+	Locked    bool
 
 	// Steps.
 	Flow      Flow
@@ -140,12 +141,17 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 func (s *Server) lockNow(w http.ResponseWriter, r *http.Request) {
 	sess := sessionOf(r)
 	back := r.PostFormValue("zurueck")
-	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") {
+	if !localPath(back) {
 		back = "/"
 	}
 	s.sessions.update(sess.id, func(ss *session) { ss.locked, ss.resume = true, back })
 	s.lockBackend(r.Context(), sess.caseworker.Name)
 	http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
+}
+
+// localPath reports whether p is a path on this server (no open redirect).
+func localPath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.Contains(p, "\\")
 }
 
 func (s *Server) lockedForm(w http.ResponseWriter, r *http.Request) {
@@ -158,8 +164,11 @@ func (s *Server) lockedForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
+	if back := r.URL.Query().Get("zurueck"); sess.resume == "" && localPath(back) && !strings.HasPrefix(back, "/gesperrt") {
+		s.sessions.update(sess.id, func(ss *session) { ss.resume = back })
+	}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
-	s.render(w, r, http.StatusOK, "locked", &page{Title: "Gesperrt"})
+	s.render(w, r, http.StatusOK, "locked", &page{Title: "Gesperrt", Locked: true})
 }
 
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
@@ -174,7 +183,7 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
 			s.log.Error("unlockFailed", "err", err)
 			msg = "Entsperren ist gerade nicht möglich. Bitte erneut versuchen."
 		}
-		s.render(w, r, http.StatusUnauthorized, "locked", &page{Title: "Gesperrt", Error: msg})
+		s.render(w, r, http.StatusUnauthorized, "locked", &page{Title: "Gesperrt", Locked: true, Error: msg})
 		return
 	}
 	now := s.opts.Now()
@@ -481,6 +490,14 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 		posted["unterschrift"] = r.PostFormValue("unterschrift")
 	}
 	action := r.PostFormValue("aktion")
+	if action == "sperre" {
+		// The page locked itself (idle): keep what was typed for after the unlock.
+		pending := &pendingForm{path: r.URL.Path, values: r.PostForm}
+		s.sessions.update(sessionOf(r).id, func(ss *session) { ss.locked, ss.resume, ss.pending = true, r.URL.Path, pending })
+		s.lockBackend(r.Context(), sessionOf(r).caseworker.Name)
+		http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
+		return
+	}
 	if c.State != "draft" {
 		s.showStepPage(w, r, http.StatusOK, c, f, name, &page{})
 		return
@@ -648,7 +665,7 @@ var funcs = template.FuncMap{
 	"fieldCtx": func(f FieldDef, values, errs map[string]string) fieldCtx {
 		return fieldCtx{F: f, Values: values, Errors: errs}
 	},
-	"add":     func(a, b int) int { return a + b },
+	"add": func(a, b int) int { return a + b },
 	"attemptsUsed": func(h HandState) int {
 		return len(h.Attempts)
 	},

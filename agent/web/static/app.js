@@ -38,7 +38,17 @@
     var es = new EventSource("/ereignisse");
     es.addEventListener("bereit", refresh);
     es.addEventListener("status", refresh);
-    es.addEventListener("gesperrt", function () { es.close(); location.assign("/gesperrt"); });
+    es.addEventListener("gesperrt", function () {
+      es.close();
+      // Hand what was typed but not yet saved to the server, which keeps it for after the unlock.
+      var form = document.getElementById("schritt");
+      if (form && navigator.sendBeacon) {
+        var data = new URLSearchParams(new FormData(form));
+        data.set("aktion", "sperre");
+        navigator.sendBeacon(location.pathname, data);
+      }
+      location.assign("/gesperrt?zurueck=" + encodeURIComponent(location.pathname));
+    });
   }
 
   // Signature pad: pointer events (finger, pen, mouse); the PNG goes into a hidden field.
