@@ -26,7 +26,7 @@ import (
 
 // Browser is one headless chromium with a fresh profile.
 type Browser struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	base  string
 	shots string
@@ -35,7 +35,7 @@ type Browser struct {
 
 // newBrowser starts chromium for the test (skipping without it, failing under
 // KOFFER_REQUIRE_PEERS=1) and points it at base.
-func newBrowser(t *testing.T, base string) *Browser {
+func newBrowser(t testing.TB, base string) *Browser {
 	t.Helper()
 	exe := peer.Need(t, "chromium")[0]
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -59,7 +59,7 @@ func newBrowser(t *testing.T, base string) *Browser {
 	return &Browser{t: t, ctx: ctx, base: base, shots: screenshotDir(t)}
 }
 
-func screenshotDir(t *testing.T) string {
+func screenshotDir(t testing.TB) string {
 	dir := os.Getenv("KOFFER_SCREENSHOTS")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "testdata", "web", "screenshots")

@@ -406,6 +406,9 @@ func summarize(f Flow, c *Case) []summaryGroup {
 			if fd.Type == "checkbox" {
 				v = "Ja"
 			}
+			if fd.Name == "lichtbild_code" {
+				v = "erfasst (vertraulich, wird versiegelt)" // the code holds the photo's decryption key
+			}
 			g.Fields = append(g.Fields, Field{Label: fd.Label, Value: v})
 		}
 		switch st.Kind {
