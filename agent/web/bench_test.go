@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -34,7 +33,7 @@ func BenchmarkStepServerTime(b *testing.B) {
 	h := newHarness(b)
 	br := h.browser()
 	br.login()
-	form := url.Values{"art": {"einfach"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}}
+	form := person()
 	path, page := br.startCase(web.Meldebescheinigung, "v1")
 	static := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -61,7 +60,7 @@ func BenchmarkStepServerTime(b *testing.B) {
 		steps = append(steps, time.Since(t0))
 		path = strings.TrimSuffix(r.location, "?ok=1")
 		// Go back to the first step so every iteration saves the same step.
-		path = strings.Replace(path, "/abschluss", "/auszug", 1)
+		path = strings.Replace(path, "/auszug", "/person", 1)
 		page = br.get(path)
 	}
 	p50, p99 := percentiles(steps)

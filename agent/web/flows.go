@@ -57,13 +57,16 @@ var personFields = []FieldDef{
 	{Name: "familienname", Label: "Familienname", Type: "text", Required: true, Auto: "off"},
 	{Name: "vornamen", Label: "Vornamen", Type: "text", Required: true, Auto: "off"},
 	{Name: "geburtsdatum", Label: "Geburtsdatum", Type: "date", Required: true, Hint: "TT.MM.JJJJ"},
+	{Name: "geburtsort", Label: "Geburtsort", Type: "text", Required: true, Auto: "off"},
+	{Name: "staatsangehoerigkeit", Label: "Staatsangehörigkeit (Ländercode)", Type: "text", Required: true, Auto: "off", Hint: "Drei Buchstaben, z. B. DEU"},
 }
 
-var addressFields = func(prefix, what string) []FieldDef {
+func addressFields(prefix, what string, required bool) []FieldDef {
 	return []FieldDef{
-		{Name: prefix + "strasse", Label: what + ": Straße und Hausnummer", Type: "text", Required: true, Auto: "off"},
-		{Name: prefix + "plz", Label: what + ": Postleitzahl", Type: "text", Required: true, Mode: "numeric", Auto: "off"},
-		{Name: prefix + "ort", Label: what + ": Ort", Type: "text", Required: true, Auto: "off"},
+		{Name: prefix + "strasse", Label: what + ": Straße", Type: "text", Required: required, Auto: "off"},
+		{Name: prefix + "hausnummer", Label: what + ": Hausnummer", Type: "text", Required: required, Auto: "off"},
+		{Name: prefix + "plz", Label: what + ": Postleitzahl", Type: "text", Required: required, Mode: "numeric", Auto: "off"},
+		{Name: prefix + "ort", Label: what + ": Ort", Type: "text", Required: required, Auto: "off"},
 	}
 }
 
@@ -87,12 +90,11 @@ var Flows = []Flow{
 			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
 				Intro: "Bitte mit der Person prüfen. Vorausgefüllt aus dem Besuchspaket.",
 				Fields: concat(personFields, []FieldDef{
-					{Name: "geburtsort", Label: "Geburtsort", Type: "text", Required: true, Auto: "off"},
 					{Name: "groesse", Label: "Größe in cm", Type: "number", Required: true, Mode: "numeric"},
 					{Name: "augenfarbe", Label: "Augenfarbe", Type: "select", Required: true, Options: []Option{
 						{"", "Bitte wählen"}, {"blau", "blau"}, {"braun", "braun"}, {"gruen", "grün"},
 						{"grau", "grau"}, {"andere", "andere"}}},
-				}, addressFields("", "Anschrift"))},
+				}, addressFields("", "Anschrift", true))},
 			{Name: "foto", Title: "Lichtbild", Kind: KindPhoto, Part: "foto",
 				Intro: "Lichtbild per Code vom Fotografen oder Aufnahme durch die Behörde.",
 				Fields: []FieldDef{
@@ -122,9 +124,9 @@ var Flows = []Flow{
 		Final: DocConfirmation, FinalT: "Bestätigung der Lebensbescheinigung",
 		Steps: []Step{
 			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
-				Fields: concat(personFields, []FieldDef{
+				Fields: concat(personFields, addressFields("", "Anschrift", true), []FieldDef{
 					{Name: "versicherer", Label: "Rentenversicherung oder Kasse", Type: "text", Required: true, Auto: "off"},
-					{Name: "aktenzeichen", Label: "Aktenzeichen der Kasse", Type: "text", Auto: "off"},
+					{Name: "aktenzeichen", Label: "Aktenzeichen der Kasse", Type: "text", Required: true, Auto: "off"},
 				})},
 			{Name: "formular", Title: "Formular der Kasse", Kind: KindScan, Part: "formular",
 				Intro: "Die Person unterschreibt das Formular der Kasse vor Ihnen. Dann das Formular scannen.",
@@ -140,6 +142,9 @@ var Flows = []Flow{
 		Short: "Aus dem Registerauszug des Besuchspakets drucken",
 		Final: DocRegister, FinalT: "Meldebescheinigung",
 		Steps: []Step{
+			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
+				Intro:  "Vorausgefüllt aus dem Besuchspaket. Bitte mit dem Ausweis abgleichen.",
+				Fields: concat(personFields, addressFields("", "Anschrift", true))},
 			{Name: "auszug", Title: "Registerauszug und Ausweis", Kind: KindForm,
 				Intro: "Der Auszug kommt aus dem Besuchspaket des Rathauses.",
 				Fields: []FieldDef{
@@ -160,9 +165,9 @@ var Flows = []Flow{
 			{Name: "person", Title: "Angaben zur Person", Kind: KindForm, Fields: personFields},
 			{Name: "adresse", Title: "Neue und bisherige Anschrift", Kind: KindForm,
 				Intro: "Anmeldung innerhalb von zwei Wochen nach dem Einzug. Eine spätere Anmeldung wird vermerkt.",
-				Fields: concat(addressFields("neu_", "Neue Anschrift"),
+				Fields: concat(addressFields("neu_", "Neue Anschrift", true),
 					[]FieldDef{{Name: "einzug", Label: "Einzugsdatum", Type: "date", Required: true, Hint: "TT.MM.JJJJ"}},
-					addressFields("alt_", "Bisherige Anschrift"))},
+					addressFields("alt_", "Bisherige Anschrift", false))},
 			{Name: "vermieter", Title: "Wohnungsgeberbestätigung", Kind: KindScan, Part: "vermieter",
 				Intro: "Die Bestätigung des Wohnungsgebers muss vorliegen. Bitte einlegen und scannen.",
 				Fields: []FieldDef{
@@ -172,6 +177,11 @@ var Flows = []Flow{
 				Intro: "Formular drucken und von der Person unterschreiben lassen.",
 				Fields: []FieldDef{
 					{Name: "formular_unterschrieben", Label: "Die Person hat das Formular unterschrieben", Type: "checkbox", Required: true, Options: yesNo},
+				}},
+			{Name: "unterschrift", Title: "Unterschrift", Kind: KindSignature,
+				Intro: "Die Person unterschreibt zusätzlich im Feld; die Unterschrift geht mit der Anmeldung ins Rathaus.",
+				Fields: []FieldDef{
+					{Name: "unterschrift_verzicht", Label: "Person kann nicht unterschreiben", Type: "checkbox"},
 				}},
 			{Name: "abschluss", Title: "Prüfen und abschließen", Kind: KindSummary},
 		},

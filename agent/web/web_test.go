@@ -153,6 +153,17 @@ func (b *browser) step(path string, page resp, action string, form url.Values) r
 	return b.post(path, form)
 }
 
+// person is a complete person step.
+func person(extra ...string) url.Values {
+	v := url.Values{"familienname": {"Beispiel"}, "vornamen": {"Hans"}, "geburtsdatum": {"01.03.1950"},
+		"geburtsort": {"Bremen"}, "staatsangehoerigkeit": {"DEU"},
+		"strasse": {"Lindenstraße"}, "hausnummer": {"4"}, "plz": {"28195"}, "ort": {"Bremen"}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		v.Set(extra[i], extra[i+1])
+	}
+	return v
+}
+
 func TestCookieAttributes(t *testing.T) {
 	h := newHarness(t)
 	res, err := http.Get(h.srv.URL + "/anmelden")
@@ -263,7 +274,7 @@ func TestIdleLockKeepsDraftAndPendingInput(t *testing.T) {
 	b := h.browser()
 	b.login()
 	path, page := b.startCase(web.Wohnsitzanmeldung, "v2")
-	r := b.step(path, page, "weiter", url.Values{"familienname": {"Beispiel"}, "vornamen": {"Hans"}, "geburtsdatum": {"01.03.1950"}})
+	r := b.step(path, page, "weiter", person())
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
 	adresse := strings.TrimSuffix(r.location, "?ok=1")
 	page = b.get(adresse)
@@ -310,7 +321,7 @@ func TestDoubleSubmitAndSecondTab(t *testing.T) {
 	b := h.browser()
 	b.login()
 	path, page := b.startCase(web.Meldebescheinigung, "v1")
-	form := url.Values{"art": {"einfach"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}}
+	form := person("familienname", "Mustermann")
 
 	first := b.step(path, page, "weiter", form)
 	require.Equal(t, http.StatusSeeOther, first.status, first.body)
@@ -323,12 +334,12 @@ func TestDoubleSubmitAndSecondTab(t *testing.T) {
 
 	// A second tab still showing version 1 with a new key must not overwrite the newer draft.
 	stale := strings.Replace(page.body, keyRE.FindStringSubmatch(page.body)[1], "anderer-tab", 1)
-	r := b.step(path, resp{body: stale}, "weiter", url.Values{"art": {"erweitert"}, "ausweisart": {"reisepass"}, "ausweisnummer": {"C01X00T47"}})
+	r := b.step(path, resp{body: stale}, "weiter", person("familienname", "Anders"))
 	assert.Equal(t, http.StatusConflict, r.status)
 	assert.Contains(t, r.body, "in einem anderen Fenster")
 	c, err = h.fake.Case(t.Context(), id)
 	require.NoError(t, err)
-	assert.Equal(t, "einfach", c.Values["art"])
+	assert.Equal(t, "Mustermann", c.Values["familienname"])
 	assert.Equal(t, 2, c.Version)
 }
 
@@ -351,7 +362,7 @@ func TestDeviceErrorShowsGermanHint(t *testing.T) {
 	b := h.browser()
 	b.login()
 	path, page := b.startCase(web.Lebensbescheinigung, "v2")
-	r := b.step(path, page, "weiter", url.Values{"familienname": {"Beispiel"}, "vornamen": {"Hans"}, "geburtsdatum": {"01.03.1950"}, "versicherer": {"INPS"}})
+	r := b.step(path, page, "weiter", person("versicherer", "INPS", "aktenzeichen", "IT-1"))
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
 	scanPath := strings.TrimSuffix(r.location, "?ok=1")
 	page = b.get(scanPath)

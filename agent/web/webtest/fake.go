@@ -65,8 +65,9 @@ func New() *Fake {
 			Services: []web.Service{web.Wohnsitzanmeldung, web.Lebensbescheinigung}},
 	}
 	f.prefill["v1"] = map[string]string{"familienname": "Mustermann", "vornamen": "Erika", "geburtsdatum": "12.08.1943",
-		"geburtsort": "Köln", "strasse": "Parkallee 3", "plz": "50667", "ort": "Köln"}
-	f.prefill["v2"] = map[string]string{"familienname": "Beispiel", "vornamen": "Hans", "geburtsdatum": "01.03.1950"}
+		"geburtsort": "Köln", "staatsangehoerigkeit": "DEU", "strasse": "Parkallee", "hausnummer": "3", "plz": "50667", "ort": "Köln"}
+	f.prefill["v2"] = map[string]string{"familienname": "Beispiel", "vornamen": "Hans", "geburtsdatum": "01.03.1950",
+		"geburtsort": "Bremen", "staatsangehoerigkeit": "DEU", "strasse": "Lindenstraße", "hausnummer": "4", "plz": "28195", "ort": "Bremen"}
 	f.extracts["v1"] = []web.Field{{Label: "Name", Value: "Erika Mustermann"}, {Label: "Geburtsdatum", Value: "12.08.1943"},
 		{Label: "Anschrift", Value: "Parkallee 3, 50667 Köln"}, {Label: "Meldestatus", Value: "Hauptwohnung seit 01.04.1998"}}
 	f.overview = web.Overview{
