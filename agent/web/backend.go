@@ -57,6 +57,9 @@ var (
 	ErrConflict = errors.New("case changed since the page was shown")
 	ErrNotFound = errors.New("case not found")
 	ErrSealed   = errors.New("case is sealed")
+	// ErrLocked means the agent has no data key (it locked itself); the UI asks for the
+	// passphrase again.
+	ErrLocked = errors.New("drafts locked: log in again")
 )
 
 // ValidationError carries field errors in German, keyed by field name. Field "" is for errors

@@ -77,6 +77,16 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 
 // fail shows a German error page for an unexpected backend error; details go to the log only.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if sess := sessionOf(r); errors.Is(err, ErrLocked) && sess != nil {
+		s.sessions.update(sess.id, func(ss *session) {
+			ss.locked = true
+			if r.Method == http.MethodGet {
+				ss.resume = r.URL.RequestURI()
+			}
+		})
+		http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
+		return
+	}
 	s.log.Error("requestFailed", "what", what, "path", r.URL.Path, "err", err)
 	s.render(w, r, http.StatusInternalServerError, "error", &page{
 		Title: "Das hat nicht geklappt",
