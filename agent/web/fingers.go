@@ -36,6 +36,7 @@ type HandState struct {
 	Threshold    int
 	Attempts     []FingerAttempt // of the current or captured finger
 	Best         int             // best quality of the current or captured finger
+	Method       string          // how Best was scored ("NFIQ 2" or an estimate)
 	Operator     bool            // captured below the threshold by operator decision
 	Reason       string          // why none, or why a finger was skipped
 	Skipped      []FingerDecision
@@ -74,7 +75,9 @@ func handState(hand string, attempts []FingerAttempt, decisions []FingerDecision
 		for _, a := range attempts {
 			if a.Finger == f {
 				mine = append(mine, a)
-				best = max(best, a.Quality)
+				if a.Quality > best {
+					best, st.Method = a.Quality, a.Method
+				}
 			}
 		}
 		st.Finger, st.Attempts, st.Best, st.Threshold = f, mine, best, fingerThreshold[kind]
