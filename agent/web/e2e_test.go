@@ -3,12 +3,15 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,7 +20,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/agent"
+	"koffer/agent/web"
 	"koffer/devices/peer"
+	"koffer/devices/sim"
+	"koffer/store"
 )
 
 // The end-to-end test runs the real daemon (`koffer agent --training --listen`) as a process
@@ -186,4 +193,143 @@ func TestEndToEndAgentKilledMidCase(t *testing.T) {
 	out, err := exec.CommandContext(ctx, p.bin, "--data", p.dir, "queue").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.NotContains(t, string(out), "Mustermann", "no personal data in the queue listing")
+}
+
+// e2ePrinter and e2eScanner stand in for the printer and scanner, which have no simulator in
+// devices/sim yet; everything else is the real agent: store, agent/cases, SealDraft, packets.
+type e2ePrinter struct {
+	mu     sync.Mutex
+	titles []string
+}
+
+func (p *e2ePrinter) PrintDocument(_ context.Context, title string, _ []web.Field) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.titles = append(p.titles, title)
+	return nil
+}
+
+type e2eScanner struct{}
+
+func (e2eScanner) ScanDocument(context.Context) ([]byte, error) {
+	return []byte("%PDF-1.4\n% e2e scan\n%%EOF\n"), nil
+}
+
+func (b *Browser) fillAll(values map[string]string) {
+	b.t.Helper()
+	for name, v := range values {
+		b.fill(name, v)
+	}
+}
+
+var e2ePerson = map[string]string{"familienname": "Beispiel", "vornamen": "Hans", "geburtsdatum": "01.03.1950",
+	"geburtsort": "Bremen", "staatsangehoerigkeit": "DEU"}
+var e2eAddress = map[string]string{"strasse": "Lindenstraße", "hausnummer": "4", "plz": "28195", "ort": "Bremen"}
+
+func (b *Browser) printAndSeal(final string) {
+	b.t.Helper()
+	b.submit(`button[value="drucken"]`, "Prüfen und abschließen")
+	assert.Contains(b.t, b.text("main"), final+" gedruckt.")
+	b.submit(`button[value="versiegeln"]`, "abgeschlossen")
+	b.shot("versiegelt")
+}
+
+func TestEndToEndFourServicesRealAgent(t *testing.T) {
+	peer.Need(t, "chromium")
+	p := newAgentProc(t) // initialises a training kit and the caseworker with the real CLI
+	a, err := agent.New(t.Context(), agent.Options{DataDir: p.dir, Training: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close() })
+	pr := &e2ePrinter{}
+	srv, err := web.New(web.Options{Backend: a.WebBackend(agent.WebDevices{Printer: pr, Scanner: e2eScanner{},
+		Reader: sim.NewReader(sim.ReaderOptions{}), Training: true}), Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	b := newBrowser(t, ts.URL)
+	b.login()
+
+	// Personalausweis
+	b.clickText("Personalausweis beantragen")
+	b.h1("Angaben zur Person")
+	b.fillAll(e2ePerson)
+	b.fillAll(e2eAddress)
+	b.fill("groesse", "176")
+	b.choose("f-augenfarbe", "blau")
+	b.next("Lichtbild")
+	b.check("f-lichtbild_art-0")
+	b.fill("lichtbild_code", "DM1;https://foto.example/p/1;k=x")
+	b.next("Fingerabdrücke")
+	b.captureHand("left")
+	b.captureHand("right")
+	b.next("Unterschrift")
+	b.sign()
+	b.next("Gebühr")
+	b.check("f-zahlart-1")
+	b.next("Prüfen und abschließen")
+	b.printAndSeal("Antragsquittung")
+	b.clickText("Zur Startseite")
+	b.h1("Guten Tag")
+
+	// Lebensbescheinigung
+	b.clickText("Lebensbescheinigung")
+	b.h1("Angaben zur Person")
+	b.fillAll(e2ePerson)
+	b.fillAll(e2eAddress)
+	b.fill("versicherer", "Deutsche Rentenversicherung")
+	b.fill("aktenzeichen", "12 010350 B 001")
+	b.next("Formular der Kasse")
+	b.submit(`button[value="scannen"]`, "Formular der Kasse")
+	b.check("f-persoenlich_unterschrieben")
+	b.check("f-identitaet_geprueft")
+	b.next("Prüfen und abschließen")
+	b.printAndSeal("Bestätigung der Lebensbescheinigung")
+	b.clickText("Zur Startseite")
+	b.h1("Guten Tag")
+
+	// Meldebescheinigung
+	b.clickText("Meldebescheinigung")
+	b.h1("Angaben zur Person")
+	b.fillAll(e2ePerson)
+	b.fillAll(e2eAddress)
+	b.next("Registerauszug")
+	b.check("f-art-1")
+	b.choose("f-ausweisart", "reisepass")
+	b.fill("ausweisnummer", "C01X00T47")
+	b.next("Prüfen und abschließen")
+	b.printAndSeal("Meldebescheinigung")
+	b.clickText("Zur Startseite")
+	b.h1("Guten Tag")
+
+	// Wohnsitzanmeldung
+	b.clickText("Wohnsitz anmelden")
+	b.h1("Angaben zur Person")
+	b.fillAll(e2ePerson)
+	b.next("Neue und bisherige Anschrift")
+	b.fillAll(map[string]string{"neu_strasse": "Ringweg", "neu_hausnummer": "7", "neu_plz": "28195", "neu_ort": "Bremen",
+		"einzug": time.Now().AddDate(0, 0, -5).Format("02.01.2006"), "alt_strasse": "Bahnhofstraße", "alt_hausnummer": "1",
+		"alt_plz": "28195", "alt_ort": "Bremen"})
+	b.next("Wohnungsgeberbestätigung")
+	b.submit(`button[value="scannen"]`, "Wohnungsgeberbestätigung")
+	b.check("f-vermieter_geprueft")
+	b.next("Anmeldeformular")
+	b.submit(`button[value="drucken"]`, "Anmeldeformular")
+	b.check("f-formular_unterschrieben")
+	b.next("Unterschrift")
+	b.sign()
+	b.next("Prüfen und abschließen")
+	b.printAndSeal("Meldebestätigung")
+	b.clickText("Zur Startseite")
+	b.h1("Guten Tag")
+	assert.Contains(t, b.text("#status"), "4 Vorgänge warten auf Übertragung")
+	b.shot("start-vier-versiegelt")
+
+	cs, err := a.Store().Cases(t.Context(), store.StateSealed)
+	require.NoError(t, err)
+	require.Len(t, cs, 4, "four sealed packets in the outbox")
+	for _, c := range cs {
+		assert.Positive(t, c.PacketSize, c.Service)
+	}
+	assert.Equal(t, []string{"Antragsquittung", "Bestätigung der Lebensbescheinigung", "Meldebescheinigung",
+		"Anmeldeformular", "Meldebestätigung"}, pr.titles)
 }
