@@ -14,13 +14,16 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/agent/keys"
 	"koffer/agent/web"
 	"koffer/devices/sim"
 	"koffer/store"
@@ -46,7 +49,7 @@ func (pdfScanner) ScanDocument(context.Context) ([]byte, error) {
 }
 
 type uiClient struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 	csrf string
@@ -120,7 +123,7 @@ func errorsOf(body string) []string {
 	return out
 }
 
-func signaturePNG(t *testing.T) string {
+func signaturePNG(t testing.TB) string {
 	img := image.NewGray(image.Rect(0, 0, 60, 20))
 	for x := 5; x < 55; x++ {
 		img.Pix[10*img.Stride+x] = 0xff
@@ -130,10 +133,14 @@ func signaturePNG(t *testing.T) string {
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
 }
 
-func newUI(t *testing.T) (*Agent, *paperPrinter, *uiClient) {
+func newUI(t testing.TB) (*Agent, *paperPrinter, *uiClient) {
 	a := newTestAgent(t, Options{})
-	loggedIn(t, a) // caseworker mmeier
-	a.Logout()
+	dk, err := keys.NewDataKey()
+	require.NoError(t, err)
+	w, err := keys.Wrap(dk, []byte("richtige Passphrase"), keys.Params{Time: 1, MemKiB: 1024, Threads: 1})
+	require.NoError(t, err)
+	_, err = a.Store().AddCaseworker(t.Context(), "mmeier", w)
+	require.NoError(t, err)
 	pr := &paperPrinter{}
 	b := a.WebBackend(WebDevices{Printer: pr, Scanner: pdfScanner{}, Reader: sim.NewReader(sim.ReaderOptions{}), Training: true})
 	srv, err := web.New(web.Options{Backend: b, Logger: slog.New(slog.DiscardHandler), Now: a.now})
@@ -275,4 +282,43 @@ func TestWebUILockForgetsTheDataKey(t *testing.T) {
 	assert.Equal(t, p, r.location)
 	page := u.do(http.MethodGet, p, nil)
 	assert.Equal(t, http.StatusOK, page.status, "the draft is readable again")
+}
+
+// BenchmarkWebStepAgent measures one guided step end to end in the agent: the POST of the
+// person step (validated by agent/cases, stored encrypted and fsynced by the store), the
+// redirect and the rendering of the next page. The peer in the same run is the UI layer alone
+// over the in-memory double (agent/web BenchmarkStepServerTime); here the ratio is against a
+// plain GET of the same step page, which does no write.
+func BenchmarkWebStepAgent(b *testing.B) {
+	_, _, u := newUI(b)
+	path := u.start(web.Meldebescheinigung)
+	var steps, reads []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		page := u.do(http.MethodGet, path, nil)
+		reads = append(reads, time.Since(t0))
+		form := personValues()
+		form.Set("version", uiVersion.FindStringSubmatch(page.body)[1])
+		form.Set("key", uiKey.FindStringSubmatch(page.body)[1])
+		form.Set("aktion", "weiter")
+		t0 = time.Now()
+		r := u.do(http.MethodPost, path, form)
+		if r.status != http.StatusSeeOther {
+			b.Fatalf("step answered %d: %v", r.status, errorsOf(r.body))
+		}
+		u.do(http.MethodGet, r.location, nil)
+		steps = append(steps, time.Since(t0))
+	}
+	p50, p99 := pct(steps)
+	r50, r99 := pct(reads)
+	b.ReportMetric(p50, "step-p50-ms")
+	b.ReportMetric(p99, "step-p99-ms")
+	b.ReportMetric(p50/r50, "p50/read")
+	b.ReportMetric(p99/r99, "p99/read")
+}
+
+func pct(d []time.Duration) (p50, p99 float64) {
+	slices.Sort(d)
+	at := func(q float64) float64 { return float64(d[int(q*float64(len(d)-1))]) / float64(time.Millisecond) }
+	return at(0.5), at(0.99)
 }
