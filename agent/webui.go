@@ -486,9 +486,9 @@ func (b *WebBackend) DecideFinger(ctx context.Context, ch web.Change, d web.Fing
 // Seal implements web.Backend: the values become the person and details steps of the draft
 // and SealDraft checks and seals it with the same rules as `koffer case submit`.
 func (b *WebBackend) Seal(ctx context.Context, ch web.Change) (*web.Case, error) {
-	b.mu.Lock()
+	b.mu.Lock() // held through sealing: no step may slip in between check and seal
+	defer b.mu.Unlock()
 	c, st, err := b.load(ctx, ch.CaseID)
-	b.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
