@@ -279,6 +279,9 @@ func TestBrowserPersonalausweis(t *testing.T) {
 	b.fill("groesse", "abc")
 	b.next("Angaben zur Person")
 	assert.Contains(t, b.text("#e-groesse"), "Größe in Zentimetern")
+	var focused string
+	b.eval(`document.activeElement.id`, &focused)
+	assert.Equal(t, "f-groesse", focused, "the keyboard focus is on the first field to correct")
 	assert.Contains(t, b.text("#e-augenfarbe"), "Bitte auswählen")
 	b.shot("person-fehler")
 	b.fill("groesse", "164")

@@ -8,6 +8,10 @@
     el.value = location.pathname;
   });
 
+  // After a failed save, put the keyboard focus on the first field to correct.
+  var invalid = document.querySelector("[aria-invalid=true]");
+  if (invalid) { invalid.focus(); }
+
   // Show that a device is working; the server ignores a second submit of the same form anyway.
   document.addEventListener("submit", function (ev) {
     var btn = ev.submitter;
