@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"html"
 	"io"
 	"log/slog"
@@ -417,7 +418,9 @@ func TestEventStreamPushesStatus(t *testing.T) {
 	h := newHarness(t)
 	b := h.browser()
 	b.login()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.srv.URL+"/ereignisse", nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // a missing event fails, never hangs
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.srv.URL+"/ereignisse", nil)
 	require.NoError(t, err)
 	res, err := b.c.Do(req)
 	require.NoError(t, err)
