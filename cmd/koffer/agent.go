@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"koffer/agent"
 	"koffer/agent/keys"
+	"koffer/agent/web"
+	"koffer/devices/sim"
 )
 
 type agentOptions struct {
@@ -79,10 +83,21 @@ func agentRun(opts *agentOptions) error {
 	}
 	// Device selection: training is the only switch to devices/sim; the lead wires the device
 	// registry here (Options.Runners / a device option) once devices/sim exists.
+	// The caseworker UI on --listen: the handler is built once the agent exists (Serve starts
+	// listening only after that).
+	var ui *web.Server
 	a, err := agent.New(opts.ctx, agent.Options{
 		DataDir: dir, Config: cfg, Logger: log, Version: version(), Training: training,
+		UI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ui.ServeHTTP(w, r) }),
 	})
 	if err != nil {
+		return err
+	}
+	dev := agent.WebDevices{Training: training}
+	if training {
+		dev.Reader = sim.NewReader(sim.ReaderOptions{Delay: 300 * time.Millisecond})
+	}
+	if ui, err = web.New(web.Options{Backend: a.WebBackend(dev), Logger: log, IdleLock: cfg.IdleLock}); err != nil {
 		return err
 	}
 	err = a.Serve(opts.ctx)
