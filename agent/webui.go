@@ -15,18 +15,13 @@ import (
 	"time"
 
 	"koffer/agent/cases"
+	"koffer/agent/documents"
 	"koffer/agent/keys"
 	"koffer/agent/web"
 	"koffer/devices"
 	"koffer/devices/fingerprint"
 	"koffer/store"
 )
-
-// DocumentPrinter prints a document the UI asks for (title and labelled lines). The lead wires
-// devices/ipp with agent/documents here; nil means no printer is set up.
-type DocumentPrinter interface {
-	PrintDocument(ctx context.Context, title string, lines []web.Field) error
-}
 
 // DocumentScanner scans one document and returns it as PDF, JPEG or PNG.
 type DocumentScanner interface {
@@ -35,7 +30,7 @@ type DocumentScanner interface {
 
 // WebDevices are the devices the caseworker UI drives. A nil device shows as "not set up".
 type WebDevices struct {
-	Printer  DocumentPrinter
+	Printer  Printer
 	Scanner  DocumentScanner
 	Reader   fingerprint.Reader
 	Scorer   fingerprint.Scorer // default fingerprint.Estimate{}
@@ -396,17 +391,13 @@ func (b *WebBackend) Print(ctx context.Context, ch web.Change, doc string) (*web
 				title = s.DocT
 			}
 		}
-		lines := []web.Field{{Label: "Vorgang", Value: c.ID}}
-		for _, s := range flow.Steps {
-			for _, fd := range s.Fields {
-				if v := st.Values[fd.Name]; v != "" && fd.Type != "checkbox" && fd.Name != "lichtbild_code" {
-					lines = append(lines, web.Field{Label: fd.Label, Value: v})
-				}
-			}
+		cert, err := b.certificate(doc, c, st.Values, title)
+		if err != nil {
+			return err
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		if err := b.dev.Printer.PrintDocument(pctx, title, lines); err != nil {
+		if _, err := b.dev.Printer.Print(pctx, documents.Document(cert), nil); err != nil {
 			return err
 		}
 		st.Printed[doc] = true

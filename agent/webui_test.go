@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,19 +28,8 @@ import (
 	"koffer/store"
 )
 
-// paperPrinter and pdfScanner are test doubles of the two devices that have no simulator yet.
-type paperPrinter struct {
-	mu     sync.Mutex
-	titles []string
-}
-
-func (p *paperPrinter) PrintDocument(_ context.Context, title string, lines []web.Field) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.titles = append(p.titles, title)
-	return nil
-}
-
+// pdfScanner stands in for the scanner, which has no simulator yet; the printer is training
+// mode's simulator, so every printout is a real rendered certificate.
 type pdfScanner struct{}
 
 func (pdfScanner) ScanDocument(context.Context) ([]byte, error) {
@@ -133,7 +121,7 @@ func signaturePNG(t testing.TB) string {
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
 }
 
-func newUI(t testing.TB) (*Agent, *paperPrinter, *uiClient) {
+func newUI(t testing.TB) (*Agent, *sim.Printer, *uiClient) {
 	a := newTestAgent(t, Options{})
 	dk, err := keys.NewDataKey()
 	require.NoError(t, err)
@@ -141,7 +129,8 @@ func newUI(t testing.TB) (*Agent, *paperPrinter, *uiClient) {
 	require.NoError(t, err)
 	_, err = a.Store().AddCaseworker(t.Context(), "mmeier", w)
 	require.NoError(t, err)
-	pr := &paperPrinter{}
+	pr := sim.NewPrinter()
+	pr.PageTime = time.Millisecond
 	b := a.WebBackend(WebDevices{Printer: pr, Scanner: pdfScanner{}, Reader: sim.NewReader(sim.ReaderOptions{}), Training: true})
 	srv, err := web.New(web.Options{Backend: b, Logger: slog.New(slog.DiscardHandler), Now: a.now})
 	require.NoError(t, err)
@@ -220,7 +209,7 @@ func TestWebUIWohnsitzanmeldungToSealedPacket(t *testing.T) {
 	c, err := a.Store().Case(t.Context(), id)
 	require.NoError(t, err)
 	assert.True(t, c.Late)
-	assert.Equal(t, []string{"Anmeldeformular", "Meldebestätigung"}, pr.titles)
+	assert.Equal(t, []string{"Anmeldeformular", "Anmeldebestätigung"}, jobNames(t, pr))
 }
 
 func TestWebUIPersonalausweisToSealedPacket(t *testing.T) {
@@ -260,7 +249,7 @@ func TestWebUIPersonalausweisToSealedPacket(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"fingerprint:left_index", "fingerprint:right_index", "signature:"}, kinds,
 		"one print per hand and the signature went into the packet")
-	assert.Equal(t, []string{"Antragsquittung"}, pr.titles)
+	assert.Equal(t, []string{"Eingangsbestätigung Personalausweis"}, jobNames(t, pr))
 }
 
 func handCaptured(hand string) string {
@@ -321,4 +310,14 @@ func pct(d []time.Duration) (p50, p99 float64) {
 	slices.Sort(d)
 	at := func(q float64) float64 { return float64(d[int(q*float64(len(d)-1))]) / float64(time.Millisecond) }
 	return at(0.5), at(0.99)
+}
+
+// jobNames lists what the simulated printer received, checking each is a rendered PDF.
+func jobNames(t testing.TB, p *sim.Printer) []string {
+	var names []string
+	for _, j := range p.Jobs() {
+		assert.True(t, bytes.HasPrefix(j.Data, []byte("%PDF-")), "job %q is a PDF", j.Name)
+		names = append(names, j.Name)
+	}
+	return names
 }

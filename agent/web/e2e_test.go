@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -195,20 +195,8 @@ func TestEndToEndAgentKilledMidCase(t *testing.T) {
 	assert.NotContains(t, string(out), "Mustermann", "no personal data in the queue listing")
 }
 
-// e2ePrinter and e2eScanner stand in for the printer and scanner, which have no simulator in
-// devices/sim yet; everything else is the real agent: store, agent/cases, SealDraft, packets.
-type e2ePrinter struct {
-	mu     sync.Mutex
-	titles []string
-}
-
-func (p *e2ePrinter) PrintDocument(_ context.Context, title string, _ []web.Field) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.titles = append(p.titles, title)
-	return nil
-}
-
+// e2eScanner stands in for the scanner, which has no simulator yet; the printer is training
+// mode's simulator and everything else is the real agent: store, agent/cases, SealDraft, packets.
 type e2eScanner struct{}
 
 func (e2eScanner) ScanDocument(context.Context) ([]byte, error) {
@@ -240,7 +228,8 @@ func TestEndToEndFourServicesRealAgent(t *testing.T) {
 	a, err := agent.New(t.Context(), agent.Options{DataDir: p.dir, Training: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = a.Close() })
-	pr := &e2ePrinter{}
+	pr := sim.NewPrinter()
+	pr.PageTime = time.Millisecond
 	srv, err := web.New(web.Options{Backend: a.WebBackend(agent.WebDevices{Printer: pr, Scanner: e2eScanner{},
 		Reader: sim.NewReader(sim.ReaderOptions{}), Training: true}), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
@@ -330,6 +319,11 @@ func TestEndToEndFourServicesRealAgent(t *testing.T) {
 	for _, c := range cs {
 		assert.Positive(t, c.PacketSize, c.Service)
 	}
-	assert.Equal(t, []string{"Antragsquittung", "Bestätigung der Lebensbescheinigung", "Meldebescheinigung",
-		"Anmeldeformular", "Meldebestätigung"}, pr.titles)
+	var names []string
+	for _, j := range pr.Jobs() {
+		assert.True(t, bytes.HasPrefix(j.Data, []byte("%PDF-")), "job %q is a rendered PDF", j.Name)
+		names = append(names, j.Name)
+	}
+	assert.Equal(t, []string{"Eingangsbestätigung Personalausweis", "Bestätigung Lebensbescheinigung",
+		"Meldebescheinigung", "Anmeldeformular", "Anmeldebestätigung"}, names)
 }

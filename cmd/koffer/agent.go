@@ -81,8 +81,7 @@ func agentRun(opts *agentOptions) error {
 		}
 		log.Info("trainingKitCreated", "subsystem", "cli", "kitId", kit.Bundle.KitID)
 	}
-	// Device selection: training is the only switch to devices/sim; the lead wires the device
-	// registry here (Options.Runners / a device option) once devices/sim exists.
+	// Device selection: training is the only switch to devices/sim.
 	// The caseworker UI on --listen: the handler is built once the agent exists (Serve starts
 	// listening only after that).
 	var ui *web.Server
@@ -94,8 +93,12 @@ func agentRun(opts *agentOptions) error {
 		return err
 	}
 	dev := agent.WebDevices{Training: training}
-	if training {
+	switch {
+	case training:
 		dev.Reader = sim.NewReader(sim.ReaderOptions{Delay: 300 * time.Millisecond})
+		dev.Printer = sim.NewPrinter()
+	case cfg.Printer != "":
+		dev.Printer = perJobPrinter{uri: cfg.Printer}
 	}
 	if ui, err = web.New(web.Options{Backend: a.WebBackend(dev), Logger: log, IdleLock: cfg.IdleLock}); err != nil {
 		return err

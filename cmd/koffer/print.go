@@ -221,3 +221,16 @@ func newUSBContext() (ctx *gousb.Context, err error) {
 	}()
 	return gousb.NewContext(), nil
 }
+
+// perJobPrinter opens the configured printer for each job and closes it after: a USB printer
+// plugged in, swapped or switched on while the agent runs is found at the next printout.
+type perJobPrinter struct{ uri string }
+
+func (p perJobPrinter) Print(ctx context.Context, doc ipp.Document, onUpdate func(ipp.JobStatus)) (ipp.Result, error) {
+	pr, closeFn, err := openPrinter(p.uri, 0)
+	if err != nil {
+		return ipp.Result{}, err
+	}
+	defer closeFn()
+	return pr.Print(ctx, doc, onUpdate)
+}
