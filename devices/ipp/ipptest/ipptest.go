@@ -38,7 +38,7 @@ type Options struct {
 type Printer struct {
 	URI   string // ipp://localhost:PORT/ipp/print
 	Spool string // spool directory; -k keeps every job's document there
-	Log   *Log // what ippeveprinter printed so far
+	Log   *Log   // what ippeveprinter printed so far
 	pid   int
 }
 
