@@ -55,7 +55,7 @@ func (b *WebBackend) certificate(doc string, c *store.Case, v map[string]string,
 	case web.DocRegistration:
 		moved, _ := time.Parse(time.DateOnly, f.Details.MoveInDate)
 		return documents.Anmeldebestaetigung{Issue: issue, Person: person, Address: address,
-			MovedIn: moved, Registered: now}, nil
+			Dwelling: "alleinige Wohnung", MovedIn: moved, Registered: now}, nil
 	case web.DocForm:
 		fields := []documents.Field{
 			{Label: "Familienname", Value: person.FamilyName},

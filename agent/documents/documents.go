@@ -39,21 +39,25 @@ type Issue struct {
 	Clerk     string    // caseworker's staff id, never a name
 }
 
-// Meldebescheinigung is a simple register extract (BMG §18(1)) from the visit pack.
+// Meldebescheinigung is a simple register extract (BMG §18(1)) from the visit pack: the seven
+// data the statute lists, no more.
 type Meldebescheinigung struct {
 	Issue
 	Person
-	Address  string // current address
-	Dwelling string // "Hauptwohnung" or "Nebenwohnung"
-	MovedIn  time.Time
+	FormerNames string // frühere Namen, may be empty
+	BirthState  string // state of birth when born abroad, else empty
+	Address     string // current address
+	Dwelling    string // "Hauptwohnung" or "Nebenwohnung"
 }
 
-// Anmeldebestaetigung is the free registration confirmation (BMG §24(2)) with its eight
-// fields.
+// Anmeldebestaetigung is the free registration confirmation (BMG §24(2)). The statute allows
+// only its eight data: names, doctoral degree, birth date, move-in and registration dates,
+// address and kind of dwelling; Ordens-/Künstlername and birth place stay off it.
 type Anmeldebestaetigung struct {
 	Issue
 	Person
 	Address    string    // new address
+	Dwelling   string    // "alleinige Wohnung", "Hauptwohnung" or "Nebenwohnung"
 	MovedIn    time.Time // Einzugsdatum
 	Registered time.Time // Tag der Anmeldung
 }
@@ -197,11 +201,25 @@ func (m Meldebescheinigung) build() (*layout, time.Time, error) {
 	}
 	b.text("Laut Melderegister ist folgende Person gemeldet:", 11, false)
 	b.gap(3)
-	m.Person.fields(b)
-	b.field("Geburtsort", m.BirthPlace)
+	b.field("Familienname", m.FamilyName)
+	if m.FormerNames != "" {
+		b.field("Frühere Namen", m.FormerNames)
+	}
+	b.field("Vornamen", m.GivenNames)
+	if m.DoctorTitle != "" {
+		b.field("Doktorgrad", m.DoctorTitle)
+	}
+	if m.ReligiousOrArtistName != "" {
+		b.field("Ordens-/Künstlername", m.ReligiousOrArtistName)
+	}
+	b.field("Geburtsdatum", date(m.BirthDate))
+	birthPlace := m.BirthPlace
+	if m.BirthState != "" {
+		birthPlace += " (" + m.BirthState + ")"
+	}
+	b.field("Geburtsort", birthPlace)
 	b.field("Anschrift", m.Address)
 	b.field("Wohnungsstatus", m.Dwelling)
-	b.field("Eingezogen am", date(m.MovedIn))
 	m.foot(b, m.CaseID)
 	return b.l, m.Issued, nil
 }
@@ -216,11 +234,11 @@ func (a Anmeldebestaetigung) build() (*layout, time.Time, error) {
 	b.field("Familienname", a.FamilyName)
 	b.field("Vornamen", a.GivenNames)
 	b.field("Doktorgrad", a.DoctorTitle)
-	b.field("Ordens-/Künstlername", a.ReligiousOrArtistName)
 	b.field("Geburtsdatum", date(a.BirthDate))
-	b.field("Anschrift", a.Address)
 	b.field("Einzugsdatum", date(a.MovedIn))
 	b.field("Tag der Anmeldung", date(a.Registered))
+	b.field("Anschrift", a.Address)
+	b.field("Wohnung", a.Dwelling)
 	a.foot(b, a.CaseID)
 	return b.l, a.Issued, nil
 }

@@ -44,15 +44,18 @@ type docCase struct {
 func cases() []docCase {
 	return []docCase{
 		{name: "meldebescheinigung", cert: sampleMelde(), fields: [][2]string{
-			{"Familienname", "Größmann"}, {"Vornamen", "Jürgen Äneas"}, {"Doktorgrad", "Dr."},
+			{"Familienname", "Größmann"}, {"Frühere Namen", "Kleinert"}, {"Vornamen", "Jürgen Äneas"}, {"Doktorgrad", "Dr."},
 			{"Geburtsdatum", "02.05.1941"}, {"Geburtsort", "Görlitz"}, {"Anschrift", "Straße der Einheit 7, 12345 Müßingen"},
-			{"Wohnungsstatus", "Hauptwohnung"}, {"Eingezogen am", "01.10.1999"},
-		}, text: []string{"Meldebescheinigung", "§ 18 Abs. 1", "Müßingen, den 14.03.2026"}},
+			{"Wohnungsstatus", "Hauptwohnung"},
+		}, text: []string{"Meldebescheinigung", "§ 18 Abs. 1", "Müßingen, den 14.03.2026"},
+			absentFields: []string{"Eingezogen am"}},
 		{name: "anmeldebestaetigung", cert: sampleAnmeldung(), fields: [][2]string{
 			{"Familienname", "Größmann"}, {"Vornamen", "Jürgen Äneas"}, {"Doktorgrad", "Dr."},
-			{"Ordens-/Künstlername", "–"}, {"Geburtsdatum", "02.05.1941"}, {"Anschrift", "Sonnenstraße 3, 12345 Müßingen"},
-			{"Einzugsdatum", "01.03.2026"}, {"Tag der Anmeldung", "14.03.2026"},
-		}, text: []string{"Bestätigung der Anmeldung", "§ 24 Abs. 2", "gebührenfrei"}},
+			{"Geburtsdatum", "02.05.1941"}, {"Anschrift", "Sonnenstraße 3, 12345 Müßingen"},
+			{"Einzugsdatum", "01.03.2026"}, {"Tag der Anmeldung", "14.03.2026"}, {"Wohnung", "alleinige Wohnung"},
+		}, text: []string{"Bestätigung der Anmeldung", "§ 24 Abs. 2", "gebührenfrei"},
+			// §24(2) BMG: only the eight data; no Ordens-/Künstlername, no birth place.
+			absentFields: []string{"Ordens-/Künstlername", "Geburtsort"}},
 		{name: "lebensbescheinigung", cert: sampleLeben(), fields: [][2]string{
 			{"Rentenversicherung", "Deutsche Rentenversicherung Bund"}, {"Aktenzeichen", "12 020541 G 007"},
 		}, text: []string{"Dr. Jürgen Äneas Größmann heute persönlich vor mir erschienen", "eigenhändig unterschrieben"}},

@@ -16,12 +16,12 @@ var (
 
 func sampleMelde() Meldebescheinigung {
 	return Meldebescheinigung{Issue: issue, Person: person, Address: "Straße der Einheit 7, 12345 Müßingen",
-		Dwelling: "Hauptwohnung", MovedIn: time.Date(1999, 10, 1, 0, 0, 0, 0, time.UTC)}
+		FormerNames: "Kleinert", Dwelling: "Hauptwohnung"}
 }
 
 func sampleAnmeldung() Anmeldebestaetigung {
 	return Anmeldebestaetigung{Issue: issue, Person: person, Address: "Sonnenstraße 3, 12345 Müßingen",
-		MovedIn: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Registered: issued}
+		Dwelling: "alleinige Wohnung", MovedIn: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Registered: issued}
 }
 
 func sampleLeben() Lebensbescheinigung {
