@@ -55,8 +55,8 @@ func TestLinkFaults(t *testing.T) {
 	t.Parallel()
 	n, lo, hi, rate, limit := sizes()
 	tests := []struct {
-		name  string
-		setup func(e *env)
+		name   string
+		setup  func(e *env)
 		during func(ctx context.Context, e *env, u *uplink.Uplink)
 	}{
 		{
