@@ -130,6 +130,13 @@ func TestLinkFaults(t *testing.T) {
 			cancel()
 			wg.Wait()
 			e.verify(nil)
+			failures := 0
+			for _, f := range e.outbox.failures {
+				failures += len(f)
+			}
+			st := u.State()
+			assert.Positive(t, failures+st.Resumes, "the fault was met (failures %d, resumes %d)", failures, st.Resumes)
+			t.Logf("failures %d, resumes %d, bytes sent %d", failures, st.Resumes, st.BytesSent)
 		})
 	}
 }

@@ -120,6 +120,7 @@ type State struct {
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	Sending     string    `json:"sending,omitempty"` // case id being uploaded
 	BytesSent   int64     `json:"bytes_sent"`        // packet bytes handed to the network
+	Resumes     int       `json:"resumes"`           // uploads continued from HEAD's offset
 	Delivered   int       `json:"delivered"`
 	Parked      int       `json:"parked"`
 }
@@ -383,6 +384,7 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 		default:
 			offset = off
 			u.reached()
+			u.update(func(s *State) { s.Resumes++ })
 		}
 	}
 	if uploadURL == "" {
@@ -419,6 +421,7 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 			}
 			// Stalled or out of step: ask where the town hall really is and go on from there.
 			u.log.Info("uploadResume", "case", it.CaseID, "reason", codeOf(err))
+			u.update(func(s *State) { s.Resumes++ })
 			if offset, err = u.headOffset(ctx, uploadURL); err != nil {
 				return u.transportResult("head", err)
 			}
