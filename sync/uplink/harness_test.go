@@ -134,12 +134,30 @@ func (e *env) removeToxic(name string) {
 	require.NoError(e.t, e.proxy.Toxics.RemoveToxic(context.Background(), name))
 }
 
-// shape gives the link latency (each way) and bandwidth (kB/s, both ways).
+// shape gives the link bandwidth (kB/s) and latency (ms each way), in both directions. The
+// bandwidth toxic comes first: it takes bytes off the socket at the link's rate, and the
+// latency toxic's deep queue holds only what is on the wire, as on a real link.
 func (e *env) shape(latencyMS, rateKBs int) {
-	e.toxic("latency_up", "latency", "upstream", fmt.Sprintf(`{"latency":%d}`, latencyMS))
-	e.toxic("latency_down", "latency", "downstream", fmt.Sprintf(`{"latency":%d}`, latencyMS))
 	e.toxic("bw_up", "bandwidth", "upstream", fmt.Sprintf(`{"rate":%d}`, rateKBs))
 	e.toxic("bw_down", "bandwidth", "downstream", fmt.Sprintf(`{"rate":%d}`, rateKBs))
+	e.toxic("latency_up", "latency", "upstream", fmt.Sprintf(`{"latency":%d}`, latencyMS))
+	e.toxic("latency_down", "latency", "downstream", fmt.Sprintf(`{"latency":%d}`, latencyMS))
+}
+
+// uploadedBytes is what the town hall holds of unfinished and finished uploads on disk.
+func (e *env) uploadedBytes() int64 {
+	entries, err := os.ReadDir(filepath.Join(e.thDir, "uploads"))
+	require.NoError(e.t, err)
+	var n int64
+	for _, de := range entries {
+		if strings.HasSuffix(de.Name(), ".info") {
+			continue
+		}
+		if fi, err := de.Info(); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
 }
 
 // seal queues n cases with a scan of minKB..maxKB each and a fingerprint record, oldest first.
