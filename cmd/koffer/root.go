@@ -72,6 +72,7 @@ func newRootCmd(f *factory) *cobra.Command {
 
 	root.AddCommand(
 		newVersionCmd(f, nil),
+		newSyncCmd(f, nil),
 	)
 	return root
 }
