@@ -109,6 +109,7 @@ func syncRun(opts *syncOptions) error {
 	}
 	return nil
 }
+
 // connectSyncAgent reaches the agent of dataDir for `koffer sync`.
 func connectSyncAgent(string) (syncAgent, error) {
 	return nil, errNoSyncAPI
