@@ -62,8 +62,10 @@ func (t *Townhall) Handler() (http.Handler, error) {
 		GracefulRequestCompletionTimeout: 2 * time.Second,
 		// tusd logs every request at info level through golang.org/x/exp/slog, whose types
 		// differ from log/slog's; our own commit and upload lines are enough.
-		Logger:                  expslog.New(expslog.NewTextHandler(io.Discard, nil)),
-		PreUploadCreateCallback: t.preCreate,
+		Logger: expslog.New(expslog.NewTextHandler(io.Discard, nil)),
+		PreUploadCreateCallback: func(ev tushandler.HookEvent) (tushandler.HTTPResponse, tushandler.FileInfoChanges, error) {
+			return t.preCreate(ev, fstore)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tus handler: %w", err)
@@ -108,8 +110,11 @@ func callerKit(r *http.Request) kitRow {
 	return k
 }
 
-// preCreate stamps the calling kit into the upload's metadata and records the upload.
-func (t *Townhall) preCreate(ev tushandler.HookEvent) (tushandler.HTTPResponse, tushandler.FileInfoChanges, error) {
+// preCreate stamps the calling kit into the upload's metadata and records the upload. A kit
+// may name its upload with an "upload_key" (a UUID it stored before sending anything): the key
+// becomes the tus upload id, so the kit knows the upload URL before the first byte even when
+// the data travels in the creation request.
+func (t *Townhall) preCreate(ev tushandler.HookEvent, fstore filestore.FileStore) (tushandler.HTTPResponse, tushandler.FileInfoChanges, error) {
 	kitID := ev.HTTPRequest.Header.Get(kitHeader)
 	if kitID == "" {
 		return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, tushandler.NewError("ERR_NO_KIT", "no kit", http.StatusForbidden)
@@ -120,6 +125,16 @@ func (t *Townhall) preCreate(ev tushandler.HookEvent) (tushandler.HTTPResponse, 
 	}
 	meta["kit"] = kitID
 	id := uuid.NewString()
+	if key, ok := meta["upload_key"]; ok {
+		k, err := uuid.Parse(key)
+		if err != nil || k.String() != key {
+			return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, tushandler.NewError("ERR_UPLOAD_KEY", "upload_key must be a canonical UUID", http.StatusBadRequest)
+		}
+		if _, err := fstore.GetUpload(ev.Context, key); err == nil {
+			return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, tushandler.NewError("ERR_UPLOAD_EXISTS", "upload_key already used", http.StatusConflict)
+		}
+		id = key
+	}
 	caseID := meta["case_id"]
 	if err := t.db.addUpload(ev.Context, id, kitID, caseID, ev.Upload.Size, t.now()); err != nil {
 		return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, err

@@ -256,3 +256,22 @@ func TestVisits(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, pack, plain)
 }
+
+func TestUploadKeyNamesTheUpload(t *testing.T) {
+	f := start(t)
+	c := &tus.Client{HTTP: f.http}
+	key := uuid.NewString()
+	data := []byte("some packet bytes")
+	u, off, err := c.CreateWithUpload(t.Context(), f.url+townhall.FilesPath, bytes.NewReader(data), int64(len(data)), map[string]string{"upload_key": key}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, f.url+townhall.FilesPath+key, u, "the kit knew the URL before sending")
+	assert.Equal(t, int64(len(data)), off)
+
+	var se *tus.StatusError
+	_, err = c.Create(t.Context(), f.url+townhall.FilesPath, 3, map[string]string{"upload_key": key})
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, http.StatusConflict, se.Status, "a key is never reused")
+	_, err = c.Create(t.Context(), f.url+townhall.FilesPath, 3, map[string]string{"upload_key": "../etc"})
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, http.StatusBadRequest, se.Status)
+}

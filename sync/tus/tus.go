@@ -114,6 +114,43 @@ func (c *Client) Create(ctx context.Context, endpoint string, size int64, meta m
 	return ParseLocation(endpoint, resp.Header.Get("Location"))
 }
 
+// CreateWithUpload creates an upload and sends src[0:size] in the same request (the
+// creation-with-upload extension), saving a round trip. It returns the upload's URL and the
+// offset the server confirms. The caller must know the URL before the first byte (for
+// instance because the server names uploads by a key the client chose and stored) so that a
+// cut request can be resumed with Offset and Patch. progress works as for Patch.
+func (c *Client) CreateWithUpload(ctx context.Context, endpoint string, src io.ReaderAt, size int64, meta map[string]string, progress func(sent int64)) (string, int64, error) {
+	h := http.Header{}
+	h.Set("Upload-Length", strconv.FormatInt(size, 10))
+	h.Set("Content-Type", "application/offset+octet-stream")
+	if len(meta) > 0 {
+		h.Set("Upload-Metadata", EncodeMetadata(meta))
+	}
+	body := &progressReader{r: io.NewSectionReader(src, 0, size), fn: progress}
+	resp, err := c.do(ctx, http.MethodPost, endpoint, body, size, h)
+	if err != nil {
+		return "", 0, err
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusCreated {
+		return "", 0, &StatusError{Method: http.MethodPost, Status: resp.StatusCode}
+	}
+	u, err := ParseLocation(endpoint, resp.Header.Get("Location"))
+	if err != nil {
+		return "", 0, err
+	}
+	off := int64(0)
+	if v := resp.Header.Get("Upload-Offset"); v != "" {
+		if off, err = ParseOffset(v); err != nil {
+			return "", 0, err
+		}
+	}
+	if off > size {
+		return "", 0, fmt.Errorf("%w: creation confirmed offset %d of %d", ErrProtocol, off, size)
+	}
+	return u, off, nil
+}
+
 // Offset asks the server how many bytes of the upload it holds (HEAD) and the upload's
 // length (-1 if the server does not say).
 func (c *Client) Offset(ctx context.Context, uploadURL string) (offset, length int64, err error) {

@@ -94,6 +94,24 @@ func TestUploadResumesFromServerOffset(t *testing.T) {
 	assert.NoError(t, c.Terminate(ctx, u), "terminating twice is fine")
 }
 
+func TestCreateWithUpload(t *testing.T) {
+	endpoint, dir := tusd(t)
+	data := make([]byte, 200<<10)
+	_, _ = rand.Read(data)
+	c := &tus.Client{}
+	u, off, err := c.CreateWithUpload(t.Context(), endpoint, bytes.NewReader(data), int64(len(data)), map[string]string{"case": "c2"}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(data)), off)
+	stored, err := os.ReadFile(filepath.Join(dir, path.Base(u)))
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(data, stored))
+
+	// Cut during creation: the server keeps what arrived, HEAD says how much.
+	u, _, err = c.CreateWithUpload(t.Context(), endpoint, failingReader{data: data, n: 64 << 10}, int64(len(data)), nil, nil)
+	require.Error(t, err)
+	assert.Empty(t, u, "the URL is not known from a failed answer: the caller must have it beforehand")
+}
+
 func TestPatchHonoursContext(t *testing.T) {
 	// A server that accepts the request and then never answers.
 	block := make(chan struct{})

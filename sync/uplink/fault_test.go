@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -151,21 +152,16 @@ func TestTownhallMisbehaves(t *testing.T) {
 		{
 			name: "garbage and 5xx",
 			wrap: func(next http.Handler) http.Handler {
-				var n atomic.Int64
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					switch n.Add(1) % 4 {
-					case 1:
+					switch mrand.N(5) {
+					case 0:
 						http.Error(w, "<html>502 Bad Gateway</html>", http.StatusBadGateway)
-					case 2:
-						if r.Method != http.MethodPatch { // a garbage 200 in place of a real answer
-							_, _ = io.Copy(io.Discard, r.Body)
-							w.Header().Set("Tus-Resumable", "1.0.0")
-							w.Header().Set("Upload-Offset", "banana")
-							w.WriteHeader(http.StatusOK)
-							_, _ = w.Write([]byte("{not json"))
-							return
-						}
-						next.ServeHTTP(w, r)
+					case 1: // a garbage 200 in place of a real answer
+						_, _ = io.Copy(io.Discard, r.Body)
+						w.Header().Set("Tus-Resumable", "1.0.0")
+						w.Header().Set("Upload-Offset", "banana")
+						w.WriteHeader(http.StatusOK)
+						_, _ = w.Write([]byte("{not json"))
 					default:
 						next.ServeHTTP(w, r)
 					}
@@ -173,16 +169,18 @@ func TestTownhallMisbehaves(t *testing.T) {
 			},
 		},
 		{
+			// Creations are cut halfway, so every upload resumes; HEAD lies every other time
+			// and PATCH claims a conflict now and then.
 			name: "wrong offsets",
 			wrap: func(next http.Handler) http.Handler {
 				var n atomic.Int64
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if r.Method == http.MethodHead && n.Add(1)%2 == 1 {
-						next.ServeHTTP(&offsetLiar{ResponseWriter: w}, r)
-						return
-					}
-					if r.Method == http.MethodPatch && n.Add(1)%3 == 1 {
-						// Claim the kit is out of step: it must ask HEAD (which may lie too).
+					switch {
+					case r.Method == http.MethodPost && r.URL.Path == "/files/" && r.ContentLength > 0:
+						r.Body = &cutBody{r: r.Body, left: r.ContentLength / 2}
+					case r.Method == http.MethodHead && n.Add(1)%2 == 1:
+						w = &offsetLiar{ResponseWriter: w}
+					case r.Method == http.MethodPatch && n.Add(1)%3 == 1:
 						_, _ = io.Copy(io.Discard, r.Body)
 						w.Header().Set("Tus-Resumable", "1.0.0")
 						w.WriteHeader(http.StatusConflict)
@@ -235,6 +233,23 @@ func TestTownhallMisbehaves(t *testing.T) {
 		})
 	}
 }
+
+// cutBody ends a request body with an error after left bytes, like a dropped link.
+type cutBody struct {
+	r    io.ReadCloser
+	left int64
+}
+
+func (c *cutBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errors.New("link dropped")
+	}
+	n, err := c.r.Read(p[:min(int64(len(p)), c.left)])
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cutBody) Close() error { return c.r.Close() }
 
 // offsetLiar reports an Upload-Offset that is not what the server holds.
 type offsetLiar struct{ http.ResponseWriter }

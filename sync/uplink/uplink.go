@@ -33,6 +33,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"koffer/sync/enroll"
 	"koffer/sync/receipt"
 	"koffer/sync/tus"
@@ -388,15 +390,48 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 		}
 	}
 	if uploadURL == "" {
-		created, err := u.tus.Create(ctx, u.base+"/files/", size, map[string]string{"case_id": it.CaseID})
-		if err != nil {
-			return u.transportResult("create", err)
-		}
-		u.reached()
-		if err := u.opts.Outbox.SetUploadURL(ctx, it.CaseID, created); err != nil {
+		// The kit names the upload (a random key the town hall uses as the tus upload id), so
+		// its URL is stored before the first byte and the data can travel in the creation
+		// request itself: one round trip less per case.
+		key := uuid.NewString()
+		planned := u.base + "/files/" + key
+		if err := u.opts.Outbox.SetUploadURL(ctx, it.CaseID, planned); err != nil {
 			return result{code: "outbox", err: err}
 		}
-		uploadURL, offset = created, 0
+		meta := map[string]string{"case_id": it.CaseID, "upload_key": key}
+		var created string
+		off, err := u.watch(ctx, func(ctx context.Context, progress func(int64)) (int64, error) {
+			var off int64
+			var err error
+			created, off, err = u.tus.CreateWithUpload(ctx, u.base+"/files/", src, size, meta, progress)
+			return off, err
+		})
+		switch {
+		case err == nil:
+			u.reached()
+			if created != planned {
+				// A town hall that picks its own ids: remember the one it gave.
+				if err := u.opts.Outbox.SetUploadURL(ctx, it.CaseID, created); err != nil {
+					return result{code: "outbox", err: err}
+				}
+			}
+			uploadURL, offset = created, off
+		case errors.Is(err, errStalled) && ctx.Err() == nil:
+			u.log.Info("uploadResume", "case", it.CaseID, "reason", codeOf(err))
+			u.update(func(s *State) { s.Resumes++ })
+			off, herr := u.headOffset(ctx, planned)
+			if errors.Is(herr, tus.ErrNotFound) {
+				_ = u.opts.Outbox.SetUploadURL(ctx, it.CaseID, "")
+				return result{code: "create_stalled", err: err}
+			}
+			if herr != nil {
+				return u.transportResult("head", herr)
+			}
+			uploadURL, offset = planned, off
+		default:
+			// The next attempt asks HEAD at the planned URL where this one got.
+			return u.transportResult("create", err)
+		}
 	}
 
 	// A few resumes within one attempt (stall, offset out of step, commit finding the upload
@@ -451,6 +486,19 @@ func (u *Uplink) headOffset(ctx context.Context, uploadURL string) (int64, error
 
 // patch sends src[offset:size] and aborts when no byte moved for StallTimeout.
 func (u *Uplink) patch(ctx context.Context, uploadURL string, src io.ReaderAt, offset, size int64) (int64, error) {
+	off, err := u.watch(ctx, func(ctx context.Context, progress func(int64)) (int64, error) {
+		return u.tus.Patch(ctx, uploadURL, src, offset, size, progress)
+	})
+	if err == nil {
+		u.reached()
+	}
+	return off, err
+}
+
+// watch runs a streaming request under a stall watchdog: when the request's progress
+// callback has not been called for StallTimeout, its context is cancelled and watch returns
+// an error wrapping errStalled. Progress also feeds State.BytesSent.
+func (u *Uplink) watch(ctx context.Context, req func(ctx context.Context, progress func(int64)) (int64, error)) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var last atomic.Int64
@@ -478,12 +526,9 @@ func (u *Uplink) patch(ctx context.Context, uploadURL string, src io.ReaderAt, o
 			}
 		}
 	}()
-	off, err := u.tus.Patch(ctx, uploadURL, src, offset, size, progress)
+	off, err := req(ctx, progress)
 	if err != nil && errors.Is(context.Cause(ctx), errStalled) {
-		return 0, fmt.Errorf("%w after %d of %d bytes", errStalled, offset+prev, size)
-	}
-	if err == nil {
-		u.reached()
+		return 0, fmt.Errorf("%w after %d bytes of this request", errStalled, prev)
 	}
 	return off, err
 }
