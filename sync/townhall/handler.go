@@ -76,6 +76,8 @@ func (t *Townhall) Handler() (http.Handler, error) {
 	mux.Handle(FilesPath[:len(FilesPath)-1], http.StripPrefix(FilesPath[:len(FilesPath)-1], tusd))
 	mux.HandleFunc("POST /v1/packets/{case}", c.commit)
 	mux.HandleFunc("GET /v1/visits", t.getVisits)
+	mux.HandleFunc("GET /v1/audit", t.getAudit)
+	mux.HandleFunc("POST /v1/audit", t.postAudit)
 	return t.authenticate(mux), nil
 }
 
@@ -292,6 +294,43 @@ func (t *Townhall) getVisits(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(vs)
+}
+
+// maxAuditBatch bounds one POST /v1/audit.
+const maxAuditBatch = 1000
+
+func (t *Townhall) getAudit(w http.ResponseWriter, r *http.Request) {
+	last, _, err := t.db.auditHead(r.Context(), callerKit(r).ID)
+	if err != nil {
+		t.log.Error("auditHead", "err", err)
+		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(receipt.AuditHead{LastSeq: last})
+}
+
+// postAudit appends a batch of the kit's audit log. The batch must continue the chain the
+// town hall holds (seq and prev_hash); the entries' own hashes are the kit's to compute and a
+// back office verifies them over the whole chain.
+func (t *Townhall) postAudit(w http.ResponseWriter, r *http.Request) {
+	var entries []receipt.AuditEntry
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&entries); err != nil || len(entries) > maxAuditBatch {
+		problem(w, http.StatusBadRequest, receipt.CodeBadRequest, "body must be a JSON array of at most 1000 audit entries")
+		return
+	}
+	last, err := t.db.addAudit(r.Context(), callerKit(r).ID, entries)
+	if errors.Is(err, errAuditGap) {
+		problem(w, http.StatusConflict, receipt.CodeAuditGap, "batch does not continue the stored chain")
+		return
+	}
+	if err != nil {
+		t.log.Error("auditAdd", "err", err)
+		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(receipt.AuditHead{LastSeq: last})
 }
 
 // Serve serves the API over mutual TLS on ln until ctx ends, then shuts down gracefully.

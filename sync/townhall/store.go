@@ -1,6 +1,7 @@
 package townhall
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"koffer/sync/receipt"
 )
 
 //go:embed migrations/*.sql
@@ -89,6 +92,8 @@ func (s *store) migrate(ctx context.Context) error {
 }
 
 const timeFormat = time.RFC3339Nano
+
+type auditEntry = receipt.AuditEntry
 
 type kitRow struct {
 	ID        string
@@ -232,4 +237,59 @@ func (s *store) visits(ctx context.Context, kitID string) ([]visitRow, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// auditHead is the last entry stored for a kit (seq 0 and no hash when none).
+func (s *store) auditHead(ctx context.Context, kitID string) (int64, []byte, error) {
+	var seq int64
+	var hash []byte
+	err := s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit WHERE kit_id = ? ORDER BY seq DESC LIMIT 1`, kitID).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("audit head: %w", err)
+	}
+	return seq, hash, nil
+}
+
+var errAuditGap = errors.New("audit batch does not continue the chain")
+
+// addAudit appends entries that must continue the stored chain: consecutive sequence numbers
+// from the last stored one, each linked to its predecessor's hash. Entries already stored
+// (a batch sent twice) are skipped if they are identical.
+func (s *store) addAudit(ctx context.Context, kitID string, entries []auditEntry) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("add audit: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var last int64
+	var prev []byte
+	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit WHERE kit_id = ? ORDER BY seq DESC LIMIT 1`, kitID).Scan(&last, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("add audit: %w", err)
+	}
+	for _, e := range entries {
+		if e.Seq <= last {
+			var h []byte
+			if err := tx.QueryRowContext(ctx, `SELECT hash FROM audit WHERE kit_id = ? AND seq = ?`, kitID, e.Seq).Scan(&h); err != nil || !bytes.Equal(h, e.Hash) {
+				return 0, errAuditGap
+			}
+			continue
+		}
+		if e.Seq != last+1 || (last > 0 && !bytes.Equal(e.PrevHash, prev)) || len(e.Hash) == 0 {
+			return 0, errAuditGap
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit (kit_id, seq, at, event, case_id, actor, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			kitID, e.Seq, e.At.UTC().Format(timeFormat), e.Event, e.CaseID, e.Actor, append([]byte{}, e.PrevHash...), e.Hash)
+		if err != nil {
+			return 0, fmt.Errorf("add audit: %w", err)
+		}
+		last, prev = e.Seq, e.Hash
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("add audit: %w", err)
+	}
+	return last, nil
 }

@@ -6,6 +6,8 @@
 //	/files/                    tus 1.0 (tusd) for packet uploads
 //	POST /v1/packets/{case-id} commit an upload: verify, store, answer a signed receipt
 //	GET  /v1/visits            the visit packs sealed to the calling kit
+//	GET  /v1/audit             how far the town hall holds the kit's audit log
+//	POST /v1/audit             append a batch of the kit's hash-chained audit log
 //
 // Everything lives in one data directory, created on first use.
 package townhall
@@ -293,6 +295,28 @@ func (t *Townhall) Inbox(ctx context.Context) ([]InboxEntry, error) {
 			Receipt: c.Number, Size: c.Size, SHA256: c.SHA256})
 	}
 	return out, nil
+}
+
+// AuditLog returns the audit entries a kit has sent, in order.
+func (t *Townhall) AuditLog(ctx context.Context, kitID string) ([]receipt.AuditEntry, error) {
+	rows, err := t.db.db.QueryContext(ctx, `SELECT seq, at, event, case_id, actor, prev_hash, hash FROM audit WHERE kit_id = ? ORDER BY seq`, kitID)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []receipt.AuditEntry
+	for rows.Next() {
+		var e receipt.AuditEntry
+		var at string
+		if err := rows.Scan(&e.Seq, &at, &e.Event, &e.CaseID, &e.Actor, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("audit log: %w", err)
+		}
+		if e.At, err = time.Parse(timeFormat, at); err != nil {
+			return nil, fmt.Errorf("audit log: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // OpenCase verifies and decrypts a received case's packet.

@@ -275,3 +275,42 @@ func TestUploadKeyNamesTheUpload(t *testing.T) {
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, http.StatusBadRequest, se.Status)
 }
+
+func TestAuditChainIsContinued(t *testing.T) {
+	f := start(t)
+	post := func(entries []receipt.AuditEntry) (int, receipt.Problem) {
+		b, err := json.Marshal(entries)
+		require.NoError(t, err)
+		resp, err := f.http.Post(f.url+"/v1/audit", "application/json", bytes.NewReader(b))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var p receipt.Problem
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		return resp.StatusCode, p
+	}
+	e1 := receipt.AuditEntry{Seq: 1, At: time.Now(), Event: "case_sealed", Actor: "kit", Hash: []byte{1}}
+	e2 := receipt.AuditEntry{Seq: 2, At: time.Now(), Event: "case_delivered", Actor: "kit", PrevHash: []byte{1}, Hash: []byte{2}}
+	status, _ := post([]receipt.AuditEntry{e1, e2})
+	require.Equal(t, http.StatusOK, status)
+	status, _ = post([]receipt.AuditEntry{e1, e2}) // sent twice: fine
+	assert.Equal(t, http.StatusOK, status)
+
+	tests := []struct {
+		name  string
+		entry receipt.AuditEntry
+	}{
+		{name: "gap in seq", entry: receipt.AuditEntry{Seq: 4, PrevHash: []byte{2}, Hash: []byte{4}}},
+		{name: "broken link", entry: receipt.AuditEntry{Seq: 3, PrevHash: []byte{9}, Hash: []byte{3}}},
+		{name: "rewritten history", entry: receipt.AuditEntry{Seq: 2, PrevHash: []byte{1}, Hash: []byte{7}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, p := post([]receipt.AuditEntry{tt.entry})
+			assert.Equal(t, http.StatusConflict, status)
+			assert.Equal(t, receipt.CodeAuditGap, p.Code)
+		})
+	}
+	got, err := f.th.AuditLog(t.Context(), "kit-1")
+	require.NoError(t, err)
+	assert.Len(t, got, 2)
+}

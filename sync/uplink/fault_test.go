@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
@@ -434,5 +435,76 @@ func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
 	case <-time.After(d):
+	}
+}
+
+// chainLog is a test AuditLog: a hash chain that grows with add.
+type chainLog struct {
+	mu      sync.Mutex
+	entries []receipt.AuditEntry
+}
+
+var _ uplink.AuditLog = (*chainLog)(nil)
+
+func (c *chainLog) add(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for range n {
+		var prev []byte
+		if len(c.entries) > 0 {
+			prev = c.entries[len(c.entries)-1].Hash
+		}
+		seq := int64(len(c.entries) + 1)
+		h := sha256.Sum256(append(append([]byte{}, prev...), byte(seq), byte(seq>>8)))
+		c.entries = append(c.entries, receipt.AuditEntry{Seq: seq, At: time.Now().UTC(), Event: "case_delivered", Actor: "kit", PrevHash: prev, Hash: h[:]})
+	}
+}
+
+func (c *chainLog) AuditEntries(_ context.Context, after int64, limit int) ([]receipt.AuditEntry, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []receipt.AuditEntry
+	for _, e := range c.entries {
+		if e.Seq > after && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func TestAuditGoesUpInBatches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	log := &chainLog{}
+	log.add(1200)
+	u := e.uplink(func(o *uplink.Options) { o.Audit = log; o.VisitInterval = time.Hour })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	th := e.townhall()
+	held := func() int {
+		got, err := th.AuditLog(context.Background(), "kit-1")
+		require.NoError(t, err)
+		return len(got)
+	}
+	waitFor(t, func() bool { return held() == 1200 })
+	log.add(7)
+	u.Kick()
+	waitFor(t, func() bool { return held() == 1207 })
+	cancel()
+	require.NoError(t, <-done)
+	got, err := th.AuditLog(context.Background(), "kit-1")
+	require.NoError(t, err)
+	assert.Equal(t, log.entries[1206].Hash, got[1206].Hash)
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -88,11 +88,18 @@ type VisitSink interface {
 	StoreVisitPack(ctx context.Context, id string, sealed []byte) error
 }
 
+// AuditLog is the kit's hash-chained audit log (the store implements it): entries after seq,
+// oldest first.
+type AuditLog interface {
+	AuditEntries(ctx context.Context, after int64, limit int) ([]receipt.AuditEntry, error)
+}
+
 // Options configure an Uplink; zero values mean defaults.
 type Options struct {
 	Bundle *enroll.Bundle // required: URL, kit certificate and the town hall CA
 	Outbox Outbox         // required
 	Visits VisitSink      // optional
+	Audit  AuditLog       // optional: sent up in batches while the outbox is idle
 	// URL overrides the bundle's town hall URL (tests, proxies).
 	URL    string
 	Logger *slog.Logger
@@ -108,7 +115,8 @@ type Options struct {
 	StallTimeout time.Duration
 	// RequestTimeout bounds requests without a streamed body; default 15 s.
 	RequestTimeout time.Duration
-	// VisitInterval is how often visit packs are fetched while idle; default 15 min.
+	// VisitInterval is how often visit packs are fetched and the audit log is sent while
+	// idle; default 15 min. A kick makes it due at once.
 	VisitInterval time.Duration
 	// Transport overrides the HTTP transport (it must present the kit certificate).
 	Transport http.RoundTripper
@@ -238,8 +246,8 @@ func (u *Uplink) Run(ctx context.Context) error {
 		var idle *IdleError
 		switch {
 		case errors.As(err, &idle):
-			if u.visitsDue() {
-				u.fetchVisits(ctx)
+			if u.housekeepingDue() {
+				u.housekeeping(ctx)
 			}
 			wait := u.opts.VisitInterval
 			if !idle.Next.IsZero() {
@@ -630,8 +638,8 @@ func codeOf(err error) string {
 	return "network"
 }
 
-func (u *Uplink) visitsDue() bool {
-	if u.opts.Visits == nil {
+func (u *Uplink) housekeepingDue() bool {
+	if u.opts.Visits == nil && u.opts.Audit == nil {
 		return false
 	}
 	u.mu.Lock()
@@ -639,8 +647,84 @@ func (u *Uplink) visitsDue() bool {
 	return u.lastVisit.IsZero() || u.now().Sub(u.lastVisit) >= u.opts.VisitInterval
 }
 
+// housekeeping fetches visit packs and sends the audit log; it is due again after
+// VisitInterval only if both went through.
+func (u *Uplink) housekeeping(ctx context.Context) {
+	ok := true
+	if u.opts.Visits != nil {
+		ok = u.fetchVisits(ctx) && ok
+	}
+	if u.opts.Audit != nil {
+		if err := u.sendAudit(ctx); err != nil {
+			u.log.Warn("auditSend", "code", codeOf(err), "err", err)
+			ok = false
+		}
+	}
+	if ok {
+		u.mu.Lock()
+		u.lastVisit = u.now()
+		u.mu.Unlock()
+	}
+}
+
+// auditBatch is how many audit entries go up in one request.
+const auditBatch = 500
+
+// sendAudit asks how far the town hall holds the audit log and sends the rest in batches.
+func (u *Uplink) sendAudit(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 4*u.opts.RequestTimeout)
+	defer cancel()
+	var head receipt.AuditHead
+	if err := u.doJSON(ctx, http.MethodGet, "/v1/audit", nil, &head); err != nil {
+		return fmt.Errorf("audit head: %w", err)
+	}
+	for {
+		entries, err := u.opts.Audit.AuditEntries(ctx, head.LastSeq, auditBatch)
+		if err != nil {
+			return fmt.Errorf("audit entries: %w", err)
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		if err := u.doJSON(ctx, http.MethodPost, "/v1/audit", entries, &head); err != nil {
+			return fmt.Errorf("audit batch: %w", err)
+		}
+		if head.LastSeq < entries[len(entries)-1].Seq {
+			return fmt.Errorf("audit batch: town hall holds up to %d of %d", head.LastSeq, entries[len(entries)-1].Seq)
+		}
+	}
+}
+
+// doJSON sends in (if not nil) as JSON and decodes a 200 answer into out.
+func (u *Uplink) doJSON(ctx context.Context, method, p string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.base+p, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := u.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var pr receipt.Problem
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&pr)
+		return fmt.Errorf("status %d %s", resp.StatusCode, pr.Code)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
+}
+
 // fetchVisits downloads the visit packs sealed to this kit and hands them to the sink.
-func (u *Uplink) fetchVisits(ctx context.Context) {
+func (u *Uplink) fetchVisits(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 4*u.opts.RequestTimeout)
 	defer cancel()
 	err := func() error {
@@ -675,9 +759,7 @@ func (u *Uplink) fetchVisits(ctx context.Context) {
 	}()
 	if err != nil {
 		u.log.Warn("visitsFetch", "code", codeOf(err), "err", err)
-		return
+		return false
 	}
-	u.mu.Lock()
-	u.lastVisit = u.now()
-	u.mu.Unlock()
+	return true
 }
