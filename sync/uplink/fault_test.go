@@ -508,3 +508,21 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestStoppedAtRandomPoints ends the sender at random points of the sync, 50 times, each time
+// starting a fresh one on the same outbox (as after a restart of the agent): nothing is lost
+// or duplicated. The SIGKILL version with the real store runs in the agent's tests.
+func TestStoppedAtRandomPoints(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.shape(5, 1000)
+	e.seal(20, 20, 120)
+	for i := 0; i < 50 && e.outbox.pending() > 0; i++ {
+		u := e.uplink(nil)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(20+mrand.N(200))*time.Millisecond)
+		require.NoError(t, u.Run(ctx))
+		cancel()
+	}
+	e.drain(e.uplink(nil), 60*time.Second)
+	e.verify(nil)
+}
