@@ -361,8 +361,12 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 	defer u.update(func(s *State) { s.Sending = "" })
 
 	f, err := os.Open(it.PacketPath)
+	if errors.Is(err, os.ErrNotExist) {
+		// Sealed but gone: nothing to send, ever. A technician looks at parked items.
+		return result{final: true, code: "packet_missing", err: err}
+	}
 	if err != nil {
-		return result{final: true, code: "packet_unreadable", err: err}
+		return result{code: "packet_unreadable", err: err}
 	}
 	defer f.Close()
 	h := sha256.New()
