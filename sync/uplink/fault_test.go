@@ -526,3 +526,16 @@ func TestStoppedAtRandomPoints(t *testing.T) {
 	e.drain(e.uplink(nil), 60*time.Second)
 	e.verify(nil)
 }
+
+func TestMissingPacketIsParked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ids := e.seal(2, 10, 10)
+	gone := e.outbox.snapshot()[ids[0]]
+	require.NoError(t, os.Remove(gone.PacketPath))
+	e.drain(e.uplink(nil), 30*time.Second)
+	got := e.outbox.snapshot()
+	assert.Equal(t, "packet_missing", got[ids[0]].parked)
+	assert.NotNil(t, got[ids[1]].delivered, "the next case is not held up")
+	assert.Equal(t, []string{ids[1]}, e.townhallInbox())
+}
