@@ -539,3 +539,26 @@ func TestMissingPacketIsParked(t *testing.T) {
 	assert.NotNil(t, got[ids[1]].delivered, "the next case is not held up")
 	assert.Equal(t, []string{ids[1]}, e.townhallInbox())
 }
+
+// TestSlowLinkIsNotAStall: on a slow link the kernel takes the whole body into its buffers at
+// once and drains it for seconds; acknowledged bytes count as progress, so nothing is aborted
+// or sent twice although the body's own progress stops long before the answer.
+func TestSlowLinkIsNotAStall(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.shape(20, 250) // 250 kB/s: 2 MB take 8 s, far longer than the stall timeout
+	e.seal(1, 2048, 2048)
+	var size int64
+	for _, it := range e.outbox.snapshot() {
+		size = it.Size
+	}
+	// The receiving proxy's socket buffer swallows a few hundred kB at once and drains them at
+	// link speed before the window opens again: the timeout must exceed that drain (about 2 s
+	// here), not the whole transfer.
+	u := e.uplink(func(o *uplink.Options) { o.StallTimeout = 3 * time.Second })
+	e.drain(u, 60*time.Second)
+	e.verify(nil)
+	st := u.State()
+	assert.Zero(t, st.Resumes, "no stall was detected")
+	assert.Equal(t, size, st.BytesSent, "nothing was sent twice")
+}

@@ -146,6 +146,7 @@ type Uplink struct {
 	log      *slog.Logger
 	now      func() time.Time
 	kick     chan struct{}
+	meter    *linkMeter // nil with a caller's Transport
 	sent     atomic.Int64
 	linkFail int
 
@@ -196,23 +197,25 @@ func New(opts Options) (*Uplink, error) {
 		if err != nil {
 			return nil, fmt.Errorf("uplink: %w", err)
 		}
-		rt = NewTransport(cfg)
+		u.meter = newLinkMeter()
+		rt = newTransport(cfg, u.meter)
 	}
 	u.http = &http.Client{Transport: rt} // deadlines come from contexts, per request
 	u.tus = &tus.Client{HTTP: u.http, Timeout: opts.RequestTimeout}
 	return u, nil
 }
 
-// NewTransport is the HTTP/1.1 transport the uplink uses: one connection at a time, short
-// dial and handshake deadlines.
-func NewTransport(cfg *tls.Config) *http.Transport {
+// newTransport is the HTTP/1.1 transport the uplink uses: one connection at a time, short
+// dial and handshake deadlines, connections metered for stall detection.
+func newTransport(cfg *tls.Config, m *linkMeter) *http.Transport {
 	return &http.Transport{
 		TLSClientConfig:       cfg,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+		DialContext:           m.dialer(&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}),
 		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
 		IdleConnTimeout:       60 * time.Second,
 		MaxIdleConnsPerHost:   1,
+		MaxConnsPerHost:       2, // a HEAD may overlap a PATCH being torn down
+		ResponseHeaderTimeout: 0, // after a long body the answer waits for the link to drain; the stall watchdog decides
 	}
 }
 
@@ -526,11 +529,24 @@ func (u *Uplink) watch(ctx context.Context, req func(ctx context.Context, progre
 	go func() {
 		tick := time.NewTicker(max(u.opts.StallTimeout/8, 10*time.Millisecond))
 		defer tick.Stop()
+		var acked int64
+		if u.meter != nil {
+			acked, _ = u.meter.acked()
+		}
 		for {
 			select {
 			case <-done:
 				return
 			case <-tick.C:
+				if u.meter != nil {
+					// Bytes the peer acknowledged are progress too (a deep send buffer drains).
+					if n, ok := u.meter.acked(); ok && n != acked {
+						if n > acked {
+							last.Store(time.Now().UnixNano())
+						}
+						acked = n
+					}
+				}
 				if time.Since(time.Unix(0, last.Load())) > u.opts.StallTimeout {
 					cancel(errStalled)
 					return
