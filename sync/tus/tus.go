@@ -34,10 +34,12 @@ var (
 	ErrProtocol = errors.New("tus: protocol violation")
 )
 
-// StatusError is an unexpected HTTP status.
+// StatusError is an unexpected HTTP status. Body holds the start of the answer (at most
+// 4 KiB) for callers that read an error code from it.
 type StatusError struct {
 	Method string
 	Status int
+	Body   []byte
 }
 
 func (e *StatusError) Error() string {
@@ -87,6 +89,11 @@ func (c *Client) do(ctx context.Context, method, u string, body io.Reader, lengt
 	return resp, nil
 }
 
+func statusError(method string, resp *http.Response) *StatusError {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	return &StatusError{Method: method, Status: resp.StatusCode, Body: b}
+}
+
 // drain reads a little of the body so the connection can be reused, then closes it.
 func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
@@ -109,7 +116,7 @@ func (c *Client) Create(ctx context.Context, endpoint string, size int64, meta m
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusCreated {
-		return "", &StatusError{Method: http.MethodPost, Status: resp.StatusCode}
+		return "", statusError(http.MethodPost, resp)
 	}
 	return ParseLocation(endpoint, resp.Header.Get("Location"))
 }
@@ -133,7 +140,7 @@ func (c *Client) CreateWithUpload(ctx context.Context, endpoint string, src io.R
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusCreated {
-		return "", 0, &StatusError{Method: http.MethodPost, Status: resp.StatusCode}
+		return "", 0, statusError(http.MethodPost, resp)
 	}
 	u, err := ParseLocation(endpoint, resp.Header.Get("Location"))
 	if err != nil {
@@ -166,7 +173,7 @@ func (c *Client) Offset(ctx context.Context, uploadURL string) (offset, length i
 	case http.StatusNotFound, http.StatusGone, http.StatusForbidden:
 		return 0, 0, ErrNotFound
 	default:
-		return 0, 0, &StatusError{Method: http.MethodHead, Status: resp.StatusCode}
+		return 0, 0, statusError(http.MethodHead, resp)
 	}
 	return ParseHead(resp.Header)
 }
@@ -194,7 +201,7 @@ func (c *Client) Patch(ctx context.Context, uploadURL string, src io.ReaderAt, o
 	case http.StatusNotFound, http.StatusGone, http.StatusForbidden:
 		return 0, ErrNotFound
 	default:
-		return 0, &StatusError{Method: http.MethodPatch, Status: resp.StatusCode}
+		return 0, statusError(http.MethodPatch, resp)
 	}
 	got, err := ParseOffset(resp.Header.Get("Upload-Offset"))
 	if err != nil {
@@ -220,7 +227,7 @@ func (c *Client) Terminate(ctx context.Context, uploadURL string) error {
 	case http.StatusNoContent, http.StatusOK, http.StatusNotFound, http.StatusGone:
 		return nil
 	}
-	return &StatusError{Method: http.MethodDelete, Status: resp.StatusCode}
+	return statusError(http.MethodDelete, resp)
 }
 
 type progressReader struct {

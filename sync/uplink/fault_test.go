@@ -562,3 +562,21 @@ func TestSlowLinkIsNotAStall(t *testing.T) {
 	assert.Zero(t, st.Resumes, "no stall was detected")
 	assert.Equal(t, size, st.BytesSent, "nothing was sent twice")
 }
+
+func TestUnknownKitIsParked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	th := e.townhall()
+	// A certificate from the right CA for a kit the town hall does not know (removed, or
+	// never recorded): every case is refused for good, and says why.
+	ghost, err := th.CA().Issue("kit-ghost", e.bundle.URL, th.Recipient(), time.Now())
+	require.NoError(t, err)
+	e.bundle = ghost
+	ids := e.seal(2, 10, 10)
+	e.drain(e.uplink(nil), 30*time.Second)
+	want := map[string]string{}
+	for _, id := range ids {
+		want[id] = receipt.CodeUnknownKit
+	}
+	e.verify(want)
+}

@@ -614,6 +614,15 @@ func (u *Uplink) commit(ctx context.Context, it *OutboxItem, uploadURL, digest s
 // transportResult classifies an error from a request: no HTTP answer means the link is down.
 func (u *Uplink) transportResult(op string, err error) result {
 	var se *tus.StatusError
+	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 {
+		// The town hall's own refusals carry a code (unknown_kit from the TLS layer's
+		// check, for instance): final ones park the item as for a commit.
+		var p receipt.Problem
+		if json.Unmarshal(se.Body, &p) == nil && receipt.Final(p.Code) {
+			u.reached()
+			return result{final: true, code: p.Code, err: err}
+		}
+	}
 	if errors.As(err, &se) || errors.Is(err, tus.ErrProtocol) || errors.Is(err, tus.ErrOffsetMismatch) {
 		u.reached()
 		return result{code: op + "_" + codeOf(err), err: err}
