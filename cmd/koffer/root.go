@@ -72,6 +72,13 @@ func newRootCmd(f *factory) *cobra.Command {
 
 	root.AddCommand(
 		newVersionCmd(f, nil),
+		newInitCmd(f, nil),
+		newAgentCmd(f, nil),
+		newUserCmd(f),
+		newStatusCmd(f, nil),
+		newCaseCmd(f),
+		newQueueCmd(f),
+		newFingerCmd(f, nil),
 		newSyncCmd(f, nil),
 	)
 	return root

@@ -1,0 +1,328 @@
+// Package agent wires the kit together: store, keys, case rules, packets, devices and sync. It
+// is the only package that imports all the others; cmd/koffer's `agent` command runs Serve.
+package agent
+
+import (
+	"context"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"filippo.io/age"
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"koffer/agent/client"
+	"koffer/agent/keys"
+	"koffer/agent/localapi"
+	"koffer/store"
+	"koffer/sync/packet"
+)
+
+// Runner is a long-running part the agent starts and stops with itself (the uplink).
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// Options configure an Agent. Zero values mean default.
+type Options struct {
+	DataDir  string
+	Config   Config // from the config file, flags applied
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Version  string
+	Training bool // simulated devices; also required to run a training kit
+
+	// UI is served on Config.Listen (agent/web plugs in here). Without it the loopback
+	// listener answers GET /v1/status only.
+	UI http.Handler
+	// Runners run beside the API until shutdown (sync/uplink plugs in here).
+	Runners []Runner
+	// OnSealed is called after a packet is durably in the outbox (wakes the uplink).
+	OnSealed func(caseID string)
+}
+
+// Agent is the running kit.
+type Agent struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	store   *store.Store
+	kit     *keys.Kit
+	sealer  *packet.Sealer
+	started time.Time
+
+	mu       sync.Mutex
+	dataKey  keys.DataKey
+	lastUsed time.Time
+}
+
+// New loads the kit identity and opens the store. It does not listen yet (Serve does).
+func New(ctx context.Context, opts Options) (*Agent, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Config.IdleLock == 0 {
+		opts.Config.IdleLock = 15 * time.Minute
+	}
+	if opts.Config.ShutdownTimeout == 0 {
+		opts.Config.ShutdownTimeout = 10 * time.Second
+	}
+	if opts.Config.KeepDelivered == 0 {
+		opts.Config.KeepDelivered = 24 * time.Hour
+	}
+	a := &Agent{opts: opts, log: opts.Logger.With("subsystem", "agent"), now: opts.Now, started: opts.Now()}
+	kit, err := keys.LoadKit(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if kit.Training && !opts.Training {
+		a.log.Warn("trainingKitWithRealDevices")
+	}
+	if !kit.Training && opts.Training {
+		return nil, errors.New("this kit is enrolled with a town hall: training mode would send fictional cases there; use a separate data directory (koffer init --training)")
+	}
+	a.kit = kit
+	key, err := kit.Bundle.SigningKey()
+	if err != nil {
+		return nil, fmt.Errorf("kit signing key: %w", err)
+	}
+	rcpt, err := kit.Bundle.AgeRecipient()
+	if err != nil {
+		return nil, fmt.Errorf("town hall recipient: %w", err)
+	}
+	a.sealer = &packet.Sealer{KitID: kit.Bundle.KitID, Key: key, Recipient: rcpt, Now: opts.Now}
+	a.store, err = store.Open(ctx, opts.DataDir, store.Options{Logger: opts.Logger, Now: opts.Now})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Store is the agent's store (for the wiring of sync/uplink).
+func (a *Agent) Store() *store.Store { return a.store }
+
+// Kit is the kit identity (enrollment bundle).
+func (a *Agent) Kit() *keys.Kit { return a.kit }
+
+// TrainingIdentity returns the fake town hall's identity of a training kit (nil otherwise), so
+// a training town hall can open this kit's packets.
+func (a *Agent) TrainingIdentity() (*age.X25519Identity, error) {
+	if !a.kit.Training {
+		return nil, nil
+	}
+	return age.ParseX25519Identity(a.kit.TownHall)
+}
+
+// Close releases the store. Serve closes it itself on return.
+func (a *Agent) Close() error { return a.store.Close() }
+
+// Serve runs the agent until ctx ends: it takes the data directory lock, removes files a crash
+// left behind, listens on the unix socket (0600) and on the loopback address if configured,
+// tells systemd it is ready, and shuts down gracefully when ctx is cancelled.
+func (a *Agent) Serve(ctx context.Context) (err error) {
+	defer func() { err = errors.Join(err, a.store.Close()) }()
+	unlock, err := lockDir(a.opts.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := a.store.RemoveOrphans(ctx); err != nil {
+		return err
+	}
+
+	sock := filepath.Join(a.opts.DataDir, client.SocketName)
+	_ = os.Remove(sock) // a stale socket of a killed agent; the lock says nobody else serves
+	ul, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", sock, err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ul.Close()
+		return fmt.Errorf("listen %s: %w", sock, err)
+	}
+	api := localapi.NewHandler(a, a.opts.Logger)
+	servers := []*http.Server{{Handler: api, ReadHeaderTimeout: 10 * time.Second}}
+	listeners := []net.Listener{ul}
+	if a.opts.Config.Listen != "" {
+		tl, err := listenLoopback(a.opts.Config.Listen)
+		if err != nil {
+			ul.Close()
+			return err
+		}
+		ui := a.opts.UI
+		if ui == nil {
+			mux := http.NewServeMux()
+			mux.Handle("GET /v1/status", api)
+			ui = mux
+		}
+		servers = append(servers, &http.Server{Handler: ui, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, tl)
+		a.log.Info("listening", "addr", tl.Addr().String())
+	}
+
+	runCtx, stopRunners := context.WithCancel(ctx)
+	defer stopRunners()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(servers)+len(a.opts.Runners))
+	for i, srv := range servers {
+		wg.Go(func() {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve: %w", err)
+			}
+		})
+	}
+	wg.Go(func() { a.janitor(runCtx) })
+	for _, r := range a.opts.Runners {
+		wg.Go(func() {
+			if err := r.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- err
+			}
+		})
+	}
+	mode := "live"
+	if a.opts.Training {
+		mode = "training"
+	}
+	a.log.Info("ready", "socket", sock, "kitId", a.kit.Bundle.KitID, "mode", mode, "startupMs", time.Since(a.started).Milliseconds())
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		a.log.Warn("sdNotifyFailed", "err", err)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+	a.log.Info("stopping")
+	stopRunners()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.Config.ShutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		if serr := srv.Shutdown(sctx); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}
+	wg.Wait()
+	a.Logout()
+	_ = os.Remove(sock)
+	a.log.Info("stopped")
+	return err
+}
+
+func listenLoopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("listen %s: only loopback addresses are allowed", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return l, nil
+}
+
+// lockDir takes an exclusive lock on DIR/koffer.lock so that two agents never share a data
+// directory (and RemoveOrphans never races another writer).
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "koffer.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock data directory: another koffer agent uses %s", dir)
+	}
+	return func() { f.Close() }, nil
+}
+
+// Login unwraps the data key with a caseworker's passphrase and keeps it in memory until
+// Logout or IdleLock of inactivity. A wrong passphrase returns keys.ErrWrongPassphrase.
+func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error {
+	cw, err := a.store.Caseworker(ctx, name)
+	if err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	if cw.Disabled {
+		return fmt.Errorf("login: caseworker disabled")
+	}
+	k, err := keys.Unwrap(cw.Wrapped, passphrase)
+	if err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	a.mu.Lock()
+	a.dataKey.Wipe()
+	a.dataKey, a.lastUsed = k, a.now()
+	a.mu.Unlock()
+	return a.store.Audit(ctx, "caseworker.login", "", fmt.Sprint(cw.ID))
+}
+
+// Logout forgets the data key.
+func (a *Agent) Logout() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.dataKey.Wipe()
+	a.dataKey = nil
+}
+
+// DataKey returns the AEAD of the data key while a caseworker is logged in (drafts and visit
+// packs need it), store.ErrNoKey otherwise.
+func (a *Agent) DataKey() (cipher.AEAD, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dataKey != nil && a.now().Sub(a.lastUsed) > a.opts.Config.IdleLock {
+		a.dataKey.Wipe()
+		a.dataKey = nil
+	}
+	if a.dataKey == nil {
+		return nil, store.ErrNoKey
+	}
+	a.lastUsed = a.now()
+	return a.dataKey.AEAD()
+}
+
+// janitor purges delivered cases once KeepDelivered has passed (their packet and fingerprints
+// went at delivery; this removes the rest), at start and then every ten minutes.
+func (a *Agent) janitor(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := a.PurgeDelivered(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("purgeFailed", "err", err)
+		} else if n > 0 {
+			a.log.Info("casesPurged", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PurgeDelivered purges every case delivered more than KeepDelivered ago.
+func (a *Agent) PurgeDelivered(ctx context.Context) (int, error) {
+	ids, err := a.store.DeliveredBefore(ctx, a.now().Add(-a.opts.Config.KeepDelivered))
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := a.store.Purge(ctx, id); err != nil {
+			return i, err
+		}
+	}
+	return len(ids), nil
+}

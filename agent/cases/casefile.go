@@ -1,0 +1,455 @@
+package cases
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// File is the case file contract (docs/case-file.md): a complete case as JSON, used by
+// `koffer case submit` and by tests, and the shape the UI's steps add up to.
+type File struct {
+	Service     Service      `json:"service"`
+	Person      Person       `json:"person"`
+	Details     Details      `json:"details"`
+	Attachments []Attachment `json:"attachments"`
+}
+
+// Person is the citizen.
+type Person struct {
+	FamilyName  string  `json:"family_name"`
+	GivenNames  string  `json:"given_names"`
+	BirthDate   string  `json:"birth_date"` // YYYY-MM-DD
+	BirthPlace  string  `json:"birth_place"`
+	Nationality string  `json:"nationality"` // ISO 3166-1 alpha-3
+	Address     Address `json:"address"`
+}
+
+// Address is a German postal address.
+type Address struct {
+	Street      string `json:"street"`
+	HouseNumber string `json:"house_number"`
+	PostalCode  string `json:"postal_code"`
+	City        string `json:"city"`
+}
+
+// Details are the service-specific fields; each service allows only its own.
+type Details struct {
+	// personalausweis
+	HeightCM               int    `json:"height_cm,omitempty"`
+	EyeColor               string `json:"eye_color,omitempty"`
+	PhotoCode              string `json:"photo_code,omitempty"` // DataMatrix content from a certified photographer
+	Provisional            bool   `json:"provisional,omitempty"`
+	FingerprintsImpossible bool   `json:"fingerprints_impossible,omitempty"`
+
+	// lebensbescheinigung
+	Insurer   string `json:"insurer,omitempty"`
+	Reference string `json:"reference,omitempty"`
+
+	// meldebescheinigung
+	Extended bool `json:"extended,omitempty"`
+
+	// wohnsitzanmeldung
+	MoveInDate      string   `json:"move_in_date,omitempty"` // YYYY-MM-DD
+	PreviousAddress *Address `json:"previous_address,omitempty"`
+}
+
+// Attachment names a file next to the case file.
+type Attachment struct {
+	Kind     string `json:"kind"` // scan | fingerprint | signature | photo
+	File     string `json:"file"` // relative to the case file
+	Finger   string `json:"finger,omitempty"`
+	Attempts int    `json:"attempts,omitempty"` // fingerprint capture attempts, 1..3
+	Quality  *int   `json:"quality,omitempty"`  // NFIQ 2 score 0..100, if measured
+}
+
+// Attachment kinds.
+const (
+	KindScan        = "scan"
+	KindFingerprint = "fingerprint"
+	KindSignature   = "signature"
+	KindPhoto       = "photo"
+)
+
+// MaxFileSize bounds a case file; MaxAttachmentSize one attachment.
+const (
+	MaxFileSize       = 1 << 20
+	MaxAttachmentSize = 32 << 20
+)
+
+// Problem is one thing wrong with a case, naming the field (JSON path) it is about.
+type Problem struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`    // stable, e.g. "required", "little-finger"
+	Message string `json:"message"` // English, for logs and technicians; no personal data
+	Hint    string `json:"hint"`    // German, for the caseworker
+}
+
+func (p Problem) String() string {
+	if p.Field == "" {
+		return "case file: " + p.Message
+	}
+	return p.Field + ": " + p.Message
+}
+
+// ValidationError lists every problem found. Its text holds field names and rules only, never
+// the values, so it may be logged.
+type ValidationError struct{ Problems []Problem }
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.String()
+	}
+	return "invalid case: " + strings.Join(parts, "; ")
+}
+
+// Parse decodes a case file strictly: UTF-8 JSON, one object, no unknown fields. It checks the
+// shape only; Validate checks the rules.
+func Parse(data []byte) (*File, error) {
+	if len(data) > MaxFileSize {
+		return nil, &ValidationError{[]Problem{{Field: "", Code: "too-large",
+			Message: fmt.Sprintf("case file larger than %d bytes", MaxFileSize),
+			Hint:    "Die Falldatei ist zu groß."}}}
+	}
+	if !utf8.Valid(data) {
+		return nil, &ValidationError{[]Problem{{Field: "", Code: "encoding",
+			Message: "case file is not UTF-8", Hint: "Die Falldatei ist nicht UTF-8-kodiert."}}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, &ValidationError{[]Problem{jsonProblem(err)}}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, &ValidationError{[]Problem{{Field: "", Code: "trailing-data",
+			Message: "data after the case object", Hint: "Die Falldatei enthält mehr als einen Fall."}}}
+	}
+	return &f, nil
+}
+
+func jsonProblem(err error) Problem {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return Problem{Field: te.Field, Code: "type", Message: "wrong type, want " + te.Type.String(),
+			Hint: "Feld " + te.Field + " hat den falschen Typ."}
+	case errors.As(err, &se):
+		return Problem{Code: "syntax", Message: fmt.Sprintf("malformed JSON at byte %d", se.Offset),
+			Hint: "Die Falldatei ist kein gültiges JSON."}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return Problem{Field: field, Code: "unknown-field", Message: "unknown field",
+			Hint: "Unbekanntes Feld " + field + "."}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return Problem{Code: "syntax", Message: "case file empty or cut off",
+			Hint: "Die Falldatei ist leer oder unvollständig."}
+	}
+	return Problem{Code: "syntax", Message: "malformed JSON", Hint: "Die Falldatei ist kein gültiges JSON."}
+}
+
+// Assessment is what the rules conclude about a valid case.
+type Assessment struct {
+	Age  int
+	Late bool // registration after the 14-day deadline: flagged, not refused
+	Fee  Fee
+}
+
+var (
+	dateRE   = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+	alpha3RE = regexp.MustCompile(`^[A-Z]{3}$`)
+	plzRE    = regexp.MustCompile(`^\d{5}$`)
+	fileRE   = regexp.MustCompile(`^[^\x00]+$`)
+)
+
+type checker struct{ ps []Problem }
+
+func (c *checker) add(field, code, msg, hint string) {
+	c.ps = append(c.ps, Problem{Field: field, Code: code, Message: msg, Hint: hint})
+}
+
+func (c *checker) required(field, v, label string) bool {
+	if strings.TrimSpace(v) == "" {
+		c.add(field, "required", "required", label+" fehlt.")
+		return false
+	}
+	if len(v) > 200 {
+		c.add(field, "too-long", "longer than 200 bytes", label+" ist zu lang.")
+		return false
+	}
+	return true
+}
+
+func (c *checker) date(field, v, label string) (time.Time, bool) {
+	if !c.required(field, v, label) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.DateOnly, v)
+	if !dateRE.MatchString(v) || err != nil {
+		c.add(field, "date", "not a date YYYY-MM-DD", label+" ist kein gültiges Datum (JJJJ-MM-TT).")
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func (c *checker) address(field string, a Address) {
+	c.required(field+".street", a.Street, "Straße")
+	c.required(field+".house_number", a.HouseNumber, "Hausnummer")
+	if c.required(field+".postal_code", a.PostalCode, "Postleitzahl") && !plzRE.MatchString(a.PostalCode) {
+		c.add(field+".postal_code", "postal-code", "not a five-digit German postal code", "Die Postleitzahl muss fünf Ziffern haben.")
+	}
+	c.required(field+".city", a.City, "Ort")
+}
+
+// Validate checks f against the rules of its service on day now (the application date) and
+// returns the assessment, or a *ValidationError listing every problem.
+func (f *File) Validate(now time.Time) (Assessment, error) {
+	var c checker
+	var a Assessment
+	if !f.Service.Valid() {
+		if f.Service == "" {
+			c.add("service", "required", "required", "Die Dienstleistung fehlt.")
+		} else {
+			c.add("service", "unknown-service", "unknown service, want one of personalausweis, lebensbescheinigung, meldebescheinigung, wohnsitzanmeldung",
+				"Unbekannte Dienstleistung.")
+		}
+		return a, &ValidationError{c.ps}
+	}
+	p := f.Person
+	c.required("person.family_name", p.FamilyName, "Familienname")
+	c.required("person.given_names", p.GivenNames, "Vorname")
+	birth, birthOK := c.date("person.birth_date", p.BirthDate, "Geburtsdatum")
+	if birthOK {
+		if birth.After(dateOnly(now)) {
+			c.add("person.birth_date", "future", "in the future", "Das Geburtsdatum liegt in der Zukunft.")
+		} else if Age(birth, now) > 130 {
+			c.add("person.birth_date", "implausible", "more than 130 years ago", "Das Geburtsdatum ist nicht plausibel.")
+		}
+		a.Age = Age(birth, now)
+	}
+	c.required("person.birth_place", p.BirthPlace, "Geburtsort")
+	if c.required("person.nationality", p.Nationality, "Staatsangehörigkeit") && !alpha3RE.MatchString(p.Nationality) {
+		c.add("person.nationality", "nationality", "not an ISO 3166-1 alpha-3 code", "Staatsangehörigkeit als dreistelliger Ländercode angeben (z. B. DEU).")
+	}
+	c.address("person.address", p.Address)
+
+	f.checkDetails(&c, now, birthOK, &a)
+	f.checkAttachments(&c, birthOK, a.Age)
+
+	if len(c.ps) > 0 {
+		return a, &ValidationError{c.ps}
+	}
+	a.Fee = ServiceFee(f.Service, now, a.Age, f.Details.Provisional)
+	return a, nil
+}
+
+func (f *File) checkDetails(c *checker, now time.Time, birthOK bool, a *Assessment) {
+	d := f.Details
+	notFor := func(field string, set bool) {
+		if set {
+			c.add("details."+field, "not-for-service", "not a field of "+string(f.Service),
+				"Das Feld "+field+" gehört nicht zu dieser Dienstleistung.")
+		}
+	}
+	if f.Service != Personalausweis {
+		notFor("height_cm", d.HeightCM != 0)
+		notFor("eye_color", d.EyeColor != "")
+		notFor("photo_code", d.PhotoCode != "")
+		notFor("provisional", d.Provisional)
+		notFor("fingerprints_impossible", d.FingerprintsImpossible)
+	}
+	if f.Service != Lebensbescheinigung {
+		notFor("insurer", d.Insurer != "")
+		notFor("reference", d.Reference != "")
+	}
+	if f.Service != Meldebescheinigung {
+		notFor("extended", d.Extended)
+	}
+	if f.Service != Wohnsitzanmeldung {
+		notFor("move_in_date", d.MoveInDate != "")
+		notFor("previous_address", d.PreviousAddress != nil)
+	}
+
+	switch f.Service {
+	case Personalausweis:
+		if f.Person.Nationality != "" && f.Person.Nationality != "DEU" {
+			c.add("person.nationality", "not-german", "identity cards are issued to Germans only (PAuswG §1)",
+				"Einen Personalausweis erhalten nur Deutsche.")
+		}
+		if d.HeightCM < 40 || d.HeightCM > 250 {
+			c.add("details.height_cm", "height", "height_cm missing or outside 40..250", "Größe in Zentimetern angeben.")
+		}
+		c.required("details.eye_color", d.EyeColor, "Augenfarbe")
+		photos := 0
+		for _, at := range f.Attachments {
+			if at.Kind == KindPhoto {
+				photos++
+			}
+		}
+		switch {
+		case d.PhotoCode != "" && photos > 0:
+			c.add("details.photo_code", "two-photos", "photo_code and a photo attachment both given", "Entweder Foto aufnehmen oder Foto-Code scannen, nicht beides.")
+		case d.PhotoCode == "" && photos == 0:
+			c.add("attachments", "photo-missing", "a photo attachment or details.photo_code is required", "Ein Lichtbild fehlt: Foto aufnehmen oder Foto-Code scannen.")
+		case photos > 1:
+			c.add("attachments", "two-photos", "more than one photo", "Nur ein Lichtbild ist erlaubt.")
+		}
+	case Lebensbescheinigung:
+		c.required("details.insurer", d.Insurer, "Rentenversicherungsträger")
+		c.required("details.reference", d.Reference, "Aktenzeichen")
+	case Wohnsitzanmeldung:
+		if moved, ok := c.date("details.move_in_date", d.MoveInDate, "Einzugsdatum"); ok {
+			if moved.After(dateOnly(now)) {
+				c.add("details.move_in_date", "future", "move-in date in the future: register after moving in",
+					"Die Anmeldung ist erst nach dem Einzug möglich.")
+			}
+			a.Late = RegistrationLate(moved, now)
+		}
+		if d.PreviousAddress != nil {
+			c.address("details.previous_address", *d.PreviousAddress)
+		}
+	}
+}
+
+func (f *File) checkAttachments(c *checker, birthOK bool, age int) {
+	counts := map[string]int{}
+	hands := map[string]int{}
+	for i, at := range f.Attachments {
+		field := fmt.Sprintf("attachments[%d]", i)
+		switch at.Kind {
+		case KindScan, KindSignature, KindPhoto, KindFingerprint:
+		case "":
+			c.add(field+".kind", "required", "required", "Art der Anlage fehlt.")
+			continue
+		default:
+			c.add(field+".kind", "unknown-kind", "unknown kind, want scan, fingerprint, signature or photo", "Unbekannte Art der Anlage.")
+			continue
+		}
+		counts[at.Kind]++
+		if c.required(field+".file", at.File, "Dateiname") {
+			if clean := path.Clean(at.File); !fileRE.MatchString(at.File) || path.IsAbs(at.File) || clean == ".." || strings.HasPrefix(clean, "../") {
+				c.add(field+".file", "path", "must be a path inside the case file's folder", "Die Anlage muss im Ordner der Falldatei liegen.")
+			}
+		}
+		if at.Kind != KindFingerprint {
+			if at.Finger != "" || at.Attempts != 0 || at.Quality != nil {
+				c.add(field+".finger", "not-fingerprint", "finger, attempts and quality belong to fingerprints only", "Finger nur bei Fingerabdrücken angeben.")
+			}
+			continue
+		}
+		if f.Service != Personalausweis {
+			c.add(field+".kind", "not-for-service", "fingerprints belong to personalausweis only", "Fingerabdrücke werden nur beim Personalausweis genommen.")
+			continue
+		}
+		if birthOK && age < MinFingerprintAge {
+			c.add(field, "too-young", fmt.Sprintf("no fingerprints from children under %d", MinFingerprintAge),
+				fmt.Sprintf("Von Kindern unter %d Jahren werden keine Fingerabdrücke genommen.", MinFingerprintAge))
+			continue
+		}
+		hand, _, little, ok := ParseFinger(at.Finger)
+		switch {
+		case at.Finger == "":
+			c.add(field+".finger", "required", "required for fingerprints", "Finger fehlt.")
+		case little:
+			c.add(field+".finger", "little-finger", "little fingers are never taken", "Der kleine Finger darf nicht verwendet werden.")
+		case !ok:
+			c.add(field+".finger", "finger", "unknown finger, want e.g. right_index", "Unbekannter Finger.")
+		default:
+			hands[hand]++
+			if hands[hand] == 2 {
+				c.add(field+".finger", "two-per-hand", "one print per hand", "Pro Hand wird nur ein Finger genommen.")
+			}
+		}
+		if at.Attempts < 0 || at.Attempts > MaxAttempts {
+			c.add(field+".attempts", "attempts", fmt.Sprintf("attempts must be 1..%d", MaxAttempts),
+				fmt.Sprintf("Höchstens %d Versuche pro Finger.", MaxAttempts))
+		}
+		if at.Quality != nil && (*at.Quality < 0 || *at.Quality > 100) {
+			c.add(field+".quality", "quality", "NFIQ 2 score must be 0..100", "Qualitätswert muss zwischen 0 und 100 liegen.")
+		}
+	}
+	switch f.Service {
+	case Personalausweis:
+		if birthOK && age >= MinFingerprintAge && counts[KindFingerprint] == 0 && !f.Details.FingerprintsImpossible {
+			c.add("attachments", "fingerprints-missing", "fingerprints required from age 6 unless details.fingerprints_impossible",
+				"Fingerabdrücke fehlen. Wenn keine genommen werden können, bitte vermerken.")
+		}
+		if f.Details.FingerprintsImpossible && counts[KindFingerprint] > 0 {
+			c.add("details.fingerprints_impossible", "contradiction", "set although fingerprints are attached", "Fingerabdrücke sind vorhanden, der Vermerk widerspricht dem.")
+		}
+		if birthOK && age >= MinSignatureAge && counts[KindSignature] == 0 {
+			c.add("attachments", "signature-missing", fmt.Sprintf("signature required from age %d", MinSignatureAge), "Die Unterschrift fehlt.")
+		}
+	case Lebensbescheinigung:
+		if counts[KindScan] == 0 {
+			c.add("attachments", "scan-missing", "the signed form of the insurer must be scanned", "Das unterschriebene Formular des Versicherers muss gescannt werden.")
+		}
+	case Wohnsitzanmeldung:
+		if counts[KindScan] == 0 {
+			c.add("attachments", "scan-missing", "the landlord's confirmation (Wohnungsgeberbestätigung) must be scanned",
+				"Die Wohnungsgeberbestätigung muss gescannt werden.")
+		}
+		if counts[KindSignature] == 0 {
+			c.add("attachments", "signature-missing", "the signed registration form is required", "Die Unterschrift auf dem Anmeldeformular fehlt.")
+		}
+	}
+	if f.Service != Personalausweis && counts[KindPhoto] > 0 {
+		c.add("attachments", "not-for-service", "photos belong to personalausweis only", "Ein Lichtbild wird nur für den Personalausweis gebraucht.")
+	}
+}
+
+// CheckAttachment checks that data is what kind says: scans are PDF, JPEG or PNG; fingerprint
+// records ISO/IEC 19794-4 (FIR), WSQ or PNG; signatures PNG or JPEG; photos JPEG, PNG or
+// JPEG 2000. field names the attachment in the error.
+func CheckAttachment(field, kind string, data []byte) error {
+	if len(data) == 0 {
+		return &ValidationError{[]Problem{{Field: field, Code: "empty", Message: "file is empty", Hint: "Die Anlage ist leer."}}}
+	}
+	if len(data) > MaxAttachmentSize {
+		return &ValidationError{[]Problem{{Field: field, Code: "too-large",
+			Message: fmt.Sprintf("file larger than %d bytes", MaxAttachmentSize), Hint: "Die Anlage ist zu groß."}}}
+	}
+	got := Sniff(data)
+	want := map[string][]string{
+		KindScan:        {"pdf", "jpeg", "png"},
+		KindFingerprint: {"fir", "wsq", "png"},
+		KindSignature:   {"png", "jpeg"},
+		KindPhoto:       {"jpeg", "png", "jp2"},
+	}[kind]
+	for _, w := range want {
+		if got == w {
+			return nil
+		}
+	}
+	return &ValidationError{[]Problem{{Field: field, Code: "content",
+		Message: fmt.Sprintf("file is %s, a %s must be one of %s", got, kind, strings.Join(want, ", ")),
+		Hint:    "Die Anlage hat nicht das erwartete Format."}}}
+}
+
+// Sniff names the format of data by its magic bytes: pdf, jpeg, png, jp2, fir, wsq or unknown.
+func Sniff(data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte("%PDF-")):
+		return "pdf"
+	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
+		return "jpeg"
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return "png"
+	case bytes.HasPrefix(data, []byte{0, 0, 0, 0x0C, 'j', 'P', ' ', ' '}):
+		return "jp2"
+	case bytes.HasPrefix(data, []byte("FIR\x00")):
+		return "fir"
+	case bytes.HasPrefix(data, []byte{0xFF, 0xA0}):
+		return "wsq"
+	}
+	return "unknown"
+}

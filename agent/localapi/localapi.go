@@ -1,0 +1,173 @@
+// Package localapi is the agent's local HTTP+JSON API, served on the unix socket DIR/koffer.sock
+// for the CLI and on loopback for the UI. It defines the wire types that package client uses.
+package localapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"koffer/agent/cases"
+	"koffer/store"
+)
+
+// Status is the answer of GET /v1/status.
+type Status struct {
+	KitID     string        `json:"kit_id"`
+	Mode      string        `json:"mode"` // "live" or "training"
+	Version   string        `json:"version"`
+	Started   time.Time     `json:"started"`
+	TownHall  string        `json:"town_hall"`
+	Unlocked  bool          `json:"unlocked"` // a caseworker is logged in (drafts can be read)
+	Queue     QueueStats    `json:"queue"`
+	Uptime    time.Duration `json:"uptime_ns"`
+	DataDir   string        `json:"data_dir"`
+	AuditOK   bool          `json:"audit_ok"`
+	AuditInfo string        `json:"audit_info,omitempty"`
+}
+
+// QueueStats summarise the outbox.
+type QueueStats struct {
+	Depth        int    `json:"depth"`
+	Parked       int    `json:"parked"`
+	Bytes        int64  `json:"bytes"`
+	OldestAgeSec int64  `json:"oldest_age_s"`
+	OldestCaseID string `json:"oldest_case_id,omitempty"`
+	Delivered    int    `json:"delivered"`
+	Drafts       int    `json:"drafts"`
+}
+
+// SubmitRequest is the body of POST /v1/cases: a complete case file and the bytes of its
+// attachments in the order of case.attachments. ID is chosen by the client (UUIDv7) so a retry
+// after a lost answer cannot create the case twice.
+type SubmitRequest struct {
+	ID    string          `json:"id"`
+	Case  json.RawMessage `json:"case"`
+	Files [][]byte        `json:"files"`
+}
+
+// SubmitResponse answers a submit.
+type SubmitResponse struct {
+	ID        string `json:"id"`
+	State     string `json:"state"`
+	Late      bool   `json:"late"`
+	Fee       string `json:"fee,omitempty"`
+	Duplicate bool   `json:"duplicate,omitempty"` // the case already existed: nothing new stored
+}
+
+// Case is a queue entry: ids, service, state and times, never personal data.
+type Case struct {
+	ID            string    `json:"id"`
+	Service       string    `json:"service"`
+	State         string    `json:"state"`
+	Late          bool      `json:"late,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	SealedAt      time.Time `json:"sealed_at,omitzero"`
+	DeliveredAt   time.Time `json:"delivered_at,omitzero"`
+	PacketSize    int64     `json:"packet_size,omitempty"`
+	Attempts      int       `json:"attempts,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	Parked        string    `json:"parked,omitempty"`
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	Receipt       string    `json:"receipt,omitempty"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Code     string          `json:"code"` // "invalid-case", "not-found", "internal", ...
+	Message  string          `json:"message"`
+	Problems []cases.Problem `json:"problems,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Backend is what the API needs from the agent.
+type Backend interface {
+	Status(ctx context.Context) (Status, error)
+	Submit(ctx context.Context, req SubmitRequest) (SubmitResponse, error)
+	Cases(ctx context.Context) ([]Case, error)
+	Case(ctx context.Context, id string) (Case, error)
+}
+
+// MaxRequest bounds a request body (a case with its scans).
+const MaxRequest = 256 << 20
+
+// Handler serves the API.
+type Handler struct {
+	mux *http.ServeMux
+	b   Backend
+	log *slog.Logger
+}
+
+// NewHandler returns the API handler for b.
+func NewHandler(b Backend, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{mux: http.NewServeMux(), b: b, log: log.With("subsystem", "localapi")}
+	h.mux.HandleFunc("GET /v1/status", h.status)
+	h.mux.HandleFunc("POST /v1/cases", h.submit)
+	h.mux.HandleFunc("GET /v1/queue", h.queue)
+	h.mux.HandleFunc("GET /v1/queue/{id}", h.queueItem)
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	st, err := h.b.Status(r.Context())
+	h.reply(w, r, st, err)
+}
+
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
+	var req SubmitRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxRequest))
+	if err := dec.Decode(&req); err != nil {
+		h.reply(w, r, nil, &Error{Code: "bad-request", Message: "request body: " + err.Error()})
+		return
+	}
+	res, err := h.b.Submit(r.Context(), req)
+	h.reply(w, r, res, err)
+}
+
+func (h *Handler) queue(w http.ResponseWriter, r *http.Request) {
+	cs, err := h.b.Cases(r.Context())
+	if cs == nil {
+		cs = []Case{}
+	}
+	h.reply(w, r, cs, err)
+}
+
+func (h *Handler) queueItem(w http.ResponseWriter, r *http.Request) {
+	c, err := h.b.Case(r.Context(), r.PathValue("id"))
+	h.reply(w, r, c, err)
+}
+
+func (h *Handler) reply(w http.ResponseWriter, r *http.Request, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err == nil {
+		_ = json.NewEncoder(w).Encode(v)
+		return
+	}
+	status, body := http.StatusInternalServerError, &Error{Code: "internal", Message: err.Error()}
+	var ae *Error
+	var ve *cases.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		status, body = http.StatusUnprocessableEntity, &Error{Code: "invalid-case", Message: ve.Error(), Problems: ve.Problems}
+	case errors.As(err, &ae):
+		status, body = http.StatusBadRequest, ae
+	case errors.Is(err, store.ErrNotFound):
+		status, body = http.StatusNotFound, &Error{Code: "not-found", Message: err.Error()}
+	case errors.Is(err, context.Canceled):
+		status = 499
+	}
+	if status >= 500 {
+		h.log.Error("requestFailed", "path", r.URL.Path, "err", err)
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}

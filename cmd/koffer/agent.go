@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"koffer/agent"
+	"koffer/agent/keys"
+)
+
+type agentOptions struct {
+	f          *factory
+	ctx        context.Context
+	Listen     string
+	Training   bool
+	ConfigFile string
+}
+
+func newAgentCmd(f *factory, runF func(*agentOptions) error) *cobra.Command {
+	opts := &agentOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the koffer daemon",
+		Long: `Run the daemon: the local API on DIR/koffer.sock (for the CLI) and, with
+--listen, on a loopback address (for the UI). --training selects the simulated
+devices; a data directory without a kit becomes a training kit on first start.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return agentRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Listen, "listen", "", "loopback address for the UI, e.g. 127.0.0.1:8765")
+	cmd.Flags().BoolVar(&opts.Training, "training", false, "use the simulated devices (training and demos)")
+	cmd.Flags().StringVar(&opts.ConfigFile, "config", "", "TOML configuration file")
+	return cmd
+}
+
+func agentRun(opts *agentOptions) error {
+	var cfg agent.Config
+	if opts.ConfigFile != "" {
+		c, err := agent.LoadConfig(opts.ConfigFile)
+		if err != nil {
+			return err
+		}
+		cfg = c
+	}
+	if opts.Listen != "" {
+		cfg.Listen = opts.Listen
+	}
+	training := opts.Training || cfg.Training
+	level, err := cfg.Level()
+	if err != nil {
+		return err
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(opts.f.ErrOut, hopts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(opts.f.ErrOut, hopts)
+	}
+	log := slog.New(h)
+
+	dir := opts.f.DataDir
+	if _, err := keys.LoadKit(dir); errors.Is(err, keys.ErrNotInitialised) && training {
+		kit, err := newTrainingKit()
+		if err != nil {
+			return err
+		}
+		if err := initDataDir(opts.ctx, dir, kit); err != nil {
+			return err
+		}
+		log.Info("trainingKitCreated", "subsystem", "cli", "kitId", kit.Bundle.KitID)
+	}
+	// Device selection: training is the only switch to devices/sim; the lead wires the device
+	// registry here (Options.Runners / a device option) once devices/sim exists.
+	a, err := agent.New(opts.ctx, agent.Options{
+		DataDir: dir, Config: cfg, Logger: log, Version: version(), Training: training,
+	})
+	if err != nil {
+		return err
+	}
+	err = a.Serve(opts.ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

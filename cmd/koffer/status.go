@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"koffer/agent/client"
+)
+
+type statusOptions struct {
+	f    *factory
+	ctx  context.Context
+	JSON bool
+}
+
+func newStatusCmd(f *factory, runF func(*statusOptions) error) *cobra.Command {
+	opts := &statusOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the agent's kit, mode and queue",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return statusRun(opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+func statusRun(opts *statusOptions) error {
+	ctx, cancel := context.WithTimeout(opts.ctx, 10*time.Second)
+	defer cancel()
+	st, err := client.New(opts.f.DataDir).Status(ctx)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.f.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	th := st.TownHall
+	if th == "" {
+		th = "(none: training kit)"
+	}
+	audit := "ok"
+	if !st.AuditOK {
+		audit = "BROKEN: " + st.AuditInfo
+	}
+	w := opts.f.Out
+	fmt.Fprintf(w, "kit:        %s (%s)\n", st.KitID, st.Mode)
+	fmt.Fprintf(w, "town hall:  %s\n", th)
+	fmt.Fprintf(w, "uptime:     %s\n", st.Uptime.Round(time.Second))
+	fmt.Fprintf(w, "logged in:  %t\n", st.Unlocked)
+	fmt.Fprintf(w, "queue:      %d waiting (%d parked, %d bytes), oldest %s\n", st.Queue.Depth, st.Queue.Parked, st.Queue.Bytes,
+		time.Duration(st.Queue.OldestAgeSec)*time.Second)
+	fmt.Fprintf(w, "delivered:  %d\n", st.Queue.Delivered)
+	fmt.Fprintf(w, "drafts:     %d\n", st.Queue.Drafts)
+	fmt.Fprintf(w, "audit log:  %s\n", audit)
+	return nil
+}

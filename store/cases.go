@@ -1,0 +1,405 @@
+package store
+
+import (
+	"context"
+	"crypto/cipher"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Case states as stored. agent/cases owns the rules of moving between them; the store refuses
+// writes whose precondition state does not hold (ErrState).
+const (
+	StateDraft     = "draft"
+	StateSealed    = "sealed"
+	StateUploading = "uploading"
+	StateDelivered = "delivered"
+	StatePurged    = "purged"
+	StateCancelled = "cancelled"
+)
+
+// Case is a case as the queue shows it: ids, service, state and times, no personal data.
+type Case struct {
+	ID          string
+	Service     string
+	State       string
+	Late        bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	SealedAt    time.Time
+	DeliveredAt time.Time
+
+	// From the outbox and receipts, when there are any.
+	PacketSize    int64
+	Attempts      int
+	LastError     string
+	Parked        string
+	NextAttemptAt time.Time
+	ReceiptNumber string
+}
+
+// NewCase is what CreateDraft and SealCase need to create a case row.
+type NewCase struct {
+	ID        string
+	Service   string
+	Late      bool
+	CreatedAt time.Time // default now
+	Actor     string    // caseworker id, or "cli"
+}
+
+const caseColumns = `c.id, c.service, c.state, c.late, c.created_at, c.updated_at, c.sealed_at, c.delivered_at,
+	COALESCE(o.size, 0), COALESCE(o.attempts, 0), COALESCE(o.last_error, ''), COALESCE(o.parked_reason, ''),
+	o.next_attempt_at, COALESCE(r.number, '')
+	FROM cases c LEFT JOIN outbox o ON o.case_id = c.id LEFT JOIN receipts r ON r.case_id = c.id`
+
+func scanCase(sc interface{ Scan(...any) error }) (*Case, error) {
+	var c Case
+	var created, updated int64
+	var sealed, delivered, next sql.NullInt64
+	err := sc.Scan(&c.ID, &c.Service, &c.State, &c.Late, &created, &updated, &sealed, &delivered,
+		&c.PacketSize, &c.Attempts, &c.LastError, &c.Parked, &next, &c.ReceiptNumber)
+	if err != nil {
+		return nil, err
+	}
+	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
+	c.SealedAt, c.DeliveredAt, c.NextAttemptAt = nullMS(sealed), nullMS(delivered), nullMS(next)
+	return &c, nil
+}
+
+// Case returns one case, ErrNotFound if there is none with that id.
+func (s *Store) Case(ctx context.Context, id string) (*Case, error) {
+	c, err := scanCase(s.r.QueryRowContext(ctx, "SELECT "+caseColumns+" WHERE c.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("case %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("case %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// Cases lists cases in the given states (all when none given), oldest first.
+func (s *Store) Cases(ctx context.Context, states ...string) ([]Case, error) {
+	q := "SELECT " + caseColumns
+	args := make([]any, len(states))
+	if len(states) > 0 {
+		q += " WHERE c.state IN (?" + strings.Repeat(",?", len(states)-1) + ")"
+		for i, st := range states {
+			args[i] = st
+		}
+	}
+	q += " ORDER BY c.created_at, c.id"
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list cases: %w", err)
+	}
+	defer rows.Close()
+	var out []Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list cases: %w", err)
+		}
+		out = append(out, *c)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) insertCase(ctx context.Context, tx *sql.Tx, c NewCase, state string) error {
+	now := s.now()
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now
+	}
+	res, err := tx.ExecContext(ctx,
+		"INSERT INTO cases(id, service, state, late, created_at, updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
+		c.ID, c.Service, state, c.Late, ms(c.CreatedAt), ms(now))
+	if err != nil {
+		return fmt.Errorf("insert case: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("insert case: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("case %s: %w", c.ID, ErrExists)
+	}
+	return s.appendAudit(ctx, tx, EventCaseCreated, c.ID, c.Actor)
+}
+
+// CreateDraft creates a case in state draft.
+func (s *Store) CreateDraft(ctx context.Context, c NewCase) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.insertCase(ctx, tx, c, StateDraft) })
+}
+
+// requireState checks the case's state inside tx.
+func requireState(ctx context.Context, tx *sql.Tx, id string, allowed ...string) (string, error) {
+	var st string
+	err := tx.QueryRowContext(ctx, "SELECT state FROM cases WHERE id = ?", id).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("case %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("case %s: %w", id, err)
+	}
+	for _, a := range allowed {
+		if st == a {
+			return st, nil
+		}
+	}
+	return st, fmt.Errorf("case %s is %s: %w", id, st, ErrState)
+}
+
+func stepAD(caseID, name string) []byte { return []byte("step\x00" + caseID + "\x00" + name) }
+
+// SaveStep stores one captured step of a draft, encrypted with the data key, durably: when it
+// returns nil the step survives a power cut.
+func (s *Store) SaveStep(ctx context.Context, key cipher.AEAD, caseID, name string, data []byte) error {
+	box, err := seal(key, data, stepAD(caseID, name))
+	if err != nil {
+		return fmt.Errorf("save step: %w", err)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := requireState(ctx, tx, caseID, StateDraft); err != nil {
+			return fmt.Errorf("save step: %w", err)
+		}
+		now := ms(s.now())
+		_, err := tx.ExecContext(ctx, `INSERT INTO steps(case_id, name, data, updated_at) VALUES (?,?,?,?)
+			ON CONFLICT(case_id, name) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
+			caseID, name, box, now)
+		if err != nil {
+			return fmt.Errorf("save step: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE cases SET updated_at = ? WHERE id = ?", now, caseID); err != nil {
+			return fmt.Errorf("save step: %w", err)
+		}
+		return s.appendAudit(ctx, tx, EventStepSaved, caseID, "")
+	})
+}
+
+// Steps returns the decrypted steps of a case by name.
+func (s *Store) Steps(ctx context.Context, key cipher.AEAD, caseID string) (map[string][]byte, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT name, data FROM steps WHERE case_id = ?", caseID)
+	if err != nil {
+		return nil, fmt.Errorf("steps: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var name string
+		var box []byte
+		if err := rows.Scan(&name, &box); err != nil {
+			return nil, fmt.Errorf("steps: %w", err)
+		}
+		plain, err := open(key, box, stepAD(caseID, name))
+		if err != nil {
+			return nil, fmt.Errorf("steps: %w", err)
+		}
+		out[name] = plain
+	}
+	return out, rows.Err()
+}
+
+// Attachment is a file of a draft case (scan, fingerprint, signature, photo).
+type Attachment struct {
+	ID        int64
+	CaseID    string
+	Kind      string
+	Finger    string
+	SHA256    string // of the stored, encrypted file
+	Size      int64
+	CreatedAt time.Time
+}
+
+// Biometric reports whether the attachment must go as soon as the town hall has the packet.
+func (a Attachment) Biometric() bool { return a.Kind == "fingerprint" }
+
+func attachmentAD(caseID, kind, finger string) []byte {
+	return []byte("attachment\x00" + caseID + "\x00" + kind + "\x00" + finger)
+}
+
+// AddAttachment encrypts data with the data key, writes it as blobs/<sha256> (fsynced, file and
+// directory) and only then commits the row that names it.
+func (s *Store) AddAttachment(ctx context.Context, key cipher.AEAD, a Attachment, data []byte) (Attachment, error) {
+	box, err := seal(key, data, attachmentAD(a.CaseID, a.Kind, a.Finger))
+	if err != nil {
+		return a, fmt.Errorf("add attachment: %w", err)
+	}
+	sum, size, err := writeFileSync(s.blobs, func(sum string) string { return sum }, func(w io.Writer) error {
+		_, err := w.Write(box)
+		return err
+	})
+	if err != nil {
+		return a, fmt.Errorf("add attachment: %w", err)
+	}
+	a.SHA256, a.Size, a.CreatedAt = sum, size, s.now()
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := requireState(ctx, tx, a.CaseID, StateDraft); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx,
+			"INSERT INTO attachments(case_id, kind, finger, sha256, size, created_at) VALUES (?,?,?,?,?,?)",
+			a.CaseID, a.Kind, a.Finger, a.SHA256, a.Size, ms(a.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if a.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, EventAttachmentAdd, a.CaseID, "")
+	})
+	if err != nil {
+		// The file stays until RemoveOrphans: another row may name the same bytes.
+		return a, fmt.Errorf("add attachment: %w", err)
+	}
+	return a, nil
+}
+
+// Attachments lists the attachments of a case.
+func (s *Store) Attachments(ctx context.Context, caseID string) ([]Attachment, error) {
+	rows, err := s.r.QueryContext(ctx,
+		"SELECT id, case_id, kind, finger, sha256, size, created_at FROM attachments WHERE case_id = ? ORDER BY id", caseID)
+	if err != nil {
+		return nil, fmt.Errorf("attachments: %w", err)
+	}
+	defer rows.Close()
+	var out []Attachment
+	for rows.Next() {
+		var a Attachment
+		var at int64
+		if err := rows.Scan(&a.ID, &a.CaseID, &a.Kind, &a.Finger, &a.SHA256, &a.Size, &at); err != nil {
+			return nil, fmt.Errorf("attachments: %w", err)
+		}
+		a.CreatedAt = fromMS(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// AttachmentData reads and decrypts an attachment's bytes.
+func (s *Store) AttachmentData(ctx context.Context, key cipher.AEAD, a Attachment) ([]byte, error) {
+	box, err := readFile(filepath.Join(s.blobs, a.SHA256))
+	if err != nil {
+		return nil, fmt.Errorf("attachment data: %w", err)
+	}
+	plain, err := open(key, box, attachmentAD(a.CaseID, a.Kind, a.Finger))
+	if err != nil {
+		return nil, fmt.Errorf("attachment data: %w", err)
+	}
+	return plain, nil
+}
+
+// Cancel ends a draft without sending it; its steps and attachments are deleted.
+func (s *Store) Cancel(ctx context.Context, caseID, actor string) error {
+	var files []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := requireState(ctx, tx, caseID, StateDraft); err != nil {
+			return err
+		}
+		var err error
+		if files, err = deleteAttachments(ctx, tx, caseID, false); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM steps WHERE case_id = ?", caseID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE cases SET state = ?, updated_at = ? WHERE id = ?",
+			StateCancelled, ms(s.now()), caseID); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, EventCaseCancelled, caseID, actor)
+	})
+	if err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	return s.removeBlobs(ctx, files)
+}
+
+// Purge removes what is left of a delivered case (steps, attachments); the row stays, ids only.
+func (s *Store) Purge(ctx context.Context, caseID string) error {
+	var files []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := requireState(ctx, tx, caseID, StateDelivered); err != nil {
+			return err
+		}
+		var err error
+		if files, err = deleteAttachments(ctx, tx, caseID, false); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM steps WHERE case_id = ?", caseID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE cases SET state = ?, updated_at = ? WHERE id = ?",
+			StatePurged, ms(s.now()), caseID); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, EventCasePurged, caseID, "kit")
+	})
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	return s.removeBlobs(ctx, files)
+}
+
+// deleteAttachments deletes the case's attachment rows (only biometric ones if biometricOnly)
+// and returns the blob names they held.
+func deleteAttachments(ctx context.Context, tx *sql.Tx, caseID string, biometricOnly bool) ([]string, error) {
+	q := "DELETE FROM attachments WHERE case_id = ?"
+	if biometricOnly {
+		q += " AND kind = 'fingerprint'"
+	}
+	rows, err := tx.QueryContext(ctx, q+" RETURNING sha256", caseID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// removeBlobs deletes blob files no longer named by any row.
+func (s *Store) removeBlobs(ctx context.Context, names []string) error {
+	var gone []string
+	for _, n := range names {
+		var used int
+		if err := s.w.QueryRowContext(ctx, "SELECT count(*) FROM attachments WHERE sha256 = ?", n).Scan(&used); err != nil {
+			return fmt.Errorf("remove blobs: %w", err)
+		}
+		if used == 0 {
+			gone = append(gone, n)
+		}
+	}
+	if err := removeFiles(s.blobs, gone); err != nil {
+		return fmt.Errorf("remove blobs: %w", err)
+	}
+	return nil
+}
+
+// DeliveredBefore lists the ids of delivered (not yet purged) cases delivered before t.
+func (s *Store) DeliveredBefore(ctx context.Context, t time.Time) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT id FROM cases WHERE state = ? AND delivered_at < ? ORDER BY delivered_at", StateDelivered, ms(t))
+	if err != nil {
+		return nil, fmt.Errorf("delivered cases: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("delivered cases: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
