@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"koffer/agent/client"
 )
 
 // syncState is what `koffer sync` reads of the agent: the outbox and the uplink.
@@ -24,9 +25,6 @@ type syncAgent interface {
 	// SyncState reports the outbox and uplink.
 	SyncState(ctx context.Context) (syncState, error)
 }
-
-// errNoSyncAPI is what the command says until the agent's local API offers sync.
-var errNoSyncAPI = errors.New("this agent has no sync endpoint")
 
 type syncOptions struct {
 	f       *factory
@@ -110,7 +108,24 @@ func syncRun(opts *syncOptions) error {
 	return nil
 }
 
-// connectSyncAgent reaches the agent of dataDir for `koffer sync`.
-func connectSyncAgent(string) (syncAgent, error) {
-	return nil, errNoSyncAPI
+// connectSyncAgent reaches the agent of dataDir over its local API.
+func connectSyncAgent(dataDir string) (syncAgent, error) {
+	return localSyncAgent{client.New(dataDir)}, nil
+}
+
+// localSyncAgent is syncAgent over the agent's unix socket.
+type localSyncAgent struct{ c *client.Client }
+
+func (a localSyncAgent) SyncNow(ctx context.Context) error { return a.c.Sync(ctx) }
+
+func (a localSyncAgent) SyncState(ctx context.Context) (syncState, error) {
+	st, err := a.c.Status(ctx)
+	if err != nil {
+		return syncState{}, err
+	}
+	s := syncState{Pending: st.Queue.Depth - st.Queue.Parked, Parked: st.Queue.Parked}
+	if st.Uplink != nil {
+		s.Reachable, s.LastError = st.Uplink.Reachable, st.Uplink.LastError
+	}
+	return s, nil
 }
