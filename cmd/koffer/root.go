@@ -80,6 +80,7 @@ func newRootCmd(f *factory) *cobra.Command {
 		newQueueCmd(f),
 		newFingerCmd(f, nil),
 		newPrintCmd(f, nil),
+		newSyncCmd(f, nil),
 	)
 	return root
 }
