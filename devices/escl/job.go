@@ -2,8 +2,7 @@ package escl
 
 import (
 	"context"
-	"errors"
-	"fmt"
+		"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -107,7 +106,8 @@ func (st *Status) feederError(wantPaper bool) error {
 	return nil
 }
 
-// Next returns the next page's body (close it), or io.EOF after the last page.
+// Next returns the next page's body (close it), or io.EOF itself (never wrapped) after the
+// last page.
 func (j *Job) Next(ctx context.Context) (io.ReadCloser, error) {
 	if j.done {
 		return nil, io.EOF
@@ -198,7 +198,9 @@ func (c *Client) Scan(ctx context.Context, s Settings, page func(n int, r io.Rea
 	n := 0
 	for {
 		body, err := job.Next(ctx)
-		if errors.Is(err, io.EOF) {
+		// Compared directly: a transport error may wrap io.EOF (connection closed mid-job).
+		if err == io.EOF { //nolint:errorlint // Next returns io.EOF itself, unwrapped
+
 			c.log.Info("scan job finished", "job", job.path, "pages", n)
 			return n, nil
 		}

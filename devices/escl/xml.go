@@ -117,10 +117,11 @@ func (c *Capabilities) Source(src Source) *InputCaps {
 
 // wire types: tags without namespace match by local name.
 type xmlCaps struct {
-	Version      string `xml:"Version"`
-	MakeAndModel string `xml:"MakeAndModel"`
-	SerialNumber string `xml:"SerialNumber"`
-	UUID         string `xml:"UUID"`
+	XMLName      xml.Name `xml:"ScannerCapabilities"`
+	Version      string   `xml:"Version"`
+	MakeAndModel string   `xml:"MakeAndModel"`
+	SerialNumber string   `xml:"SerialNumber"`
+	UUID         string   `xml:"UUID"`
 	Platen       *struct {
 		Caps *xmlInputCaps `xml:"PlatenInputCaps"`
 	} `xml:"Platen"`
@@ -363,9 +364,10 @@ type Status struct {
 }
 
 type xmlStatus struct {
-	Version  string `xml:"Version"`
-	State    string `xml:"State"`
-	AdfState string `xml:"AdfState"`
+	XMLName  xml.Name `xml:"ScannerStatus"`
+	Version  string   `xml:"Version"`
+	State    string   `xml:"State"`
+	AdfState string   `xml:"AdfState"`
 	Jobs     []struct {
 		URI        string   `xml:"JobUri"`
 		UUID       string   `xml:"JobUuid"`
