@@ -2,7 +2,7 @@ package escl
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"io"
 	"net/http"
 	"time"

@@ -75,10 +75,12 @@ func (p *PDFWriter) AddJPEG(r io.Reader, dpi int) error {
 	var head bytes.Buffer
 	cfg, err := jpeg.DecodeConfig(io.TeeReader(io.LimitReader(r, 1<<20), &head))
 	if err != nil {
-		return fail(CodeBadPage, fmt.Errorf("%w: %v", errBadPage, err))
+		p.err = fail(CodeBadPage, fmt.Errorf("%w: %v", errBadPage, err))
+		return p.err
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return fail(CodeBadPage, fmt.Errorf("%w: empty image", errBadPage))
+		p.err = fail(CodeBadPage, fmt.Errorf("%w: empty image", errBadPage))
+		return p.err
 	}
 	cs := "/DeviceRGB"
 	decode := ""

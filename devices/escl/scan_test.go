@@ -171,3 +171,19 @@ func TestStatusAndCapabilitiesOverHTTP(t *testing.T) {
 	assert.Equal(t, escl.StateIdle, st.State)
 	assert.Equal(t, escl.ADFLoaded, st.ADF)
 }
+
+func TestProbe(t *testing.T) {
+	srv := escltest.New(t, escltest.Options{Capabilities: escltest.Fixture(t, hpCaps), ADFPages: 1, JamAfter: 1})
+	info, err := escl.Probe(t.Context(), nil, srv.BaseURL())
+	require.NoError(t, err)
+	assert.Equal(t, "HP LaserJet MFP M426fdn", info.MakeAndModel)
+	assert.Equal(t, []escl.Source{escl.Flatbed, escl.ADF, escl.ADFDuplex}, info.Sources)
+	assert.Equal(t, escl.StateIdle, info.State)
+	assert.Equal(t, escl.ADFLoaded, info.ADF)
+
+	srv.Close()
+	_, err = escl.Probe(t.Context(), nil, srv.BaseURL())
+	var de *devices.Error
+	require.True(t, errors.As(err, &de), "want *devices.Error, got %v", err)
+	assert.Equal(t, escl.CodeUnreachable, de.Code)
+}
