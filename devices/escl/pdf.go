@@ -201,6 +201,10 @@ func (c *Client) ScanToPDF(ctx context.Context, s Settings, path string) (pages 
 			os.Remove(tmp.Name())
 		}
 	}()
+	// Scans hold personal documents: readable by the owner only.
+	if err = tmp.Chmod(0o600); err != nil {
+		return 0, fmt.Errorf("scan to pdf: %w", err)
+	}
 	pw := NewPDFWriter(tmp)
 	pages, err = c.Scan(ctx, s, func(_ int, r io.Reader, used Settings) error {
 		return pw.AddJPEG(r, used.Resolution)
