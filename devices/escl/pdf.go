@@ -25,6 +25,7 @@ type PDFWriter struct {
 	off     int64
 	offsets []int64 // by object number; 1 = catalog, 2 = pages
 	pages   []int   // page object numbers
+	buf     []byte  // copy buffer, reused for every page
 	err     error
 }
 
@@ -100,7 +101,10 @@ func (p *PDFWriter) AddJPEG(r io.Reader, dpi int) error {
 	if _, err := tw.Write(head.Bytes()); err != nil {
 		return err
 	}
-	n, err := io.Copy(tw, io.LimitReader(r, MaxPageBytes+1))
+	if p.buf == nil {
+		p.buf = make([]byte, 32<<10)
+	}
+	n, err := io.CopyBuffer(tw, io.LimitReader(r, MaxPageBytes+1), p.buf)
 	if err != nil {
 		if p.err != nil {
 			return p.err

@@ -60,6 +60,9 @@ type Options struct {
 	Hang bool
 	// PageDelay is the simulated mechanical time per page, counted in the server's time.
 	PageDelay time.Duration
+	// Prerender renders the first page once and sends its bytes for every later page, so
+	// that allocation figures show the client's share, not the server's rendering.
+	Prerender bool
 }
 
 // Server is a running test scanner.
@@ -76,6 +79,7 @@ type Server struct {
 	busyPosts  int
 	counts     map[string]int
 	serverTime time.Duration
+	page       []byte // prerendered
 }
 
 type job struct {
@@ -95,6 +99,14 @@ func New(t testing.TB, opts Options) *Server {
 	s.Server = httptest.NewServer(s)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// Load puts n more sheets into the feeder and clears a jam.
+func (s *Server) Load(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.feeder += n
+	s.jammed = false
 }
 
 // BaseURL is the eSCL root to give the client.
@@ -322,9 +334,24 @@ func (s *Server) next(w http.ResponseWriter, r *http.Request, id string) {
 		time.Sleep(s.opts.PageDelay)
 	}
 	w.Header().Set("Content-Type", "image/jpeg")
-	if s.opts.BadPage == n {
+	switch {
+	case s.opts.BadPage == n:
 		w.Write([]byte("<html>this is not a jpeg</html>"))
-	} else {
+	case s.opts.Prerender:
+		s.mu.Lock()
+		page := s.page
+		s.mu.Unlock()
+		if page == nil {
+			var b bytes.Buffer
+			_ = jpeg.Encode(&b, Page(ss.Width*ss.XRes/300, ss.Height*ss.YRes/300, ss.ColorMode == string(escl.RGB24), n), &jpeg.Options{Quality: 80})
+			page = b.Bytes()
+			s.mu.Lock()
+			s.page = page
+			s.mu.Unlock()
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		w.Write(page)
+	default:
 		_ = jpeg.Encode(w, Page(ss.Width*ss.XRes/300, ss.Height*ss.YRes/300, ss.ColorMode == string(escl.RGB24), n), &jpeg.Options{Quality: 80})
 	}
 	s.mu.Lock()
