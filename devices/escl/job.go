@@ -2,6 +2,7 @@ package escl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -185,8 +186,17 @@ func (j *Job) Cancel(ctx context.Context) error {
 }
 
 // Scan runs a whole job: capabilities, start, every page handed to page in order. On any
-// failure the job is cancelled on the device. It returns the number of pages.
+// failure the job is cancelled on the device. It returns the number of pages. When ctx's
+// deadline ends the job, the error is scanner.timeout (and matches context.DeadlineExceeded).
 func (c *Client) Scan(ctx context.Context, s Settings, page func(n int, r io.Reader, s Settings) error) (int, error) {
+	n, err := c.scan(ctx, s, page)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		err = fail(CodeTimeout, err)
+	}
+	return n, err
+}
+
+func (c *Client) scan(ctx context.Context, s Settings, page func(n int, r io.Reader, s Settings) error) (int, error) {
 	caps, err := c.Capabilities(ctx)
 	if err != nil {
 		return 0, err
