@@ -28,7 +28,8 @@ type Options struct {
 	Quirks *Quirks
 }
 
-// Client talks eSCL to one scanner at a base URL such as "http://host/eSCL".
+// Client talks eSCL to one scanner at a base URL such as "http://host/eSCL". It runs one job
+// at a time: use it from one goroutine.
 type Client struct {
 	base   *url.URL
 	hc     *http.Client

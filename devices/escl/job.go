@@ -64,18 +64,20 @@ func (c *Client) StartJob(ctx context.Context, caps *Capabilities, s Settings) (
 			path := ref[len(c.base.Scheme)+3+len(c.base.Host):]
 			c.log.Info("scan job started", "job", path, "source", string(s.Source), "dpi", s.Resolution, "colorMode", string(s.ColorMode))
 			return &Job{c: c, path: path, Settings: s}, nil
-		case code == http.StatusConflict && attempt == 0 && ic != nil:
+		case code == http.StatusConflict:
+			// 409 is "not now" (feeder empty or jammed) or "not these settings".
+			if err := c.checkFeeder(ctx, s.Source != Flatbed); err != nil {
+				return nil, err
+			}
+			if attempt > 0 || ic == nil {
+				return nil, failf(CodeUnsupported, "scan settings refused (409)")
+			}
 			fb := s.nearest(ic)
 			if fb == s {
 				return nil, failf(CodeUnsupported, "scan settings refused (409) and no nearer supported settings")
 			}
 			c.log.Info("scan settings refused, falling back", "dpi", fb.Resolution, "colorMode", string(fb.ColorMode))
 			s = fb
-		case code == http.StatusConflict:
-			if err := c.checkFeeder(ctx, s.Source != Flatbed); err != nil {
-				return nil, err
-			}
-			return nil, failf(CodeUnsupported, "scan settings refused (409)")
 		default:
 			return nil, failf(CodeBadAnswer, "post scan job: http %d", code)
 		}

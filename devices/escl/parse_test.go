@@ -186,6 +186,9 @@ func FuzzParseCapabilities(f *testing.F) {
 	for _, n := range fixtureFiles {
 		f.Add(escltest.Fixture(f, n))
 	}
+	for _, n := range projectFiles {
+		f.Add(projectFile(f, n))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		caps, err := escl.ParseCapabilities(bytes.NewReader(b))
 		if err != nil {
@@ -206,6 +209,9 @@ func FuzzParseCapabilities(f *testing.F) {
 func FuzzParseStatus(f *testing.F) {
 	for _, n := range fixtureFiles {
 		f.Add(escltest.Fixture(f, n))
+	}
+	for _, n := range projectFiles {
+		f.Add(projectFile(f, n))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := escl.ParseStatus(bytes.NewReader(b))

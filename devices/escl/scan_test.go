@@ -187,3 +187,17 @@ func TestProbe(t *testing.T) {
 	require.True(t, errors.As(err, &de), "want *devices.Error, got %v", err)
 	assert.Equal(t, escl.CodeUnreachable, de.Code)
 }
+
+// A feeder left jammed by one job is reported before the next job starts.
+func TestJammedFeederBeforeStart(t *testing.T) {
+	srv := escltest.New(t, escltest.Options{Capabilities: escltest.Fixture(t, kyoceraCaps), ADFPages: 4, JamAfter: 1})
+	c := client(t, srv, 5*time.Second)
+	_, err := c.ScanToPDF(t.Context(), escl.DocumentSettings(escl.ADF), filepath.Join(t.TempDir(), "a.pdf"))
+	require.Error(t, err)
+	posts := srv.Count("page")
+	_, err = c.ScanToPDF(t.Context(), escl.DocumentSettings(escl.ADF), filepath.Join(t.TempDir(), "b.pdf"))
+	var de *devices.Error
+	require.True(t, errors.As(err, &de), "want *devices.Error, got %v", err)
+	assert.Equal(t, escl.CodeJam, de.Code)
+	assert.Equal(t, posts, srv.Count("page"), "no page is pulled from a jammed feeder")
+}
