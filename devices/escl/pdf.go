@@ -187,6 +187,26 @@ func (p *PDFWriter) Close() error {
 	return p.w.Flush()
 }
 
+// ScanPDF scans with s and streams all pages as one PDF to w, page by page as they arrive.
+// On error w holds an unfinished PDF that the caller must discard (ScanToPDF does).
+func (c *Client) ScanPDF(ctx context.Context, s Settings, w io.Writer) (int, error) {
+	s = s.withDefaults()
+	if s.Format != "image/jpeg" {
+		return 0, fmt.Errorf("scan to pdf: format %s cannot be assembled", s.Format)
+	}
+	pw := NewPDFWriter(w)
+	pages, err := c.Scan(ctx, s, func(_ int, r io.Reader, used Settings) error {
+		return pw.AddJPEG(r, used.Resolution)
+	})
+	if err != nil {
+		return pages, err
+	}
+	if err := pw.Close(); err != nil {
+		return pages, fmt.Errorf("scan to pdf: %w", err)
+	}
+	return pages, nil
+}
+
 // ScanToPDF scans with s and writes all pages as one PDF at path. The file appears only when
 // the whole job succeeded (written to a temporary file beside it, synced, then renamed): a
 // failed or cancelled job leaves nothing that could be attached as if complete.
@@ -209,15 +229,8 @@ func (c *Client) ScanToPDF(ctx context.Context, s Settings, path string) (pages 
 	if err = tmp.Chmod(0o600); err != nil {
 		return 0, fmt.Errorf("scan to pdf: %w", err)
 	}
-	pw := NewPDFWriter(tmp)
-	pages, err = c.Scan(ctx, s, func(_ int, r io.Reader, used Settings) error {
-		return pw.AddJPEG(r, used.Resolution)
-	})
-	if err != nil {
+	if pages, err = c.ScanPDF(ctx, s, tmp); err != nil {
 		return pages, err
-	}
-	if err = pw.Close(); err != nil {
-		return pages, fmt.Errorf("scan to pdf: %w", err)
 	}
 	if err = tmp.Sync(); err != nil {
 		return pages, fmt.Errorf("scan to pdf: %w", err)
