@@ -81,6 +81,7 @@ func TestScanToPDF(t *testing.T) {
 		{name: "ADF duplex colour", caps: hpCaps, opts: escltest.Options{ADFPages: 2}, settings: escl.PhotoSettings(escl.ADFDuplex), pages: 2},
 		{name: "503 then 200", caps: xeroxCaps, opts: escltest.Options{ADFPages: 2, Busy: 3}, settings: escl.DocumentSettings(escl.ADF), pages: 2, event: "503", times: 6},
 		{name: "broken host in Location", caps: hpCaps, opts: escltest.Options{Location: escltest.LocationBrokenHost}, settings: escl.DocumentSettings(escl.Flatbed), pages: 1},
+		{name: "job path with a urn:uuid", caps: kyoceraCaps, opts: escltest.Options{ADFPages: 2, UUIDJobs: true, Location: escltest.LocationRelative}, settings: escl.DocumentSettings(escl.ADF), pages: 2},
 		{name: "relative Location", caps: hpCaps, opts: escltest.Options{Location: escltest.LocationRelative}, settings: escl.DocumentSettings(escl.Flatbed), pages: 1},
 		{name: "409 for an unsupported resolution falls back", caps: hpCaps, opts: escltest.Options{Strict: true},
 			settings: escl.Settings{Source: escl.Flatbed, Resolution: 250, ColorMode: escl.Grayscale8}, pages: 1, event: "409", times: 1},
@@ -90,10 +91,9 @@ func TestScanToPDF(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := escltest.New(t, escltest.Options{Capabilities: escltest.Fixture(t, tt.caps)})
 			opts := tt.opts
 			opts.Capabilities = escltest.Fixture(t, tt.caps)
-			srv = escltest.New(t, opts)
+			srv := escltest.New(t, opts)
 			out := filepath.Join(t.TempDir(), "scan.pdf")
 			n, err := client(t, srv, 10*time.Second).ScanToPDF(t.Context(), tt.settings, out)
 			require.NoError(t, err)

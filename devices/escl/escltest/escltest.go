@@ -60,6 +60,8 @@ type Options struct {
 	Hang bool
 	// PageDelay is the simulated mechanical time per page, counted in the server's time.
 	PageDelay time.Duration
+	// UUIDJobs names jobs like the Kyocera does ("urn:uuid:..."), colons in the path.
+	UUIDJobs bool
 	// Prerender renders the first page once and sends its bytes for every later page, so
 	// that allocation figures show the client's share, not the server's rendering.
 	Prerender bool
@@ -250,6 +252,9 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	}
 	s.nextID++
 	id := strconv.Itoa(s.nextID)
+	if s.opts.UUIDJobs {
+		id = fmt.Sprintf("urn:uuid:4509a320-00a0-008f-00b6-%012d", s.nextID)
+	}
 	s.jobs[id] = &job{settings: ss}
 	switch s.opts.Location {
 	case LocationBrokenHost:
