@@ -43,3 +43,9 @@ func Probe(ctx context.Context, rt http.RoundTripper, baseURL string) (Info, err
 	info.State, info.ADF = st.State, st.ADF
 	return info, nil
 }
+
+// Problem returns what the feeder state stands in the way of scanning (jam, open cover) as a
+// *devices.Error with its German hint, or nil. An empty feeder is no problem for the flatbed.
+func (i Info) Problem() error {
+	return (&Status{ADF: i.ADF}).feederError(false)
+}

@@ -180,6 +180,7 @@ func TestProbe(t *testing.T) {
 	assert.Equal(t, []escl.Source{escl.Flatbed, escl.ADF, escl.ADFDuplex}, info.Sources)
 	assert.Equal(t, escl.StateIdle, info.State)
 	assert.Equal(t, escl.ADFLoaded, info.ADF)
+	assert.NoError(t, info.Problem())
 
 	srv.Close()
 	_, err = escl.Probe(t.Context(), nil, srv.BaseURL())
@@ -200,4 +201,18 @@ func TestJammedFeederBeforeStart(t *testing.T) {
 	require.True(t, errors.As(err, &de), "want *devices.Error, got %v", err)
 	assert.Equal(t, escl.CodeJam, de.Code)
 	assert.Equal(t, posts, srv.Count("page"), "no page is pulled from a jammed feeder")
+}
+
+func TestProbeReportsJam(t *testing.T) {
+	srv := escltest.New(t, escltest.Options{Capabilities: escltest.Fixture(t, xeroxCaps), ADFPages: 3, JamAfter: 1})
+	_, err := client(t, srv, 5*time.Second).ScanToPDF(t.Context(), escl.DocumentSettings(escl.ADF), filepath.Join(t.TempDir(), "x.pdf"))
+	require.Error(t, err)
+	info, err := escl.Probe(t.Context(), nil, srv.BaseURL())
+	require.NoError(t, err, "a jammed scanner still answers")
+	assert.Equal(t, escl.ADFJam, info.ADF)
+	assert.Equal(t, []escl.Source{escl.Flatbed, escl.ADF}, info.Sources)
+	var de *devices.Error
+	require.True(t, errors.As(info.Problem(), &de))
+	assert.Equal(t, escl.CodeJam, de.Code)
+	assert.Contains(t, de.Hint, "Papierstau")
 }
