@@ -67,9 +67,9 @@ func New(baseURL string, opts Options) (*Client, error) {
 	}, nil
 }
 
-// resolve makes an absolute URL on the scanner's own scheme and host from a path, dropping
-// any host the device put in it (some devices send a broken one).
-func (c *Client) resolve(p string) (string, error) {
+// pathOf returns the path of p on the scanner, dropping any scheme and host the device put in
+// it (some devices send a broken one). A relative path is taken from the eSCL root.
+func (c *Client) pathOf(p string) (string, error) {
 	ref, err := url.Parse(strings.TrimSpace(p))
 	if err != nil {
 		return "", fmt.Errorf("bad path %q: %w", p, err)
@@ -79,8 +79,16 @@ func (c *Client) resolve(p string) (string, error) {
 		return "", fmt.Errorf("empty path %q", p)
 	}
 	if !strings.HasPrefix(path, "/") {
-		// Relative to the eSCL root ("ScanJobs/7").
 		path = c.base.EscapedPath() + "/" + path
+	}
+	return path, nil
+}
+
+// resolve makes an absolute URL on the scanner's own scheme and host from a path (see pathOf).
+func (c *Client) resolve(p string) (string, error) {
+	path, err := c.pathOf(p)
+	if err != nil {
+		return "", err
 	}
 	u := *c.base
 	u.RawPath, u.Path, u.RawQuery, u.Fragment = "", "", "", ""

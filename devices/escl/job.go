@@ -57,11 +57,10 @@ func (c *Client) StartJob(ctx context.Context, caps *Capabilities, s Settings) (
 			if loc == "" {
 				return nil, failf(CodeBadAnswer, "scan job created without location")
 			}
-			ref, err := c.resolve(loc)
+			path, err := c.pathOf(loc)
 			if err != nil {
 				return nil, fail(CodeBadAnswer, fmt.Errorf("job location: %w", err))
 			}
-			path := ref[len(c.base.Scheme)+3+len(c.base.Host):]
 			c.log.Info("scan job started", "job", path, "source", string(s.Source), "dpi", s.Resolution, "colorMode", string(s.ColorMode))
 			return &Job{c: c, path: path, Settings: s}, nil
 		case code == http.StatusConflict:
