@@ -2,12 +2,19 @@ package escl_test
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/devices"
 	"koffer/devices/escl"
 	"koffer/devices/escl/escltest"
 )
@@ -227,4 +234,26 @@ func FuzzParseStatus(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A device that answers with an endless document is cut off after the size limit: a clear
+// error, no hang, no memory blow-up.
+func TestEndlessCapabilitiesOverHTTP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<ScannerCapabilities>")
+		chunk := []byte(strings.Repeat("<a>x</a>", 1024))
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c, err := escl.New(srv.URL+"/eSCL", escl.Options{RequestTimeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	_, err = c.Capabilities(t.Context())
+	var de *devices.Error
+	require.True(t, errors.As(err, &de), "want *devices.Error, got %v", err)
+	assert.Equal(t, escl.CodeBadAnswer, de.Code)
+	assert.Contains(t, err.Error(), "too large")
 }
