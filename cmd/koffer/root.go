@@ -81,6 +81,7 @@ func newRootCmd(f *factory) *cobra.Command {
 		newFingerCmd(f, nil),
 		newPrintCmd(f, nil),
 		newSyncCmd(f, nil),
+		newScanCmd(f, nil),
 	)
 	return root
 }
