@@ -24,6 +24,8 @@ type Config struct {
 	// Printer is the kit's printer: an ipp:// or ipps:// URI, or "usb" for the first
 	// IPP-over-USB printer. Empty: no printer (the UI says so).
 	Printer string `toml:"printer"`
+	// Scanner is the eSCL root of the kit's scanner (http://host/eSCL). Empty: no scanner.
+	Scanner string `toml:"scanner"`
 
 	// The letterhead of printed certificates.
 	AuthorityName    string `toml:"authority_name"`    // "Stadt Musterstadt – Bürgeramt"

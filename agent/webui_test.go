@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"html"
 	"image"
@@ -27,14 +26,6 @@ import (
 	"koffer/devices/sim"
 	"koffer/store"
 )
-
-// pdfScanner stands in for the scanner, which has no simulator yet; the printer is training
-// mode's simulator, so every printout is a real rendered certificate.
-type pdfScanner struct{}
-
-func (pdfScanner) ScanDocument(context.Context) ([]byte, error) {
-	return []byte("%PDF-1.4\n% test scan\n%%EOF\n"), nil
-}
 
 type uiClient struct {
 	t    testing.TB
@@ -131,7 +122,7 @@ func newUI(t testing.TB) (*Agent, *sim.Printer, *uiClient) {
 	require.NoError(t, err)
 	pr := sim.NewPrinter()
 	pr.PageTime = time.Millisecond
-	b := a.WebBackend(WebDevices{Printer: pr, Scanner: pdfScanner{}, Reader: sim.NewReader(sim.ReaderOptions{}), Training: true})
+	b := a.WebBackend(WebDevices{Printer: pr, Scanner: simScanner(t, sim.ScannerOptions{FeederPages: 2, PageTime: time.Millisecond}), Reader: sim.NewReader(sim.ReaderOptions{}), Training: true})
 	srv, err := web.New(web.Options{Backend: b, Logger: slog.New(slog.DiscardHandler), Now: a.now})
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)

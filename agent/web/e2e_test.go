@@ -23,6 +23,7 @@ import (
 
 	"koffer/agent"
 	"koffer/agent/web"
+	"koffer/devices/escl"
 	"koffer/devices/peer"
 	"koffer/devices/sim"
 	"koffer/store"
@@ -200,14 +201,6 @@ func TestEndToEndAgentKilledMidCase(t *testing.T) {
 	assert.Equal(t, "sealed", queue[0].State)
 }
 
-// e2eScanner stands in for the scanner, which has no simulator yet; the printer is training
-// mode's simulator and everything else is the real agent: store, agent/cases, SealDraft, packets.
-type e2eScanner struct{}
-
-func (e2eScanner) ScanDocument(context.Context) ([]byte, error) {
-	return []byte("%PDF-1.4\n% e2e scan\n%%EOF\n"), nil
-}
-
 func (b *Browser) fillAll(values map[string]string) {
 	b.t.Helper()
 	for name, v := range values {
@@ -235,7 +228,12 @@ func TestEndToEndFourServicesRealAgent(t *testing.T) {
 	t.Cleanup(func() { _ = a.Close() })
 	pr := sim.NewPrinter()
 	pr.PageTime = time.Millisecond
-	srv, err := web.New(web.Options{Backend: a.WebBackend(agent.WebDevices{Printer: pr, Scanner: e2eScanner{},
+	sc, err := sim.StartScanner(sim.ScannerOptions{FeederPages: 2, PageTime: time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sc.Close(context.Background()) })
+	scanner, err := escl.New(sc.URL(), escl.Options{})
+	require.NoError(t, err)
+	srv, err := web.New(web.Options{Backend: a.WebBackend(agent.WebDevices{Printer: pr, Scanner: agent.ESCL{Client: scanner},
 		Reader: sim.NewReader(sim.ReaderOptions{}), Training: true}), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)

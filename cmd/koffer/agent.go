@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"koffer/agent"
 	"koffer/agent/keys"
 	"koffer/agent/web"
+	"koffer/devices/escl"
 	"koffer/devices/sim"
 )
 
@@ -93,12 +95,26 @@ func agentRun(opts *agentOptions) error {
 		return err
 	}
 	dev := agent.WebDevices{Training: training}
+	scannerURL := cfg.Scanner
 	switch {
 	case training:
 		dev.Reader = sim.NewReader(sim.ReaderOptions{Delay: 300 * time.Millisecond})
 		dev.Printer = sim.NewPrinter()
+		sc, err := sim.StartScanner(sim.ScannerOptions{})
+		if err != nil {
+			return err
+		}
+		defer sc.Close(context.WithoutCancel(opts.ctx))
+		scannerURL = sc.URL()
 	case cfg.Printer != "":
 		dev.Printer = perJobPrinter{uri: cfg.Printer}
+	}
+	if scannerURL != "" {
+		c, err := escl.New(scannerURL, escl.Options{Logger: log.With("subsystem", "escl")})
+		if err != nil {
+			return fmt.Errorf("config scanner: %w", err)
+		}
+		dev.Scanner = agent.ESCL{Client: c}
 	}
 	if ui, err = web.New(web.Options{Backend: a.WebBackend(dev), Logger: log, IdleLock: cfg.IdleLock}); err != nil {
 		return err

@@ -4,130 +4,135 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"koffer/agent/documents/scanpdf"
+	"koffer/devices"
 	"koffer/devices/escl"
 	"koffer/devices/sim"
 )
 
 type scanOptions struct {
-	f        *factory
-	ctx      context.Context
-	out      string
-	source   string
-	color    bool
-	scanner  string
-	training bool
-	timeout  time.Duration
+	f *factory
 
-	// transport carries the eSCL requests; nil is TCP. Tests replace it.
-	transport http.RoundTripper
+	Out      string
+	Source   string // flatbed | adf
+	Duplex   bool
+	Color    bool
+	Scanner  string // eSCL root URI
+	Training bool   // the simulated scanner of training mode: nothing else selects it
+	Timeout  time.Duration
+
+	// Transport carries the eSCL exchanges (nil: TCP). Tests and USB wiring set it.
+	Transport http.RoundTripper
+	Logger    *slog.Logger
 }
 
 func newScanCmd(f *factory, runF func(*scanOptions) error) *cobra.Command {
 	opts := &scanOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "scan --out FILE.pdf [--source flatbed|adf] [--color] [--scanner URI]",
+		Use:   "scan --out FILE.pdf",
 		Short: "Scan a document into one PDF (300 dpi grey A4; --color for photos)",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			opts.ctx = c.Context()
+		Long: "Scan from an eSCL (AirScan) scanner into one PDF. The file appears only when every page\n" +
+			"has arrived; a jam or a pulled cable leaves nothing behind.\n" +
+			"The scanner is --scanner, else $KOFFER_SCANNER (e.g. http://192.168.1.20/eSCL).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Out == "" {
+				return &flagError{errors.New("--out is required")}
+			}
+			if opts.Source != "flatbed" && opts.Source != "adf" {
+				return &flagError{fmt.Errorf("--source must be flatbed or adf, not %q", opts.Source)}
+			}
+			if opts.Training && opts.Scanner != "" {
+				return &flagError{errors.New("--scanner and --training exclude each other")}
+			}
+			if opts.Scanner == "" && !opts.Training {
+				opts.Scanner = f.Getenv("KOFFER_SCANNER")
+			}
+			if opts.Scanner == "" && !opts.Training {
+				return &flagError{errors.New("no scanner: give --scanner URI, set KOFFER_SCANNER, or use --training")}
+			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return scanRun(opts)
+			return scanRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.out, "out", "", "PDF file to write (written only when every page arrived)")
-	cmd.Flags().StringVar(&opts.source, "source", "flatbed", "paper source: flatbed or adf")
-	cmd.Flags().BoolVar(&opts.color, "color", false, "scan in colour (photos) instead of grey")
-	cmd.Flags().StringVar(&opts.scanner, "scanner", "", "eSCL scanner, e.g. http://192.168.1.20/eSCL (env KOFFER_SCANNER)")
-	cmd.Flags().BoolVar(&opts.training, "training", false, "use the simulated scanner of training mode")
-	cmd.Flags().DurationVar(&opts.timeout, "timeout", 10*time.Minute, "give up on the whole job after this long")
+	cmd.Flags().StringVar(&opts.Out, "out", "", "PDF file to write")
+	cmd.Flags().StringVar(&opts.Source, "source", "flatbed", "flatbed or adf (document feeder)")
+	cmd.Flags().BoolVar(&opts.Duplex, "duplex", false, "both sides (adf only)")
+	cmd.Flags().BoolVar(&opts.Color, "color", false, "scan in colour (photos)")
+	cmd.Flags().StringVar(&opts.Scanner, "scanner", "", "eSCL root URI of the scanner (env KOFFER_SCANNER)")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Minute, "give up on the whole job after this long")
+	cmd.Flags().BoolVar(&opts.Training, "training", false, "scan from the simulated scanner of training mode")
 	return cmd
 }
 
-// scannerBaseURL turns what the user typed into an eSCL root: "host", "host:port",
-// "http://host" and "http://host/eSCL" all work; no path means /eSCL.
-func scannerBaseURL(s string) (string, error) {
-	if !strings.Contains(s, "://") {
-		s = "http://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", fmt.Errorf("--scanner %q: want http://HOST[:PORT][/eSCL]", s)
-	}
-	if strings.Trim(u.Path, "/") == "" {
-		u.Path = "/eSCL"
-	}
-	return strings.TrimRight(u.String(), "/"), nil
-}
-
-func scanRun(opts *scanOptions) error {
-	if opts.out == "" {
-		return &flagError{errors.New("--out FILE.pdf is required")}
-	}
-	var src escl.Source
-	switch strings.ToLower(opts.source) {
-	case "flatbed", "":
-		src = escl.Flatbed
-	case "adf", "feeder":
-		src = escl.ADF
-	default:
-		return &flagError{fmt.Errorf("--source %q: want flatbed or adf", opts.source)}
-	}
-	settings := escl.DocumentSettings(src)
-	if opts.color {
-		settings = escl.PhotoSettings(src)
-	}
-
-	rt, base := opts.transport, ""
-	switch {
-	case opts.training && opts.scanner != "":
-		return &flagError{errors.New("--scanner and --training exclude each other")}
-	case opts.training:
-		rt, base = sim.NewScanner(sim.ScannerOptions{ADFPages: 3}), sim.ScannerURL
-	default:
-		uri := opts.scanner
-		if uri == "" {
-			uri = opts.f.Getenv("KOFFER_SCANNER")
-		}
-		if uri == "" {
-			return &flagError{errors.New("no scanner: give --scanner URI (or KOFFER_SCANNER), or --training")}
-		}
-		var err error
-		if base, err = scannerBaseURL(uri); err != nil {
-			return &flagError{err}
-		}
-	}
-	ctx := opts.ctx
+func scanRun(ctx context.Context, opts *scanOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if opts.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.timeout)
-		defer cancel()
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	c, err := escl.New(base, escl.Options{Transport: rt})
+	if opts.Training {
+		sc, err := sim.StartScanner(sim.ScannerOptions{})
+		if err != nil {
+			return err
+		}
+		defer sc.Close(context.WithoutCancel(ctx))
+		opts.Scanner = sc.URL()
+	}
+	c, err := escl.New(opts.Scanner, escl.Options{Transport: opts.Transport, Logger: log})
 	if err != nil {
 		return &flagError{err}
 	}
-	start := time.Now()
-	pages, err := c.ScanToPDF(ctx, settings, opts.out)
+	src := escl.Platen
+	if opts.Source == "adf" {
+		src = escl.Feeder
+	}
+	var pages int
+	err = func() error {
+		caps, err := c.Capabilities(ctx)
+		if err != nil {
+			return err
+		}
+		s, err := caps.Settings(escl.Profile{Source: src, Duplex: opts.Duplex, Color: opts.Color}, c.Quirks())
+		if err != nil {
+			return err
+		}
+		pages, err = scanpdf.WriteFile(opts.Out, func(w *scanpdf.Writer) error {
+			_, err := c.Scan(ctx, caps, s, func(p *escl.Page) error {
+				if err := w.AddJPEG(p.Body, s.Resolution.X, s.Resolution.Y); err != nil {
+					return err
+				}
+				fmt.Fprintf(opts.f.ErrOut, "Seite %d gescannt\n", w.Pages())
+				return nil
+			})
+			return err
+		})
+		return err
+	}()
 	if err != nil {
-		return fingerFail(opts.f, err) // prints code and German hint of a device error
+		var de *devices.Error
+		if errors.As(err, &de) {
+			fmt.Fprintf(opts.f.ErrOut, "Scan fehlgeschlagen: %s\n(Code für die Technik: %s)\n", de.Hint, de.Code)
+			log.Warn("scanFailed", "subsystem", "cli", "code", de.Code, "error", err.Error())
+			if errors.Is(err, context.Canceled) {
+				return context.Canceled // exit 130, as for any interrupted command
+			}
+			return errSilent
+		}
+		return err
 	}
-	mode := "grey"
-	if opts.color {
-		mode = "colour"
-	}
-	fmt.Fprintf(opts.f.Out, "scanned %d page(s), %d dpi %s, in %s to %s\n",
-		pages, settings.Resolution, mode, time.Since(start).Round(time.Millisecond), opts.out)
+	fmt.Fprintf(opts.f.Out, "%d Seite(n) gescannt: %s\n", pages, opts.Out)
 	return nil
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/stretchr/testify/assert"
@@ -12,91 +15,109 @@ import (
 	"koffer/devices/escl/escltest"
 )
 
-func TestScanRun(t *testing.T) {
-	api.DisableConfigDir()
-	tests := []struct {
-		name     string
-		opts     escltest.Options
-		source   string
-		color    bool
-		training bool
-		pages    int
-		wantOut  string
-		wantErr  string
-	}{
-		{name: "flatbed grey", pages: 1, wantOut: "scanned 1 page(s), 300 dpi grey"},
-		{name: "feeder colour", opts: escltest.Options{ADFPages: 3}, source: "adf", color: true, pages: 3, wantOut: "scanned 3 page(s), 300 dpi colour"},
-		{name: "training", training: true, source: "adf", pages: 3, wantOut: "scanned 3 page(s)"},
-		{name: "jam", opts: escltest.Options{ADFPages: 3, JamAfter: 1}, source: "adf", wantErr: "scanner.jam"},
-		{name: "feeder empty", source: "adf", wantErr: "Papier in den Einzug legen und auf Weiter tippen."},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, out, errOut := testFactory(t)
-			o := &scanOptions{f: f, ctx: t.Context(), out: filepath.Join(t.TempDir(), "scan.pdf"),
-				source: tt.source, color: tt.color, training: tt.training}
-			if !tt.training {
-				opts := tt.opts
-				opts.Capabilities = escltest.Fixture(t, "HP-LaserJet-MFP-M426fdn-ScannerCapabilities.xml")
-				o.scanner = escltest.New(t, opts).BaseURL()
-			}
-			err := scanRun(o)
-			if tt.wantErr != "" {
-				require.ErrorIs(t, err, errSilent)
-				assert.Contains(t, errOut.String(), tt.wantErr)
-				_, statErr := os.Stat(o.out)
-				assert.ErrorIs(t, statErr, os.ErrNotExist, "no PDF after a failed scan")
-				return
-			}
-			require.NoError(t, err)
-			assert.Contains(t, out.String(), tt.wantOut)
-			n, err := api.PageCountFile(o.out)
-			require.NoError(t, err)
-			assert.Equal(t, tt.pages, n)
-			st, err := os.Stat(o.out)
-			require.NoError(t, err)
-			assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "scans are personal data")
-		})
-	}
-}
-
-func TestScanCommandLine(t *testing.T) {
+func TestScanFlags(t *testing.T) {
 	tests := []struct {
 		name    string
 		args    []string
-		want    exitCode
+		env     string
+		want    scanOptions
 		wantErr string
 	}{
-		{name: "no out", args: []string{"scan", "--training"}, want: exitUsage, wantErr: "--out FILE.pdf is required"},
-		{name: "bad source", args: []string{"scan", "--out", "x.pdf", "--source", "tray", "--training"}, want: exitUsage, wantErr: "want flatbed or adf"},
-		{name: "no scanner", args: []string{"scan", "--out", "x.pdf"}, want: exitUsage, wantErr: "no scanner"},
-		{name: "both", args: []string{"scan", "--out", "x.pdf", "--training", "--scanner", "h"}, want: exitUsage, wantErr: "exclude each other"},
-		{name: "unreachable", args: []string{"scan", "--out", "x.pdf", "--scanner", "http://127.0.0.1:1/eSCL"}, want: exitError, wantErr: "scanner.unreachable"},
+		{name: "defaults", args: []string{"--out", "a.pdf", "--scanner", "http://s/eSCL"},
+			want: scanOptions{Out: "a.pdf", Source: "flatbed", Scanner: "http://s/eSCL", Timeout: 10 * time.Minute}},
+		{name: "adf colour from env", args: []string{"--out", "a.pdf", "--source", "adf", "--color"}, env: "http://env/eSCL",
+			want: scanOptions{Out: "a.pdf", Source: "adf", Color: true, Scanner: "http://env/eSCL", Timeout: 10 * time.Minute}},
+		{name: "out missing", args: []string{"--scanner", "http://s/eSCL"}, wantErr: "--out is required"},
+		{name: "bad source", args: []string{"--out", "a.pdf", "--source", "glass", "--scanner", "http://s"}, wantErr: "--source must be"},
+		{name: "no scanner", args: []string{"--out", "a.pdf"}, wantErr: "no scanner"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, _, errOut := testFactory(t)
-			t.Chdir(t.TempDir())
-			assert.Equal(t, tt.want, run(t.Context(), tt.args, f))
-			assert.Contains(t, errOut.String(), tt.wantErr)
+			f, _, _ := testFactory(t)
+			f.Getenv = func(k string) string {
+				if k == "KOFFER_SCANNER" {
+					return tt.env
+				}
+				return ""
+			}
+			var got *scanOptions
+			cmd := newScanCmd(f, func(o *scanOptions) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			got.f = nil
+			assert.Equal(t, tt.want, *got)
 		})
 	}
 }
 
-func TestScannerBaseURL(t *testing.T) {
-	tests := []struct{ name, in, want string }{
-		{name: "host", in: "192.168.1.20", want: "http://192.168.1.20/eSCL"},
-		{name: "host and port", in: "scanner.local:8080", want: "http://scanner.local:8080/eSCL"},
-		{name: "full", in: "https://h/eSCL/", want: "https://h/eSCL"},
-		{name: "other root", in: "http://h/scan", want: "http://h/scan"},
+func TestScanRun(t *testing.T) {
+	tests := []struct {
+		name    string
+		b       escltest.Behaviour
+		source  string
+		pages   int
+		wantErr string
+	}{
+		{name: "flatbed", source: "flatbed", pages: 1},
+		{name: "adf three pages", source: "adf", b: escltest.Behaviour{ADFPages: 3}, pages: 3},
+		{name: "adf jam", source: "adf", b: escltest.Behaviour{ADFPages: 3, JamAfter: 1}, wantErr: "Papierstau"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := scannerBaseURL(tt.in)
+			srv := escltest.NewFromFixture(t, "Kyocera-ECOSYS-M2040dn", tt.b)
+			hs := httptest.NewServer(srv)
+			defer hs.Close()
+			f, out, errOut := testFactory(t)
+			path := filepath.Join(t.TempDir(), "scan.pdf")
+			err := scanRun(t.Context(), &scanOptions{f: f, Out: path, Source: tt.source, Scanner: hs.URL + "/eSCL", Timeout: 30 * time.Second})
+			if tt.wantErr != "" {
+				assert.ErrorIs(t, err, errSilent)
+				assert.Contains(t, errOut.String(), tt.wantErr)
+				assert.Contains(t, errOut.String(), "scanner.adf-jam")
+				_, statErr := os.Stat(path)
+				assert.True(t, os.IsNotExist(statErr), "no PDF after a jam")
+				return
+			}
 			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
+			assert.Contains(t, out.String(), "gescannt: "+path)
+			n, err := api.PageCountFile(path)
+			require.NoError(t, err)
+			assert.Equal(t, tt.pages, n)
 		})
 	}
-	_, err := scannerBaseURL("ftp://h")
-	assert.Error(t, err)
+}
+
+func TestScanWiredInRoot(t *testing.T) {
+	f, _, errOut := testFactory(t)
+	got := run(t.Context(), []string{"scan", "--out", "x.pdf", "--scanner", "http://127.0.0.1:1/eSCL", "--timeout", "2s"}, f)
+	assert.Equal(t, exitError, got)
+	assert.Contains(t, errOut.String(), "scanner.unreachable")
+}
+
+func TestScanInterrupted(t *testing.T) {
+	srv := escltest.NewFromFixture(t, "HP-LaserJet-MFP-M426fdn", escltest.Behaviour{Hang: true})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	f, _, errOut := testFactory(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	go func() {
+		for srv.Requests("GET NextDocument") == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel() // Ctrl-C while the scanner is busy
+	}()
+	path := filepath.Join(t.TempDir(), "scan.pdf")
+	got := run(ctx, []string{"scan", "--out", path, "--scanner", hs.URL + "/eSCL"}, f)
+	assert.Equal(t, exitCancel, got)
+	assert.Contains(t, errOut.String(), "abgebrochen")
+	assert.Equal(t, 1, srv.Requests("DELETE Job"), "the job is deleted on the scanner")
+	_, err := os.Stat(path)
+	assert.True(t, os.IsNotExist(err))
 }

@@ -2,6 +2,7 @@ package escl
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,309 +14,329 @@ import (
 	"time"
 )
 
-// Options tune a Client. The zero value talks over http.DefaultTransport with the generic
-// retry budget and the model's quirks taken from its capabilities.
+// Options configure a Client; the zero value means the defaults noted on each field.
 type Options struct {
-	// Transport carries the requests: TCP, or IPP-over-USB for a USB scanner.
+	// Transport carries the HTTP exchanges: TCP (nil: http.DefaultTransport) or IPP-over-USB.
 	Transport http.RoundTripper
-	// Logger receives device events (no personal data: no images, no names).
-	Logger *slog.Logger
-	// RequestTimeout bounds each request including its body (default 60 s).
-	RequestTimeout time.Duration
-	// Backoff is the first wait after a 503 or an early 404; it doubles up to 8x (default 250 ms).
-	Backoff time.Duration
-	// Quirks override the per-model table when set.
+	Logger    *slog.Logger
+	// Quirks overrides the built-in per-model table; nil looks the model up in BuiltinQuirks
+	// when Capabilities is read.
 	Quirks *Quirks
+	// RequestTimeout bounds each exchange but NextDocument (default 20s).
+	RequestTimeout time.Duration
+	// PageTimeout bounds one NextDocument exchange including the page body (default 3m: a
+	// 600 dpi colour page on a slow device takes long).
+	PageTimeout time.Duration
+	// RetryDelay is the pause between retries of 503 and early 404 (default 1s).
+	RetryDelay time.Duration
+	// Retries is the 503 budget per request (default 10), PageRetries per NextDocument (30).
+	Retries     int
+	PageRetries int
 }
 
-// Client talks eSCL to one scanner at a base URL such as "http://host/eSCL". It runs one job
-// at a time: use it from one goroutine.
+// Client talks eSCL to one scanner. Safe for sequential use by one caller.
 type Client struct {
-	base   *url.URL
+	base   *url.URL // ends in "/"
 	hc     *http.Client
-	log    *slog.Logger
 	opts   Options
-	quirks *Quirks
+	quirks Quirks
+	log    *slog.Logger
 }
 
-// New returns a client for the scanner whose eSCL root is baseURL.
+// New returns a client for the eSCL root baseURL (e.g. "http://host:8080/eSCL").
 func New(baseURL string, opts Options) (*Client, error) {
-	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, fmt.Errorf("escl: bad base url %q", baseURL)
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("escl: bad scanner url %q", baseURL)
 	}
-	if opts.Transport == nil {
-		opts.Transport = http.DefaultTransport
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+	opts.RequestTimeout = cmp.Or(opts.RequestTimeout, 20*time.Second)
+	opts.PageTimeout = cmp.Or(opts.PageTimeout, 3*time.Minute)
+	opts.RetryDelay = cmp.Or(opts.RetryDelay, time.Second)
+	opts.Retries = cmp.Or(opts.Retries, 10)
+	opts.PageRetries = cmp.Or(opts.PageRetries, 30)
+	rt := opts.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
 	}
-	if opts.RequestTimeout <= 0 {
-		opts.RequestTimeout = 60 * time.Second
-	}
-	if opts.Backoff <= 0 {
-		opts.Backoff = 250 * time.Millisecond
-	}
-	return &Client{
+	log := cmp.Or(opts.Logger, slog.Default()).With("subsystem", "escl", "scanner", u.Host)
+	c := &Client{
 		base: u,
-		hc: &http.Client{Transport: opts.Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}},
-		log:    opts.Logger.With("subsystem", "escl", "scanner", u.Host),
-		opts:   opts,
-		quirks: opts.Quirks,
-	}, nil
+		// Redirects are not followed: eSCL answers 201 with Location, never 3xx.
+		hc:   &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		opts: opts,
+		log:  log,
+	}
+	if opts.Quirks != nil {
+		c.quirks = *opts.Quirks
+	}
+	return c, nil
 }
 
-// pathOf returns the path of p on the scanner, dropping any scheme and host the device put in
-// it (some devices send a broken one). A relative path is taken from the eSCL root.
-func (c *Client) pathOf(p string) (string, error) {
-	ref, err := url.Parse(strings.TrimSpace(p))
-	if err != nil {
-		return "", fmt.Errorf("bad path %q: %w", p, err)
-	}
-	path := ref.EscapedPath()
-	if path == "" {
-		return "", fmt.Errorf("empty path %q", p)
-	}
-	if !strings.HasPrefix(path, "/") {
-		path = c.base.EscapedPath() + "/" + path
-	}
-	return path, nil
-}
+// Quirks returns the quirks in effect.
+func (c *Client) Quirks() Quirks { return c.quirks }
 
-// resolve makes an absolute URL on the scanner's own scheme and host from a path (see pathOf).
-func (c *Client) resolve(p string) (string, error) {
-	path, err := c.pathOf(p)
-	if err != nil {
-		return "", err
-	}
-	u := *c.base
-	u.RawPath, u.Path, u.RawQuery, u.Fragment = "", "", "", ""
-	return u.String() + path, nil
-}
-
-// response is an answer whose body keeps the request's deadline alive until closed.
-type response struct {
-	*http.Response
-	cancel context.CancelFunc
-}
-
-func (r *response) Read(p []byte) (int, error) { return r.Body.Read(p) }
-
-func (r *response) Close() error {
-	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
-	err := r.Body.Close()
-	r.cancel()
-	return err
-}
-
-// do sends one request with its own deadline and retries 503 within the bounded budget.
-func (c *Client) do(ctx context.Context, method, target string, body []byte) (*response, error) {
-	q := c.quirksOrDefault()
-	wait := c.opts.Backoff
-	for attempt := 0; ; attempt++ {
-		rctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
-		var rb io.Reader
-		if body != nil {
-			rb = bytes.NewReader(body)
-		}
-		req, err := http.NewRequestWithContext(rctx, method, target, rb)
-		if err != nil {
-			cancel()
-			return nil, fmt.Errorf("new request: %w", err)
-		}
-		if body != nil {
-			req.Header.Set("Content-Type", "text/xml")
-		}
-		resp, err := c.hc.Do(req)
-		if err != nil {
-			cancel()
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("%s %s: %w", method, req.URL.Path, ctx.Err())
-			}
-			if errors.Is(err, context.DeadlineExceeded) {
-				return nil, failf(CodeTimeout, "%s %s: %w", method, req.URL.Path, err)
-			}
-			return nil, failf(CodeUnreachable, "%s %s: %w", method, req.URL.Path, err)
-		}
-		r := &response{Response: resp, cancel: cancel}
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			return r, nil
-		}
-		r.Close()
-		if attempt >= q.BusyRetries {
-			return nil, failf(CodeBusy, "%s %s: still busy after %d retries", method, req.URL.Path, attempt)
-		}
-		c.log.Debug("scanner busy, retrying", "path", req.URL.Path, "attempt", attempt+1)
-		if err := sleep(ctx, wait); err != nil {
-			return nil, err
-		}
-		wait = min(wait*2, c.opts.Backoff*8)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (c *Client) quirksOrDefault() Quirks {
-	if c.quirks != nil {
-		return *c.quirks
-	}
-	return QuirksFor("")
-}
-
-// Capabilities reads and decodes ScannerCapabilities; the model's quirks follow from it.
+// Capabilities reads and decodes ScannerCapabilities, and picks the model's quirks.
 func (c *Client) Capabilities(ctx context.Context) (*Capabilities, error) {
-	var caps *Capabilities
-	err := c.getXML(ctx, "ScannerCapabilities", func(r io.Reader) (err error) {
-		caps, err = ParseCapabilities(r)
-		return err
-	})
+	resp, err := c.do(ctx, http.MethodGet, c.ref("ScannerCapabilities"), nil, c.opts.RequestTimeout, c.opts.Retries)
 	if err != nil {
 		return nil, err
 	}
-	if c.quirks == nil {
-		q := QuirksFor(caps.MakeAndModel)
-		c.quirks = &q
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return nil, newError(CodeBadResponse, fmt.Errorf("get capabilities: http %d", resp.StatusCode))
+	}
+	caps, err := ParseCapabilities(resp.Body)
+	if err != nil {
+		return nil, c.bodyError("get capabilities", err)
+	}
+	if c.opts.Quirks == nil {
+		c.quirks = BuiltinQuirks().Lookup(caps.MakeAndModel)
 	}
 	return caps, nil
 }
 
 // Status reads and decodes ScannerStatus.
 func (c *Client) Status(ctx context.Context) (*Status, error) {
-	var st *Status
-	err := c.getXML(ctx, "ScannerStatus", func(r io.Reader) (err error) {
-		st, err = ParseStatus(r)
-		return err
-	})
-	return st, err
+	resp, err := c.do(ctx, http.MethodGet, c.ref("ScannerStatus"), nil, c.opts.RequestTimeout, c.opts.Retries)
+	if err != nil {
+		return nil, err
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return nil, newError(CodeBadResponse, fmt.Errorf("get status: http %d", resp.StatusCode))
+	}
+	st, err := ParseStatus(resp.Body)
+	if err != nil {
+		return nil, c.bodyError("get status", err)
+	}
+	return st, nil
 }
 
-func (c *Client) getXML(ctx context.Context, name string, decode func(io.Reader) error) error {
-	target, err := c.resolve(name)
-	if err != nil {
-		return fail(CodeBadAnswer, err)
+// StartJob POSTs s to ScanJobs. When the device refuses the settings (409) it falls back to
+// the nearest other resolution of caps, at most three times; the job's Settings say what was
+// accepted. caps may be nil (no fallback).
+func (c *Client) StartJob(ctx context.Context, caps *Capabilities, s Settings) (*Job, error) {
+	if s.Source == Feeder && c.quirks.PrecheckADF {
+		if err := c.precheckADF(ctx); err != nil {
+			return nil, err
+		}
 	}
-	resp, err := c.do(ctx, http.MethodGet, target, nil)
+	tries := []Settings{s}
+	if caps != nil {
+		if in := caps.Source(s.Source, s.Duplex); in != nil {
+			for _, r := range in.nearestResolutions(s.Resolution.X, c.quirks.MaxResolution) {
+				if r != s.Resolution && len(tries) < 4 {
+					alt := s
+					alt.Resolution = r
+					tries = append(tries, alt)
+				}
+			}
+		}
+	}
+	var last int
+tries:
+	for _, t := range tries {
+		resp, err := c.do(ctx, http.MethodPost, c.ref("ScanJobs"), t.Document(), c.opts.RequestTimeout, c.opts.Retries)
+		if err != nil {
+			return nil, err
+		}
+		drain(resp)
+		last = resp.StatusCode
+		switch resp.StatusCode {
+		case http.StatusCreated, http.StatusOK:
+			loc, err := c.jobURL(resp.Header.Get("Location"))
+			if err != nil {
+				return nil, newError(CodeBadResponse, err)
+			}
+			c.log.Info("scanJobStarted", "job", loc.Path, "dpi", t.Resolution.X, "colorMode", string(t.ColorMode), "source", string(t.Source))
+			return &Job{c: c, url: loc, Settings: t}, nil
+		case http.StatusConflict:
+			c.log.Warn("scanSettingsRefused", "dpi", t.Resolution.X, "colorMode", string(t.ColorMode))
+			continue
+		}
+		break tries
+	}
+	if last == http.StatusConflict {
+		return nil, newError(CodeUnsupported, errors.New("start job: device refused every setting tried (http 409)"))
+	}
+	return nil, c.statusError(ctx, fmt.Errorf("start job: http %d", last), CodeBadResponse)
+}
+
+// jobURL keeps only the path of Location (devices send broken hosts: 0.0.0.0, localhost, an
+// IPv6 address without brackets) and resolves it against the scanner's own address.
+func (c *Client) jobURL(location string) (*url.URL, error) {
+	location = strings.TrimSpace(location)
+	if location == "" {
+		return nil, errors.New("start job: no Location")
+	}
+	var path string
+	if i := strings.Index(location, "://"); i >= 0 {
+		rest := location[i+3:]
+		j := strings.IndexByte(rest, '/')
+		if j < 0 {
+			return nil, fmt.Errorf("start job: Location without path")
+		}
+		path = rest[j:]
+	} else {
+		path = location
+	}
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	p, err := url.Parse(path)
+	if err != nil || p.Path == "" || p.Host != "" {
+		return nil, fmt.Errorf("start job: unusable Location path")
+	}
+	var u *url.URL
+	if strings.HasPrefix(p.Path, "/") {
+		u = c.base.ResolveReference(&url.URL{Path: p.Path})
+	} else {
+		u = c.ref("ScanJobs").ResolveReference(&url.URL{Path: p.Path}) // RFC 3986: relative to the POST's URL
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+func (c *Client) precheckADF(ctx context.Context) error {
+	st, err := c.Status(ctx)
 	if err != nil {
 		return err
 	}
-	defer resp.Close()
-	if resp.StatusCode != http.StatusOK {
-		return failf(CodeBadAnswer, "get %s: http %d", name, resp.StatusCode)
-	}
-	if err := decode(resp.Body); err != nil {
-		return fail(CodeBadAnswer, err)
+	switch st.ADFState {
+	case ADFEmpty:
+		return newError(CodeADFEmpty, errors.New("adf empty before job"))
+	case ADFJam, ADFMispick, ADFMultiFeed:
+		return newError(CodeADFJam, fmt.Errorf("adf state %s before job", st.ADFState))
 	}
 	return nil
 }
 
-// Settings of one scan job. Sizes in 300ths of an inch, as eSCL counts.
-type Settings struct {
-	Source     Source
-	ColorMode  ColorMode
-	Resolution int
-	// Width and Height of the scan region; zero means A4 (2480 x 3508).
-	Width, Height int
-	// Format is the MIME type asked for; only image/jpeg is assembled into PDF.
-	Format string
+// statusError asks ScannerStatus why something failed and maps what it says to a code;
+// fallback is used when the status says nothing specific (or cannot be read).
+func (c *Client) statusError(ctx context.Context, cause error, fallback string) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RequestTimeout)
+	defer cancel()
+	st, err := c.Status(sctx)
+	if err != nil {
+		return newError(fallback, cause)
+	}
+	if code := adfCode(st.ADFState); code != "" {
+		return newError(code, fmt.Errorf("%w (adf state %s)", cause, st.ADFState))
+	}
+	if st.State == Down || st.State == Stopped {
+		return newError(CodeJobFailed, fmt.Errorf("%w (scanner %s)", cause, st.State))
+	}
+	return newError(fallback, cause)
 }
 
-// A4 in 300ths of an inch (210 x 297 mm).
-const (
-	A4Width  = 2480
-	A4Height = 3508
-)
-
-// DocumentSettings is the default profile for documents: 300 dpi grey A4 from src.
-func DocumentSettings(src Source) Settings {
-	return Settings{Source: src, ColorMode: Grayscale8, Resolution: 300, Width: A4Width, Height: A4Height, Format: "image/jpeg"}
+func adfCode(s ADFState) string {
+	switch s {
+	case ADFJam, ADFMispick, ADFMultiFeed, ADFDuplexJam, ADFPageLong, ADFInputTray:
+		return CodeADFJam
+	case ADFHatchOpen:
+		return CodeADFOpen
+	case ADFEmpty:
+		return CodeADFEmpty
+	}
+	return ""
 }
 
-// PhotoSettings is the profile for photos: 300 dpi colour A4 from src.
-func PhotoSettings(src Source) Settings {
-	s := DocumentSettings(src)
-	s.ColorMode = RGB24
-	return s
+func (c *Client) ref(p string) *url.URL { return c.base.ResolveReference(&url.URL{Path: p}) }
+
+// do runs one exchange with its own deadline, retrying 503 up to retries times. The returned
+// body must be closed (drain); closing it releases the exchange's deadline.
+func (c *Client) do(ctx context.Context, method string, u *url.URL, body []byte, timeout time.Duration, retries int) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(actx, method, u.String(), rd)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("escl request: %w", err)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "text/xml")
+		}
+		if c.quirks.HostLocalhost {
+			req.Host = "localhost"
+		}
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			cancel()
+			return nil, c.transportError(ctx, method+" "+u.Path, err)
+		}
+		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return resp, nil
+		}
+		drain(resp)
+		if attempt >= retries {
+			return nil, newError(CodeBusy, fmt.Errorf("%s %s: http 503 after %d retries", method, u.Path, retries))
+		}
+		c.log.Debug("scannerBusyRetry", "path", u.Path, "attempt", attempt+1)
+		if err := sleep(ctx, c.opts.RetryDelay); err != nil {
+			return nil, c.transportError(ctx, method+" "+u.Path, err)
+		}
+	}
 }
 
-func (s Settings) withDefaults() Settings {
-	if s.Source == "" {
-		s.Source = Flatbed
+// transportError classifies a failed exchange: the caller's cancellation, a deadline, or a
+// device that is gone.
+func (c *Client) transportError(ctx context.Context, what string, err error) error {
+	switch {
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled):
+		return newError(CodeCanceled, fmt.Errorf("%s: %w", what, context.Canceled))
+	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
+		return newError(CodeTimeout, fmt.Errorf("%s: %w", what, err))
 	}
-	if s.ColorMode == "" {
-		s.ColorMode = Grayscale8
-	}
-	if s.Resolution <= 0 {
-		s.Resolution = 300
-	}
-	if s.Width <= 0 {
-		s.Width = A4Width
-	}
-	if s.Height <= 0 {
-		s.Height = A4Height
-	}
-	if s.Format == "" {
-		s.Format = "image/jpeg"
-	}
-	return s
+	return newError(CodeUnreachable, fmt.Errorf("%s: %w", what, err))
 }
 
-// fit clamps the region to the source's maximum size.
-func (s Settings) fit(ic *InputCaps) Settings {
-	if ic == nil {
-		return s
+// bodyError classifies a failure while reading or decoding an answer.
+func (c *Client) bodyError(what string, err error) error {
+	if errors.Is(err, ErrMalformed) {
+		return newError(CodeBadResponse, fmt.Errorf("%s: %w", what, err))
 	}
-	if ic.MaxWidth > 0 && s.Width > ic.MaxWidth {
-		s.Width = ic.MaxWidth
+	if errors.Is(err, context.DeadlineExceeded) {
+		return newError(CodeTimeout, fmt.Errorf("%s: %w", what, err))
 	}
-	if ic.MaxHeight > 0 && s.Height > ic.MaxHeight {
-		s.Height = ic.MaxHeight
-	}
-	return s
+	return newError(CodeUnreachable, fmt.Errorf("%s: %w", what, err))
 }
 
-// nearest returns s adjusted to what ic supports.
-func (s Settings) nearest(ic *InputCaps) Settings {
-	if ic == nil {
-		return s
-	}
-	s.Resolution = ic.NearestResolution(s.Resolution)
-	s.ColorMode = ic.NearestMode(s.ColorMode)
-	return s.fit(ic)
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
 }
 
-// xml renders the ScanSettings document.
-func (s Settings) xml() []byte {
-	src, duplex := string(s.Source), false
-	if s.Source == ADFDuplex {
-		src, duplex = string(ADF), true
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// drain reads what is left of a small answer (bounded) so the connection can be reused, which
+// matters for IPP-over-USB where every exchange must be read to its end.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxXMLSize))
+	_ = resp.Body.Close()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
 	}
-	var b bytes.Buffer
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	b.WriteString(`<scan:ScanSettings xmlns:scan="http://schemas.hp.com/imaging/escl/2011/05/03" xmlns:pwg="http://www.pwg.org/schemas/2010/12/sm">`)
-	b.WriteString(`<pwg:Version>2.0</pwg:Version><scan:Intent>Document</scan:Intent>`)
-	fmt.Fprintf(&b, `<pwg:ScanRegions><pwg:ScanRegion><pwg:ContentRegionUnits>escl:ThreeHundredthsOfInches</pwg:ContentRegionUnits>`+
-		`<pwg:XOffset>0</pwg:XOffset><pwg:YOffset>0</pwg:YOffset><pwg:Width>%d</pwg:Width><pwg:Height>%d</pwg:Height></pwg:ScanRegion></pwg:ScanRegions>`, s.Width, s.Height)
-	fmt.Fprintf(&b, `<pwg:InputSource>%s</pwg:InputSource>`, src)
-	if duplex {
-		b.WriteString(`<scan:Duplex>true</scan:Duplex>`)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
-	fmt.Fprintf(&b, `<scan:ColorMode>%s</scan:ColorMode><scan:XResolution>%d</scan:XResolution><scan:YResolution>%d</scan:YResolution>`,
-		s.ColorMode, s.Resolution, s.Resolution)
-	fmt.Fprintf(&b, `<pwg:DocumentFormat>%s</pwg:DocumentFormat><scan:DocumentFormatExt>%s</scan:DocumentFormatExt>`, s.Format, s.Format)
-	b.WriteString(`</scan:ScanSettings>`)
-	return b.Bytes()
 }

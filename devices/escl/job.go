@@ -6,231 +6,184 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
+	"net/url"
 )
 
 // Job is a started scan job.
 type Job struct {
 	c        *Client
-	path     string // the job's path on the device, from Location
-	Settings Settings
+	url      *url.URL
+	Settings Settings // what the device accepted
 	pages    int
 	done     bool
 }
 
-// Path is the job's path on the scanner ("/eSCL/ScanJobs/42").
-func (j *Job) Path() string { return j.path }
+// Path is the job's path on the device.
+func (j *Job) Path() string { return j.url.Path }
 
-// StartJob checks the feeder, then posts ScanJobs. On 409 it falls back once to the nearest
-// settings caps supports. caps may be nil (no fallback then).
-func (c *Client) StartJob(ctx context.Context, caps *Capabilities, s Settings) (*Job, error) {
-	s = s.withDefaults()
-	var ic *InputCaps
-	if caps != nil {
-		if ic = caps.Source(s.Source); ic == nil {
-			return nil, failf(CodeUnsupported, "scanner has no source %s", s.Source)
-		}
-		if len(ic.Formats) > 0 && !ic.HasFormat(s.Format) {
-			return nil, failf(CodeUnsupported, "source %s has no format %s", s.Source, s.Format)
-		}
-		s = s.fit(ic)
-	}
-	if s.Source != Flatbed {
-		if err := c.checkFeeder(ctx, true); err != nil {
-			return nil, err
-		}
-	}
-	target, err := c.resolve("ScanJobs")
-	if err != nil {
-		return nil, fail(CodeBadAnswer, err)
-	}
-	for attempt := 0; ; attempt++ {
-		resp, err := c.do(ctx, http.MethodPost, target, s.xml())
-		if err != nil {
-			return nil, err
-		}
-		loc := resp.Header.Get("Location")
-		code := resp.StatusCode
-		resp.Close()
-		switch {
-		case code == http.StatusCreated || (code == http.StatusOK && loc != ""):
-			if loc == "" {
-				return nil, failf(CodeBadAnswer, "scan job created without location")
-			}
-			path, err := c.pathOf(loc)
-			if err != nil {
-				return nil, fail(CodeBadAnswer, fmt.Errorf("job location: %w", err))
-			}
-			c.log.Info("scan job started", "job", path, "source", string(s.Source), "dpi", s.Resolution, "colorMode", string(s.ColorMode))
-			return &Job{c: c, path: path, Settings: s}, nil
-		case code == http.StatusConflict:
-			// 409 is "not now" (feeder empty or jammed) or "not these settings".
-			if err := c.checkFeeder(ctx, s.Source != Flatbed); err != nil {
-				return nil, err
-			}
-			if attempt > 0 || ic == nil {
-				return nil, failf(CodeUnsupported, "scan settings refused (409)")
-			}
-			fb := s.nearest(ic)
-			if fb == s {
-				return nil, failf(CodeUnsupported, "scan settings refused (409) and no nearer supported settings")
-			}
-			c.log.Info("scan settings refused, falling back", "dpi", fb.Resolution, "colorMode", string(fb.ColorMode))
-			s = fb
-		default:
-			return nil, failf(CodeBadAnswer, "post scan job: http %d", code)
-		}
-	}
+// Pages is how many pages NextPage has returned.
+func (j *Job) Pages() int { return j.pages }
+
+// Page is one scanned page as the device sends it. Body must be closed.
+type Page struct {
+	Body        io.ReadCloser
+	ContentType string
 }
 
-// checkFeeder turns an ADF problem reported by ScannerStatus into its error. A status that
-// cannot be read is not an error here: the job itself will tell.
-func (c *Client) checkFeeder(ctx context.Context, wantPaper bool) error {
-	st, err := c.Status(ctx)
-	if err != nil {
-		c.log.Debug("scanner status unreadable", "err", err)
-		return nil
-	}
-	return st.feederError(wantPaper)
-}
-
-func (st *Status) feederError(wantPaper bool) error {
-	switch st.ADF {
-	case ADFJam, ADFMispick:
-		return failf(CodeJam, "adf state %s", st.ADF)
-	case ADFHatchOpen:
-		return failf(CodeCoverOpen, "adf state %s", st.ADF)
-	case ADFEmpty:
-		if wantPaper {
-			return failf(CodeADFEmpty, "adf empty")
-		}
-	}
-	return nil
-}
-
-// Next returns the next page's body (close it), or io.EOF itself (never wrapped) after the
-// last page.
-func (j *Job) Next(ctx context.Context) (io.ReadCloser, error) {
+// NextPage fetches the next page. It returns io.EOF when the device has no more pages and the
+// job ended well; a job that ended in a jam or abort returns a *devices.Error instead, so a
+// partial document is never taken for a complete one.
+func (j *Job) NextPage(ctx context.Context) (*Page, error) {
 	if j.done {
 		return nil, io.EOF
 	}
-	q := j.c.quirksOrDefault()
-	target, err := j.c.resolve(j.path + "/NextDocument")
-	if err != nil {
-		return nil, fail(CodeBadAnswer, err)
-	}
-	wait := j.c.opts.Backoff
-	for attempt := 0; ; attempt++ {
-		if err := sleep(ctx, q.NextDocumentDelay); err != nil {
-			return nil, err
+	c := j.c
+	next := j.url.JoinPath("NextDocument")
+	early := 0 // 404/410 retries before the first page
+	for {
+		if d := c.quirks.NextDocumentDelay.Duration; d > 0 {
+			if err := sleep(ctx, d); err != nil {
+				return nil, c.transportError(ctx, "next document", err)
+			}
 		}
-		resp, err := j.c.do(ctx, http.MethodGet, target, nil)
+		resp, err := c.do(ctx, http.MethodGet, next, nil, c.opts.PageTimeout, c.opts.PageRetries)
 		if err != nil {
 			return nil, err
 		}
 		switch resp.StatusCode {
 		case http.StatusOK:
 			j.pages++
-			return resp, nil
+			return &Page{Body: &pageBody{ReadCloser: resp.Body, c: c, ctx: ctx}, ContentType: resp.Header.Get("Content-Type")}, nil
 		case http.StatusNotFound, http.StatusGone:
-			resp.Close()
-			if j.pages == 0 && attempt < q.NotFoundRetries {
-				// Some devices say 404/410 while the first page is not ready yet.
-				j.c.log.Debug("no page yet, retrying", "job", j.path, "attempt", attempt+1)
-				if err := sleep(ctx, wait); err != nil {
-					return nil, err
+			drain(resp)
+			if j.pages == 0 && early < c.opts.Retries && j.retryEarly(ctx, early) {
+				early++
+				c.log.Debug("nextDocumentNotReady", "attempt", early)
+				if err := sleep(ctx, c.opts.RetryDelay); err != nil {
+					return nil, c.transportError(ctx, "next document", err)
 				}
-				wait = min(wait*2, j.c.opts.Backoff*8)
 				continue
 			}
-			j.done = true
-			// A feeder that stops on a jam often just ends the job: ask before calling it done.
-			if j.Settings.Source != Flatbed {
-				if err := j.c.checkFeeder(ctx, j.pages == 0); err != nil {
-					return nil, err
-				}
-			}
-			if j.pages == 0 {
-				return nil, failf(CodeBadAnswer, "scan job ended without a page")
-			}
-			return nil, io.EOF
+			return nil, j.finish(ctx)
 		default:
-			code := resp.StatusCode
-			resp.Close()
-			j.done = true
-			if err := j.c.checkFeeder(ctx, false); err != nil {
-				return nil, err
-			}
-			return nil, failf(CodeBadAnswer, "next document: http %d", code)
+			drain(resp)
+			return nil, c.statusError(ctx, fmt.Errorf("next document: http %d", resp.StatusCode), CodeJobFailed)
 		}
 	}
 }
 
-// Cancel deletes the job on the device. It uses its own short deadline so that a job is
-// cancelled even when ctx has ended.
-func (j *Job) Cancel(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	target, err := j.c.resolve(j.path)
-	if err != nil {
-		return fail(CodeBadAnswer, err)
+// retryEarly decides whether a 404/410 before the first page means "not ready yet": the
+// model's quirk says so, or the device's status shows the job still pending or processing.
+func (j *Job) retryEarly(ctx context.Context, early int) bool {
+	if early < j.c.quirks.RetryNotFound {
+		return true
 	}
-	resp, err := j.c.do(ctx, http.MethodDelete, target, nil)
+	st, err := j.c.Status(ctx)
+	if err != nil {
+		return false
+	}
+	if adfCode(st.ADFState) != "" && st.ADFState != ADFEmpty {
+		return false
+	}
+	if ji := st.Job(j.url.Path); ji != nil {
+		return ji.State == "Pending" || ji.State == "Processing"
+	}
+	return false
+}
+
+// finish is reached at the device's "no more documents": it checks the status to tell a
+// finished job from one that stopped in a jam, and an empty feeder from a finished job.
+func (j *Job) finish(ctx context.Context) error {
+	j.done = true
+	st, err := j.c.Status(ctx)
+	if err != nil {
+		if j.pages > 0 {
+			// The pages are complete as far as the device told us; a status that cannot be
+			// read now is no reason to throw them away.
+			j.c.log.Warn("statusAfterJobUnreadable", "error", err.Error())
+			return io.EOF
+		}
+		return err
+	}
+	ji := st.Job(j.url.Path)
+	if ji != nil && (ji.State == "Aborted" || ji.State == "Canceled") {
+		code := adfCode(st.ADFState)
+		if code == "" || (code == CodeADFEmpty && j.pages > 0) {
+			code = CodeJobFailed
+		}
+		return newError(code, fmt.Errorf("job %s after %d pages (reasons %v)", ji.State, j.pages, ji.Reasons))
+	}
+	if code := adfCode(st.ADFState); code != "" && code != CodeADFEmpty && j.Settings.Source == Feeder {
+		return newError(code, fmt.Errorf("adf state %s after %d pages", st.ADFState, j.pages))
+	}
+	if j.pages == 0 {
+		if j.Settings.Source == Feeder && st.ADFState == ADFEmpty {
+			return newError(CodeADFEmpty, errors.New("no page: adf empty"))
+		}
+		return newError(CodeNoPages, errors.New("job ended without a page"))
+	}
+	return io.EOF
+}
+
+// Cancel deletes the job on the device. It uses its own deadline so that it still runs when
+// ctx has been canceled (the usual reason to cancel).
+func (j *Job) Cancel(ctx context.Context) error {
+	j.done = true
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.c.opts.RequestTimeout)
+	defer cancel()
+	resp, err := j.c.do(cctx, http.MethodDelete, j.url, nil, j.c.opts.RequestTimeout, 2)
 	if err != nil {
 		return err
 	}
-	defer resp.Close()
-	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotFound {
-		return failf(CodeBadAnswer, "cancel job: http %d", resp.StatusCode)
+	drain(resp)
+	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusGone {
+		return newError(CodeBadResponse, fmt.Errorf("cancel job: http %d", resp.StatusCode))
 	}
+	j.c.log.Info("scanJobCanceled", "job", j.url.Path, "pages", j.pages)
 	return nil
 }
 
-// Scan runs a whole job: capabilities, start, every page handed to page in order. On any
-// failure the job is cancelled on the device. It returns the number of pages. When ctx's
-// deadline ends the job, the error is scanner.timeout (and matches context.DeadlineExceeded).
-func (c *Client) Scan(ctx context.Context, s Settings, page func(n int, r io.Reader, s Settings) error) (int, error) {
-	n, err := c.scan(ctx, s, page)
-	if err != nil && errors.Is(err, context.DeadlineExceeded) {
-		err = fail(CodeTimeout, err)
-	}
-	return n, err
-}
-
-func (c *Client) scan(ctx context.Context, s Settings, page func(n int, r io.Reader, s Settings) error) (int, error) {
-	caps, err := c.Capabilities(ctx)
-	if err != nil {
-		return 0, err
-	}
+// Scan runs a whole job: it starts it with s (falling back on 409), hands each page body to
+// page as it arrives, and returns the number of pages. Any failure (including one returned by
+// page) cancels the job on the device.
+func (c *Client) Scan(ctx context.Context, caps *Capabilities, s Settings, page func(*Page) error) (int, error) {
 	job, err := c.StartJob(ctx, caps, s)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
 	for {
-		body, err := job.Next(ctx)
-		// Compared directly: a transport error may wrap io.EOF (connection closed mid-job).
-		if err == io.EOF { //nolint:errorlint // Next returns io.EOF itself, unwrapped
-
-			c.log.Info("scan job finished", "job", job.path, "pages", n)
-			return n, nil
+		p, err := job.NextPage(ctx)
+		if errors.Is(err, io.EOF) {
+			c.log.Info("scanJobDone", "job", job.Path(), "pages", job.pages)
+			return job.pages, nil
+		}
+		if err == nil {
+			err = page(p)
+			_ = p.Body.Close()
 		}
 		if err != nil {
-			job.cancelAfterError(ctx)
-			return n, err
-		}
-		n++
-		err = page(n, body, job.Settings)
-		body.Close()
-		if err != nil {
-			job.cancelAfterError(ctx)
-			return n, err
+			if cerr := job.Cancel(ctx); cerr != nil {
+				c.log.Warn("scanJobCancelFailed", "job", job.Path(), "error", cerr.Error())
+			}
+			return job.pages, err
 		}
 	}
 }
 
-func (j *Job) cancelAfterError(ctx context.Context) {
-	if err := j.Cancel(ctx); err != nil {
-		j.c.log.Warn("cancel scan job failed", "job", j.path, "err", err)
+// pageBody turns a failure while a page streams in (cable pulled, deadline) into a device error.
+type pageBody struct {
+	io.ReadCloser
+	c   *Client
+	ctx context.Context
+}
+
+func (b *pageBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		if b.ctx.Err() != nil {
+			return n, b.c.transportError(b.ctx, "read page", err)
+		}
+		return n, b.c.bodyError("read page", err)
 	}
+	return n, err
 }

@@ -2,64 +2,79 @@ package escl
 
 import (
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
-// Quirks are the behaviours a client needs to tolerate from one model. The zero value is
-// a well-behaved device; defaults() fills the generic budget every device gets.
+// Quirks is what one scanner model needs beyond the protocol. The zero value is a
+// well-behaved device.
 type Quirks struct {
-	// NextDocumentDelay is waited before each NextDocument request.
-	NextDocumentDelay time.Duration
-	// NotFoundRetries is how often 404/410 on the first NextDocument means "not ready yet".
-	NotFoundRetries int
-	// BusyRetries bounds the retries of 503 per request.
-	BusyRetries int
+	Match             string   `toml:"match"`
+	MaxResolution     int      `toml:"max_resolution"`
+	NextDocumentDelay Duration `toml:"next_document_delay"`
+	RetryNotFound     int      `toml:"retry_not_found"`
+	PrecheckADF       bool     `toml:"precheck_adf"`
+	HostLocalhost     bool     `toml:"host_localhost"`
 }
 
-type quirkEntry struct {
-	Match                   string `json:"match"`
-	NextDocumentDelayMs     int    `json:"nextDocumentDelayMs"`
-	RetryNotFoundAfterStart int    `json:"retryNotFoundAfterStart"`
-	BusyRetries             int    `json:"busyRetries"`
-}
+// Duration is a time.Duration written as "500ms" in TOML.
+type Duration struct{ time.Duration }
 
-//go:embed quirks.json
-var quirksJSON []byte
-
-var quirkTable = mustQuirks(quirksJSON)
-
-func mustQuirks(b []byte) []quirkEntry {
-	var t struct {
-		Models []quirkEntry `json:"models"`
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("quirk duration: %w", err)
 	}
-	if err := json.Unmarshal(b, &t); err != nil {
-		panic(fmt.Sprintf("escl: quirks.json: %v", err))
-	}
-	return t.Models
+	d.Duration = v
+	return nil
 }
 
-// Generic budget for every device, model entries only raise it.
-const (
-	defaultBusyRetries     = 8
-	defaultNotFoundRetries = 3
-)
+//go:embed quirks.toml
+var quirksTOML string
 
-// QuirksFor returns the quirks of the model named by makeAndModel (the first matching entry),
-// with the generic retry budget as the floor.
-func QuirksFor(makeAndModel string) Quirks {
-	q := Quirks{BusyRetries: defaultBusyRetries, NotFoundRetries: defaultNotFoundRetries}
-	mm := strings.ToLower(makeAndModel)
-	for _, e := range quirkTable {
-		if !strings.HasPrefix(mm, strings.ToLower(e.Match)) {
-			continue
+// QuirkTable is a list of per-model quirks.
+type QuirkTable struct {
+	Model []Quirks `toml:"model"`
+}
+
+// ParseQuirks decodes a quirks table in the format of quirks.toml.
+func ParseQuirks(text string) (*QuirkTable, error) {
+	var t QuirkTable
+	if _, err := toml.Decode(text, &t); err != nil {
+		return nil, fmt.Errorf("parse quirks: %w", err)
+	}
+	for i, q := range t.Model {
+		if strings.TrimSpace(q.Match) == "" {
+			return nil, fmt.Errorf("parse quirks: entry %d has no match", i)
 		}
-		q.NextDocumentDelay = time.Duration(e.NextDocumentDelayMs) * time.Millisecond
-		q.NotFoundRetries = max(q.NotFoundRetries, e.RetryNotFoundAfterStart)
-		q.BusyRetries = max(q.BusyRetries, e.BusyRetries)
-		break
 	}
-	return q
+	return &t, nil
+}
+
+// BuiltinQuirks returns the table compiled into koffer.
+func BuiltinQuirks() *QuirkTable {
+	t, err := ParseQuirks(quirksTOML)
+	if err != nil {
+		panic(err) // quirks.toml is tested; a broken file must not ship
+	}
+	return t
+}
+
+// Lookup returns the quirks for makeAndModel: an exact match wins over a prefix match.
+func (t *QuirkTable) Lookup(makeAndModel string) Quirks {
+	var best Quirks
+	found := false
+	for _, q := range t.Model {
+		if q.Match == makeAndModel {
+			return q
+		}
+		if p, ok := strings.CutSuffix(q.Match, "*"); ok && !found && strings.HasPrefix(makeAndModel, p) {
+			best, found = q, true
+		}
+	}
+	return best
 }

@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
-	"net/http"
-	"strings"
-	"sync/atomic"
+	"net/http/httptest"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -19,65 +15,69 @@ import (
 	"koffer/devices/escl/escltest"
 )
 
-// Every model of the shared fixtures has a quirks entry, found by its own MakeAndModel.
-func TestQuirksForFixtureModels(t *testing.T) {
+// asModel is a real capabilities document with another MakeAndModel, to exercise the
+// built-in quirk entry of that model.
+func asModel(t *testing.T, makeAndModel string) []byte {
+	caps := escltest.Fixture(t, "HP-LaserJet-MFP-M426fdn-ScannerCapabilities.xml")
+	return bytes.Replace(caps, []byte("HP LaserJet MFP M426fdn"), []byte(makeAndModel), 1)
+}
+
+// TestBuiltinQuirkEntries runs each entry of quirks.toml against a server that misbehaves the
+// way that model does, once with the built-in table (must work) and once without (must not).
+func TestBuiltinQuirkEntries(t *testing.T) {
 	tests := []struct {
-		name  string
-		file  string
-		delay time.Duration
-		busy  int
+		name    string
+		model   string
+		b       escltest.Behaviour
+		profile escl.Profile
+		check   func(t *testing.T, srv *escltest.Server, err error)
+		without string // error code when the quirk is switched off
 	}{
-		{name: "HP", file: hpCaps, delay: 0, busy: 8},
-		{name: "Kyocera", file: kyoceraCaps, delay: 500 * time.Millisecond, busy: 8},
-		{name: "Xerox", file: xeroxCaps, delay: 0, busy: 12},
+		{name: "Canon iR2625/2630 scans no more than 300 dpi", model: "Canon iR2625/2630",
+			b: escltest.Behaviour{Reject: []int{600, 1200}}, profile: escl.Profile{DPI: 600},
+			check: func(t *testing.T, srv *escltest.Server, err error) {
+				require.NoError(t, err)
+				require.Len(t, srv.Posted(), 1, "no refused attempt: the quirk caps the resolution up front")
+				assert.Equal(t, 300, srv.Posted()[0].Resolution.X)
+			}},
+		{name: "Canon MF410 never starts a job on an empty feeder", model: "MF410 Series",
+			b: escltest.Behaviour{ADFEmpty: true}, profile: escl.Profile{Source: escl.Feeder},
+			check: func(t *testing.T, srv *escltest.Server, err error) {
+				assertCode(t, err, escl.CodeADFEmpty)
+				assert.Zero(t, srv.Requests("POST ScanJobs"), "the job that would jam the device is never sent")
+			}},
+		{name: "HP M630 wants Host: localhost", model: "HP LaserJet MFP M630",
+			b: escltest.Behaviour{JobHost: "localhost"}, without: escl.CodeBadResponse,
+			check: func(t *testing.T, srv *escltest.Server, err error) { require.NoError(t, err) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			caps, err := escl.ParseCapabilities(bytes.NewReader(escltest.Fixture(t, tt.file)))
+			srv, err := escltest.New(asModel(t, tt.model), tt.b)
 			require.NoError(t, err)
-			q := escl.QuirksFor(caps.MakeAndModel)
-			assert.Equal(t, tt.delay, q.NextDocumentDelay)
-			assert.Equal(t, tt.busy, q.BusyRetries)
-			assert.GreaterOrEqual(t, q.NotFoundRetries, 3)
+			hs := httptest.NewServer(srv)
+			defer hs.Close()
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+
+			run := func(opts escl.Options) error {
+				c, err := escl.New(hs.URL+"/eSCL", opts)
+				require.NoError(t, err)
+				caps, err := c.Capabilities(ctx)
+				if err != nil {
+					return err
+				}
+				assert.Equal(t, tt.model, caps.MakeAndModel)
+				s, err := caps.Settings(tt.profile, c.Quirks())
+				require.NoError(t, err)
+				_, err = c.Scan(ctx, caps, s, func(p *escl.Page) error { _, err := io.Copy(io.Discard, p.Body); return err })
+				return err
+			}
+			tt.check(t, srv, run(fastOptions()))
+			if tt.without != "" {
+				opts := fastOptions()
+				opts.Quirks = &escl.Quirks{}
+				assertCode(t, run(opts), tt.without)
+			}
 		})
 	}
-}
-
-type rtFunc func(*http.Request) (*http.Response, error)
-
-func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// A scanner that stays busy is given up on after the bounded budget, with doubling waits
-// capped at 8x the first: measured on synctest's fake clock.
-func TestBusyBudgetIsBounded(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var calls atomic.Int32
-		busy := rtFunc(func(r *http.Request) (*http.Response, error) {
-			calls.Add(1)
-			return &http.Response{StatusCode: http.StatusServiceUnavailable, Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
-		})
-		c, err := escl.New("http://scanner.invalid/eSCL", escl.Options{Transport: busy, Backoff: 100 * time.Millisecond,
-			Logger: slog.New(slog.DiscardHandler), Quirks: &escl.Quirks{BusyRetries: 6}})
-		require.NoError(t, err)
-		start := time.Now()
-		_, err = c.Status(context.Background())
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), escl.CodeBusy)
-		assert.Equal(t, int32(7), calls.Load(), "first try and 6 retries")
-		// 100+200+400+800+800+800 ms
-		assert.Equal(t, 3100*time.Millisecond, time.Since(start))
-	})
-}
-
-// A cancelled scan stops waiting at once and cancels the job on the device.
-func TestCancelledScanDeletesJob(t *testing.T) {
-	srv := escltest.New(t, escltest.Options{Capabilities: escltest.Fixture(t, hpCaps), Hang: true})
-	c, err := escl.New(srv.BaseURL(), escl.Options{Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	_, err = c.ScanToPDF(ctx, escl.DocumentSettings(escl.Flatbed), t.TempDir()+"/x.pdf")
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Contains(t, err.Error(), escl.CodeTimeout)
-	assert.Equal(t, 1, srv.Count("delete"))
 }

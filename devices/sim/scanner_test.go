@@ -1,10 +1,10 @@
 package sim_test
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
+	"context"
+	"io"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,34 +13,26 @@ import (
 	"koffer/devices/sim"
 )
 
-func TestSimScannerDrivenByTheRealClient(t *testing.T) {
-	tests := []struct {
-		name     string
-		adf      int
-		settings escl.Settings
-		pages    int
-	}{
-		{name: "flatbed grey", settings: escl.Settings{Source: escl.Flatbed, Resolution: 75}, pages: 1},
-		{name: "feeder colour", adf: 3, settings: escl.Settings{Source: escl.ADF, Resolution: 75, ColorMode: escl.RGB24}, pages: 3},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := escl.New(sim.ScannerURL, escl.Options{Transport: sim.NewScanner(sim.ScannerOptions{ADFPages: tt.adf})})
-			require.NoError(t, err)
-			out := filepath.Join(t.TempDir(), "sim.pdf")
-			n, err := c.ScanToPDF(t.Context(), tt.settings, out)
-			require.NoError(t, err)
-			assert.Equal(t, tt.pages, n)
-			raw, err := os.ReadFile(out)
-			require.NoError(t, err)
-			assert.Equal(t, tt.pages, bytes.Count(raw, []byte("/Type /Page ")))
-		})
-	}
-}
-
-func TestSimScannerFeederEmpty(t *testing.T) {
-	c, err := escl.New(sim.ScannerURL, escl.Options{Transport: sim.NewScanner(sim.ScannerOptions{})})
+func TestSimulatedScanner(t *testing.T) {
+	s, err := sim.StartScanner(sim.ScannerOptions{FeederPages: 2, PageTime: time.Millisecond})
 	require.NoError(t, err)
-	_, err = c.ScanToPDF(t.Context(), escl.DocumentSettings(escl.ADF), filepath.Join(t.TempDir(), "x.pdf"))
-	assert.Contains(t, err.Error(), escl.CodeADFEmpty)
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+
+	info := escl.Describe(t.Context(), s.URL(), time.Second, escl.Options{})
+	require.Nil(t, info.Err)
+	assert.Equal(t, "koffer Übungsscanner", info.MakeAndModel)
+	assert.Equal(t, []string{"flatbed", "adf"}, info.Sources)
+
+	c, err := escl.New(s.URL(), escl.Options{})
+	require.NoError(t, err)
+	caps, err := c.Capabilities(t.Context())
+	require.NoError(t, err)
+	set, err := caps.Settings(escl.Profile{Source: escl.Feeder}, c.Quirks())
+	require.NoError(t, err)
+	n, err := c.Scan(t.Context(), caps, set, func(p *escl.Page) error {
+		_, err := io.Copy(io.Discard, p.Body)
+		return err
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
 }

@@ -1,174 +1,153 @@
-// Package escltest is an in-process eSCL scanner for tests: it answers with the real
-// capabilities of a recorded device, renders real JPEG pages with the standard library, and
-// reproduces the device behaviour the client must survive (503 then 200, broken or relative
-// Location, 409 for unsupported settings, 404 right after the job starts, an ADF of N pages,
-// a jam or an unplugged cable mid-feeder, a page that is not a JPEG, a job that never ends).
+// Package escltest is an in-process eSCL scanner for tests, benchmarks and the training
+// simulator: it answers with a real device's ScannerCapabilities, checks job settings against
+// them, produces JPEG pages and can reproduce the misbehaviour known from real devices.
 package escltest
 
 import (
 	"bytes"
-	"encoding/xml"
+	"cmp"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"koffer/devices/escl"
-	"koffer/devices/peer"
 )
 
-// Location modes for the Location header of a created job.
+// Location selects how the server writes the Location of a new job.
+type Location int
+
 const (
-	LocationAbsolute   = ""            // http://host/eSCL/ScanJobs/N, correct
-	LocationBrokenHost = "broken-host" // a host that does not answer
-	LocationRelative   = "relative"    // /eSCL/ScanJobs/N without scheme and host
+	LocationAbsolute   Location = iota // http://<request host>/eSCL/ScanJobs/N
+	LocationBrokenHost                 // http://0.0.0.0:1/eSCL/ScanJobs/N (host unusable)
+	LocationRelative                   // ScanJobs/N (relative reference)
+	LocationPathOnly                   // /eSCL/ScanJobs/N
 )
 
-// Options choose the device and its quirks. The zero value (plus Capabilities) is a
-// well-behaved scanner with an empty feeder.
-type Options struct {
-	// Capabilities is the ScannerCapabilities document served (a fixture).
-	Capabilities []byte
-	// ADFPages is how many sheets lie in the feeder.
-	ADFPages int
-	// Busy answers 503 to the first Busy POST ScanJobs and the first Busy NextDocument of a job.
-	Busy int
-	// Location selects how the job's Location is written.
-	Location string
-	// Strict answers 409 to settings whose resolution or colour mode the capabilities lack.
-	Strict bool
-	// NotFoundAtStart answers 404 to the first NotFoundAtStart NextDocument of a job.
-	NotFoundAtStart int
-	// JamAfter > 0 jams the feeder after that many pages: the job ends, status says AdfJam.
-	JamAfter int
-	// DropAfter > 0 closes the connection instead of sending page DropAfter+1 (unplugged).
-	DropAfter int
-	// BadPage > 0 sends bytes that are not a JPEG as that page.
-	BadPage int
-	// Hang makes NextDocument never answer (until the client gives up).
-	Hang bool
-	// PageDelay is the simulated mechanical time per page, counted in the server's time.
-	PageDelay time.Duration
-	// UUIDJobs names jobs like the Kyocera does ("urn:uuid:..."), colons in the path.
-	UUIDJobs bool
-	// Prerender renders the first page once and sends its bytes for every later page, so
-	// that allocation figures show the client's share, not the server's rendering.
-	Prerender bool
+// Behaviour is how the scanner misbehaves; the zero value is a well-behaved device.
+type Behaviour struct {
+	Busy503       int           // answer the first N requests of every endpoint with 503
+	Location      Location      // how Location is written
+	Reject        []int         // resolutions (dpi) refused with 409 although advertised
+	EarlyNotFound int           // first N NextDocument of a job answer 404 before page 1
+	MinPageGap    time.Duration // NextDocument sooner than this after job start or the previous page fails with 500
+	ADFPages      int           // pages in the feeder per job (default 3)
+	ADFEmpty      bool          // feeder empty: status says so, NextDocument 404, job aborted
+	JamAfter      int           // ADF jams after this many pages (0: never)
+	DropAfter     int           // connection dropped while sending page DropAfter+1 (0: never)
+	Hang          bool          // NextDocument never answers
+	BadPage       bool          // pages are not JPEG
+	PageDelay     time.Duration // the device's own time to scan one page
+	// JobHost makes job requests (ScanJobs, NextDocument, DELETE) with another Host header
+	// fail with 400. Capabilities answer any host: clients learn the quirk from them.
+	JobHost string
 }
 
-// Server is a running test scanner.
+// Server is an eSCL scanner as an http.Handler under /eSCL/.
 type Server struct {
-	*httptest.Server
-	opts Options
-	caps *escl.Capabilities
+	caps   []byte
+	parsed *escl.Capabilities
+	b      Behaviour
 
-	mu         sync.Mutex
-	nextID     int
-	jobs       map[string]*job
-	feeder     int
-	jammed     bool
-	busyPosts  int
-	counts     map[string]int
-	serverTime time.Duration
-	page       []byte // prerendered
+	mu     sync.Mutex
+	nextID int
+	jobs   map[string]*job
+	hits   map[string]int
+	adfJam bool
+	// Requests counts requests by "METHOD endpoint" for assertions.
+	requests map[string]int
+	posted   []escl.Settings
 }
 
 type job struct {
-	settings scanSettings
-	served   int
-	busy     int
-	notFound int
-	done     bool
+	id       string
+	settings escl.Settings
+	total    int
+	sent     int
+	state    string
+	reason   string
+	last     time.Time
+	early    int
 }
 
-// New starts a server with opts and closes it when the test ends.
-func New(t testing.TB, opts Options) *Server {
-	t.Helper()
-	caps, err := escl.ParseCapabilities(bytes.NewReader(opts.Capabilities))
-	require.NoError(t, err, "escltest: capabilities")
-	s := &Server{opts: opts, caps: caps, jobs: map[string]*job{}, feeder: opts.ADFPages, counts: map[string]int{}}
-	s.Server = httptest.NewServer(s)
-	t.Cleanup(s.Close)
-	return s
-}
-
-// Load puts n more sheets into the feeder and clears a jam.
-func (s *Server) Load(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.feeder += n
-	s.jammed = false
-}
-
-// BaseURL is the eSCL root to give the client.
-func (s *Server) BaseURL() string { return s.URL + "/eSCL" }
-
-// Count returns how often an event happened: "503", "409", "404-start", "delete", "page".
-func (s *Server) Count(event string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.counts[event]
-}
-
-// ServerTime is the time the server spent producing and sending pages (its own work).
-func (s *Server) ServerTime() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.serverTime
-}
-
-// Fixture returns a file of the shared eSCL fixtures (from $KOFFER_FIXTURES or a folder
-// shared/fixtures above the working directory). It skips, or fails where peers are required.
-func Fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	var roots []string
-	if env := os.Getenv("KOFFER_FIXTURES"); env != "" {
-		roots = append(roots, env)
+// New returns a server answering with the capabilities document caps.
+func New(caps []byte, b Behaviour) (*Server, error) {
+	parsed, err := escl.ParseCapabilities(bytes.NewReader(caps))
+	if err != nil {
+		return nil, fmt.Errorf("escltest: %w", err)
 	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-		roots = append(roots, filepath.Join(dir, "shared", "fixtures"))
+	return &Server{
+		caps: caps, parsed: parsed, b: b,
+		jobs: map[string]*job{}, hits: map[string]int{}, requests: map[string]int{},
+	}, nil
+}
+
+// Requests returns how often "METHOD endpoint" was asked (endpoint: ScannerCapabilities,
+// ScannerStatus, ScanJobs, NextDocument, Job).
+func (s *Server) Requests(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[key]
+}
+
+// Posted returns the settings of every ScanJobs POST, in order.
+func (s *Server) Posted() []escl.Settings {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.posted)
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/eSCL/")
+	if !ok {
+		http.NotFound(w, r)
+		return
 	}
-	for _, r := range roots {
-		b, err := os.ReadFile(filepath.Join(r, "escl", name))
-		if err == nil {
-			return b
+	endpoint := rest
+	var id string
+	if after, ok := strings.CutPrefix(rest, "ScanJobs/"); ok {
+		id, endpoint = after, "Job"
+		if jid, ok := strings.CutSuffix(after, "/NextDocument"); ok {
+			id, endpoint = jid, "NextDocument"
 		}
 	}
-	peer.Missing(t, "shared fixture escl/"+name+" not found (set KOFFER_FIXTURES)")
-	return nil
-}
-
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := strings.TrimPrefix(r.URL.Path, "/eSCL")
-	switch {
-	case p == "/ScannerCapabilities" && r.Method == http.MethodGet:
+	key := r.Method + " " + endpoint
+	if s.b.JobHost != "" && endpoint != "ScannerCapabilities" && endpoint != "ScannerStatus" && r.Host != s.b.JobHost {
+		http.Error(w, "bad host", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.requests[key]++
+	s.hits[endpoint]++
+	busy := s.hits[endpoint] <= s.b.Busy503
+	s.mu.Unlock()
+	if busy {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
+	switch key {
+	case "GET ScannerCapabilities":
 		w.Header().Set("Content-Type", "text/xml")
-		w.Write(s.opts.Capabilities)
-	case p == "/ScannerStatus" && r.Method == http.MethodGet:
-		s.status(w)
-	case p == "/ScanJobs" && r.Method == http.MethodPost:
-		s.post(w, r)
-	case strings.HasPrefix(p, "/ScanJobs/") && strings.HasSuffix(p, "/NextDocument") && r.Method == http.MethodGet:
-		s.next(w, r, strings.TrimSuffix(strings.TrimPrefix(p, "/ScanJobs/"), "/NextDocument"))
-	case strings.HasPrefix(p, "/ScanJobs/") && r.Method == http.MethodDelete:
+		_, _ = w.Write(s.caps)
+	case "GET ScannerStatus":
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = w.Write(s.status())
+	case "POST ScanJobs":
+		s.startJob(w, r)
+	case "GET NextDocument":
+		s.nextDocument(w, r, id)
+	case "DELETE Job":
 		s.mu.Lock()
-		j := s.jobs[strings.TrimPrefix(p, "/ScanJobs/")]
-		s.counts["delete"]++
-		if j != nil {
-			j.done = true
+		j := s.jobs[id]
+		if j != nil && j.state == "Processing" {
+			j.state, j.reason = "Canceled", "JobCanceledByUser"
 		}
 		s.mu.Unlock()
 		if j == nil {
@@ -177,224 +156,209 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusOK)
 	default:
-		http.NotFound(w, r)
+		http.Error(w, "not found", http.StatusNotFound)
 	}
 }
 
-func (s *Server) status(w http.ResponseWriter) {
-	s.mu.Lock()
-	state, adf := "Idle", "ScannerAdfEmpty"
-	for _, j := range s.jobs {
-		if !j.done {
-			state = "Processing"
-		}
-	}
-	switch {
-	case s.jammed:
-		adf = "ScannerAdfJam"
-	case s.feeder > 0:
-		adf = "ScannerAdfLoaded"
-	}
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", "text/xml")
-	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><scan:ScannerStatus xmlns:scan="http://schemas.hp.com/imaging/escl/2011/05/03" xmlns:pwg="http://www.pwg.org/schemas/2010/12/sm"><pwg:Version>2.63</pwg:Version><pwg:State>%s</pwg:State><scan:AdfState>%s</scan:AdfState></scan:ScannerStatus>`, state, adf)
-}
-
-type scanSettings struct {
-	Source    string `xml:"InputSource"`
-	Duplex    bool   `xml:"Duplex"`
-	ColorMode string `xml:"ColorMode"`
-	XRes      int    `xml:"XResolution"`
-	YRes      int    `xml:"YResolution"`
-	Width     int    `xml:"ScanRegions>ScanRegion>Width"`
-	Height    int    `xml:"ScanRegions>ScanRegion>Height"`
-	Format    string `xml:"DocumentFormat"`
-	FormatExt string `xml:"DocumentFormatExt"`
-}
-
-func (s *Server) post(w http.ResponseWriter, r *http.Request) {
-	var ss scanSettings
-	if err := xml.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&ss); err != nil {
+func (s *Server) startJob(w http.ResponseWriter, r *http.Request) {
+	set, err := escl.ParseSettings(http.MaxBytesReader(w, r.Body, escl.MaxXMLSize))
+	if err != nil {
 		http.Error(w, "bad settings", http.StatusBadRequest)
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.busyPosts < s.opts.Busy {
-		s.busyPosts++
-		s.counts["503"]++
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	src := escl.Source(ss.Source)
-	if ss.Duplex {
-		src = escl.ADFDuplex
-	}
-	ic := s.caps.Source(src)
-	if ic == nil {
-		s.counts["409"]++
-		w.WriteHeader(http.StatusConflict)
-		return
-	}
-	if src != escl.Flatbed && (s.feeder == 0 || s.jammed) {
-		s.counts["409"]++
-		w.WriteHeader(http.StatusConflict)
-		return
-	}
-	if s.opts.Strict && (!hasRes(ic, ss.XRes, ss.YRes) || !ic.HasMode(escl.ColorMode(ss.ColorMode))) {
-		s.counts["409"]++
-		w.WriteHeader(http.StatusConflict)
-		return
-	}
-	if ss.XRes <= 0 || ss.XRes > 1200 || ss.Width <= 0 || ss.Height <= 0 || ss.Width > 10000 || ss.Height > 10000 {
-		http.Error(w, "bad settings", http.StatusBadRequest)
+	s.posted = append(s.posted, set)
+	in := s.parsed.Source(set.Source, set.Duplex)
+	if in == nil || !in.Supports(set.ColorMode, set.Format, set.Resolution) || slices.Contains(s.b.Reject, set.Resolution.X) ||
+		set.Width > in.MaxWidth || set.Height > in.MaxHeight || set.Width < in.MinWidth || set.Height < in.MinHeight {
+		http.Error(w, "conflict", http.StatusConflict)
 		return
 	}
 	s.nextID++
-	id := strconv.Itoa(s.nextID)
-	if s.opts.UUIDJobs {
-		id = fmt.Sprintf("urn:uuid:4509a320-00a0-008f-00b6-%012d", s.nextID)
+	j := &job{id: strconv.Itoa(s.nextID), settings: set, total: 1, state: "Processing", last: time.Now()}
+	if set.Source == escl.Feeder {
+		j.total = cmp.Or(s.b.ADFPages, 3)
+		if s.b.ADFEmpty {
+			j.total = 0
+		}
 	}
-	s.jobs[id] = &job{settings: ss}
-	switch s.opts.Location {
+	s.jobs[j.id] = j
+	var loc string
+	switch s.b.Location {
 	case LocationBrokenHost:
-		w.Header().Set("Location", "http://192.0.2.1:9/eSCL/ScanJobs/"+id)
+		loc = "http://0.0.0.0:1/eSCL/ScanJobs/" + j.id
 	case LocationRelative:
-		w.Header().Set("Location", "/eSCL/ScanJobs/"+id)
+		loc = "ScanJobs/" + j.id
+	case LocationPathOnly:
+		loc = "/eSCL/ScanJobs/" + j.id
 	default:
-		w.Header().Set("Location", s.URL+"/eSCL/ScanJobs/"+id)
+		loc = "http://" + r.Host + "/eSCL/ScanJobs/" + j.id
 	}
+	w.Header().Set("Location", loc)
 	w.WriteHeader(http.StatusCreated)
 }
 
-func hasRes(ic *escl.InputCaps, x, y int) bool {
-	for _, r := range ic.Resolutions {
-		if r.X == x && r.Y == y {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *Server) next(w http.ResponseWriter, r *http.Request, id string) {
-	s.mu.Lock()
-	j := s.jobs[id]
-	if j == nil || j.done {
-		s.mu.Unlock()
-		http.NotFound(w, r)
-		return
-	}
-	if j.busy < s.opts.Busy {
-		j.busy++
-		s.counts["503"]++
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	if j.served == 0 && j.notFound < s.opts.NotFoundAtStart {
-		j.notFound++
-		s.counts["404-start"]++
-		s.mu.Unlock()
-		http.NotFound(w, r)
-		return
-	}
-	if s.opts.Hang {
-		s.mu.Unlock()
+func (s *Server) nextDocument(w http.ResponseWriter, r *http.Request, id string) {
+	if s.b.Hang {
 		<-r.Context().Done()
 		return
 	}
-	flatbed := j.settings.Source == string(escl.Flatbed)
-	switch {
-	case flatbed && j.served >= 1, !flatbed && s.feeder == 0:
-		j.done = true
+	s.mu.Lock()
+	j := s.jobs[id]
+	if j == nil || j.state != "Processing" {
 		s.mu.Unlock()
 		http.NotFound(w, r)
 		return
-	case !flatbed && s.opts.JamAfter > 0 && j.served >= s.opts.JamAfter:
-		s.jammed = true
-		j.done = true
+	}
+	if j.sent == 0 && j.early < s.b.EarlyNotFound {
+		j.early++
 		s.mu.Unlock()
 		http.NotFound(w, r)
 		return
-	case s.opts.DropAfter > 0 && j.served >= s.opts.DropAfter:
+	}
+	if s.b.MinPageGap > 0 && time.Since(j.last) < s.b.MinPageGap {
 		s.mu.Unlock()
+		http.Error(w, "too early", http.StatusInternalServerError)
+		return
+	}
+	if s.b.JamAfter > 0 && j.settings.Source == escl.Feeder && j.sent >= s.b.JamAfter {
+		j.state, j.reason, s.adfJam = "Aborted", "JobFailed", true
+		s.mu.Unlock()
+		http.NotFound(w, r)
+		return
+	}
+	if j.sent >= j.total {
+		if j.total == 0 {
+			j.state, j.reason = "Aborted", "JobFailed"
+		} else {
+			j.state, j.reason = "Completed", "JobCompletedSuccessfully"
+		}
+		s.mu.Unlock()
+		http.NotFound(w, r)
+		return
+	}
+	drop := s.b.DropAfter > 0 && j.sent == s.b.DropAfter
+	j.sent++
+	page := s.page(j.settings)
+	s.mu.Unlock()
+
+	if s.b.PageDelay > 0 {
+		time.Sleep(s.b.PageDelay)
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	if drop {
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		_, _ = w.Write(page[:len(page)/2])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
+				_ = conn.Close()
 			}
 		}
 		return
 	}
-	j.served++
-	if !flatbed {
-		s.feeder--
-	}
-	n := j.served
-	ss := j.settings
-	s.counts["page"]++
-	s.mu.Unlock()
-
-	start := time.Now()
-	if s.opts.PageDelay > 0 {
-		time.Sleep(s.opts.PageDelay)
-	}
-	w.Header().Set("Content-Type", "image/jpeg")
-	switch {
-	case s.opts.BadPage == n:
-		w.Write([]byte("<html>this is not a jpeg</html>"))
-	case s.opts.Prerender:
-		s.mu.Lock()
-		page := s.page
-		s.mu.Unlock()
-		if page == nil {
-			var b bytes.Buffer
-			_ = jpeg.Encode(&b, Page(ss.Width*ss.XRes/300, ss.Height*ss.YRes/300, ss.ColorMode == string(escl.RGB24), n), &jpeg.Options{Quality: 80})
-			page = b.Bytes()
-			s.mu.Lock()
-			s.page = page
-			s.mu.Unlock()
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
-		w.Write(page)
-	default:
-		_ = jpeg.Encode(w, Page(ss.Width*ss.XRes/300, ss.Height*ss.YRes/300, ss.ColorMode == string(escl.RGB24), n), &jpeg.Options{Quality: 80})
-	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+	_, _ = w.Write(page)
 	s.mu.Lock()
-	s.serverTime += time.Since(start)
+	j.last = time.Now()
 	s.mu.Unlock()
 }
 
-// Page renders a w x h page with lines of "text" and a mark for page n, grey or colour.
-func Page(w, h int, colour bool, n int) image.Image {
-	rect := image.Rect(0, 0, w, h)
-	ink := func(x, y int) bool {
-		line := y / 40
-		return y%40 > 28 && x > w/10 && x < w-w/10-(line*37+n*53)%(w/3+1) && line%7 != 6 ||
-			(x < 40+n*10 && y < 40)
+// page returns the JPEG of one page for set (made once per settings and cached: re-sending a
+// page costs the server nothing, which keeps benchmarks about the client).
+func (s *Server) page(set escl.Settings) []byte {
+	if s.b.BadPage {
+		return []byte("this is not a jpeg, the scanner's firmware sent garbage")
 	}
-	if !colour {
-		img := image.NewGray(rect)
-		for y := 0; y < h; y++ {
-			row := img.Pix[y*img.Stride : y*img.Stride+w]
-			for x := range row {
+	if p, ok := rendered.Load(set); ok {
+		return p.([]byte)
+	}
+	p := RenderPage(set)
+	rendered.Store(set, p)
+	return p
+}
+
+// rendered caches pages across servers: tests start many servers with the same settings.
+var rendered sync.Map // escl.Settings -> []byte
+
+// RenderPage makes a JPEG of the scan region of set at its resolution: white with dark lines
+// like text, grey or colour as asked.
+func RenderPage(set escl.Settings) []byte {
+	w := max(1, set.Width*set.Resolution.X/300)
+	h := max(1, set.Height*set.Resolution.Y/300)
+	ink := func(x, y int) bool {
+		return (y/12)%3 == 0 && y > h/10 && y < h*9/10 && x > w/10 && x < w*9/10 && (x/40)%5 != 4
+	}
+	var img image.Image
+	if set.ColorMode == escl.RGB24 {
+		rgba := image.NewRGBA(image.Rect(0, 0, w, h))
+		for y := range h {
+			row := rgba.Pix[y*rgba.Stride:]
+			for x := range w {
+				c := color.RGBA{255, 255, 255, 255}
 				if ink(x, y) {
-					row[x] = 20
-				} else {
-					row[x] = 245
+					c = color.RGBA{20, 20, 120, 255}
+				}
+				row[4*x], row[4*x+1], row[4*x+2], row[4*x+3] = c.R, c.G, c.B, c.A
+			}
+		}
+		img = rgba
+	} else {
+		g := image.NewGray(image.Rect(0, 0, w, h))
+		for y := range h {
+			row := g.Pix[y*g.Stride:]
+			for x := range w {
+				row[x] = 255
+				if ink(x, y) {
+					row[x] = 30
 				}
 			}
 		}
-		return img
+		img = g
 	}
-	img := image.NewRGBA(rect)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			c := color.RGBA{250, 248, 240, 255}
-			if ink(x, y) {
-				c = color.RGBA{20, 30, byte(80 + n*20), 255}
-			}
-			img.SetRGBA(x, y, c)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 75}); err != nil {
+		panic(err) // in-memory encoder of a valid image
+	}
+	return buf.Bytes()
+}
+
+func (s *Server) status() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	state := "Idle"
+	var jobs strings.Builder
+	ids := make([]string, 0, len(s.jobs))
+	for id := range s.jobs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		j := s.jobs[id]
+		if j.state == "Processing" {
+			state = "Processing"
 		}
+		reason := cmp.Or(j.reason, "JobScanning")
+		fmt.Fprintf(&jobs, "<scan:JobInfo><pwg:JobUri>/eSCL/ScanJobs/%s</pwg:JobUri><pwg:JobUuid>%s</pwg:JobUuid>"+
+			"<pwg:ImagesCompleted>%d</pwg:ImagesCompleted><pwg:ImagesToTransfer>%d</pwg:ImagesToTransfer>"+
+			"<pwg:JobState>%s</pwg:JobState><pwg:JobStateReasons><pwg:JobStateReason>%s</pwg:JobStateReason></pwg:JobStateReasons></scan:JobInfo>",
+			j.id, j.id, j.sent, j.total-j.sent, j.state, reason)
 	}
-	return img
+	adf := ""
+	if s.parsed.ADFSimplex != nil {
+		adf = "ScannerAdfLoaded"
+		switch {
+		case s.adfJam:
+			adf = "ScannerAdfJam"
+		case s.b.ADFEmpty:
+			adf = "ScannerAdfEmpty"
+		}
+		adf = "<scan:AdfState>" + adf + "</scan:AdfState>"
+	}
+	return fmt.Appendf(nil, `<?xml version="1.0" encoding="UTF-8"?><scan:ScannerStatus xmlns:scan="%s" xmlns:pwg="%s">`+
+		`<pwg:Version>2.63</pwg:Version><pwg:State>%s</pwg:State>%s<scan:Jobs>%s</scan:Jobs></scan:ScannerStatus>`,
+		escl.NSScan, escl.NSPWG, state, adf, jobs.String())
 }
