@@ -20,6 +20,15 @@ type Config struct {
 	IdleLock        time.Duration `toml:"idle_lock"`        // forget the data key after this idle time (default 15m)
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout"` // graceful shutdown limit (default 10s)
 	KeepDelivered   time.Duration `toml:"keep_delivered"`   // keep a delivered case's remaining files this long (default 24h)
+
+	// Printer is the kit's printer: an ipp:// or ipps:// URI, or "usb" for the first
+	// IPP-over-USB printer. Empty: no printer (the UI says so).
+	Printer string `toml:"printer"`
+
+	// The letterhead of printed certificates.
+	AuthorityName    string `toml:"authority_name"`    // "Stadt Musterstadt – Bürgeramt"
+	AuthorityAddress string `toml:"authority_address"` // "Marktplatz 1, 12345 Musterstadt"
+	Place            string `toml:"place"`             // place of issue, "Musterstadt"
 }
 
 // LoadConfig reads path. Keys it does not know are reported by name.

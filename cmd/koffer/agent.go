@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"koffer/agent"
 	"koffer/agent/keys"
+	"koffer/agent/web"
+	"koffer/devices/sim"
 )
 
 type agentOptions struct {
@@ -77,12 +81,26 @@ func agentRun(opts *agentOptions) error {
 		}
 		log.Info("trainingKitCreated", "subsystem", "cli", "kitId", kit.Bundle.KitID)
 	}
-	// Device selection: training is the only switch to devices/sim; the lead wires the device
-	// registry here (Options.Runners / a device option) once devices/sim exists.
+	// Device selection: training is the only switch to devices/sim.
+	// The caseworker UI on --listen: the handler is built once the agent exists (Serve starts
+	// listening only after that).
+	var ui *web.Server
 	a, err := agent.New(opts.ctx, agent.Options{
 		DataDir: dir, Config: cfg, Logger: log, Version: version(), Training: training,
+		UI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ui.ServeHTTP(w, r) }),
 	})
 	if err != nil {
+		return err
+	}
+	dev := agent.WebDevices{Training: training}
+	switch {
+	case training:
+		dev.Reader = sim.NewReader(sim.ReaderOptions{Delay: 300 * time.Millisecond})
+		dev.Printer = sim.NewPrinter()
+	case cfg.Printer != "":
+		dev.Printer = perJobPrinter{uri: cfg.Printer}
+	}
+	if ui, err = web.New(web.Options{Backend: a.WebBackend(dev), Logger: log, IdleLock: cfg.IdleLock}); err != nil {
 		return err
 	}
 	err = a.Serve(opts.ctx)

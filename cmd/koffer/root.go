@@ -79,6 +79,7 @@ func newRootCmd(f *factory) *cobra.Command {
 		newCaseCmd(f),
 		newQueueCmd(f),
 		newFingerCmd(f, nil),
+		newPrintCmd(f, nil),
 	)
 	return root
 }

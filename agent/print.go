@@ -1,0 +1,85 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"koffer/agent/cases"
+	"koffer/agent/documents"
+	"koffer/agent/web"
+	"koffer/devices/ipp"
+	"koffer/store"
+)
+
+// Printer is what the agent needs from a printer; *ipp.Client and *sim.Printer have it.
+type Printer interface {
+	Print(ctx context.Context, doc ipp.Document, onUpdate func(ipp.JobStatus)) (ipp.Result, error)
+}
+
+// authority is the letterhead of every certificate, from the config.
+func (c Config) authority() (documents.Authority, string) {
+	a := documents.Authority{Name: c.AuthorityName, Address: c.AuthorityAddress}
+	if a.Name == "" {
+		a.Name = "Bürgeramt"
+	}
+	return a, c.Place
+}
+
+// certificate lays out document doc of case c from the values the caseworker captured.
+// Dates the caseworker did not give stay empty on paper rather than being guessed.
+func (b *WebBackend) certificate(doc string, c *store.Case, v map[string]string, title string) (documents.Certificate, error) {
+	f, _ := caseFile(cases.Service(c.Service), v)
+	now := b.a.now()
+	auth, place := b.a.opts.Config.authority()
+	if b.a.opts.Training {
+		auth.Name += " (Schulung)"
+	}
+	issue := documents.Issue{Authority: auth, CaseID: c.ID, Issued: now, Place: place, Clerk: b.a.kit.Bundle.KitID}
+	birth, _ := time.Parse(time.DateOnly, f.Person.BirthDate)
+	person := documents.Person{FamilyName: f.Person.FamilyName, GivenNames: f.Person.GivenNames,
+		BirthDate: birth, BirthPlace: f.Person.BirthPlace}
+	address := formatAddress(f.Person.Address)
+
+	switch doc {
+	case web.DocReceipt:
+		fee := cases.ServiceFee(f.Service, now, cases.Age(birth, now), f.Details.Provisional)
+		return documents.AusweisQuittung{Issue: issue, Person: person, Received: now,
+			FeeCents: int(fee.Cents), TownHallCase: c.ReceiptNumber}, nil
+	case web.DocConfirmation:
+		return documents.Lebensbescheinigung{Issue: issue, Person: person, Address: address,
+			Insurer: f.Details.Insurer, InsurerRef: f.Details.Reference}, nil
+	case web.DocRegister:
+		return documents.Meldebescheinigung{Issue: issue, Person: person, Address: address, Dwelling: "Hauptwohnung"}, nil
+	case web.DocRegistration:
+		moved, _ := time.Parse(time.DateOnly, f.Details.MoveInDate)
+		return documents.Anmeldebestaetigung{Issue: issue, Person: person, Address: address,
+			Dwelling: "alleinige Wohnung", MovedIn: moved, Registered: now}, nil
+	case web.DocForm:
+		fields := []documents.Field{
+			{Label: "Familienname", Value: person.FamilyName},
+			{Label: "Vornamen", Value: person.GivenNames},
+			{Label: "Geburtsdatum", Value: v["geburtsdatum"]},
+			{Label: "Geburtsort", Value: person.BirthPlace},
+			{Label: "Staatsangehörigkeit", Value: f.Person.Nationality},
+			{Label: "Neue Anschrift", Value: address},
+			{Label: "Einzugsdatum", Value: v["einzug"]},
+		}
+		if p := f.Details.PreviousAddress; p != nil {
+			fields = append(fields, documents.Field{Label: "Bisherige Anschrift", Value: formatAddress(*p)})
+		}
+		return documents.Formular{Issue: issue, Title: title,
+			Basis: "Anmeldung bei der Meldebehörde (§ 17 Abs. 1, § 23 Bundesmeldegesetz)", Fields: fields}, nil
+	}
+	return nil, fmt.Errorf("print: unknown document %q", doc)
+}
+
+func formatAddress(a cases.Address) string {
+	street := strings.TrimSpace(a.Street + " " + a.HouseNumber)
+	city := strings.TrimSpace(a.PostalCode + " " + a.City)
+	if street == "" || city == "" {
+		return street + city
+	}
+	return street + ", " + city
+}

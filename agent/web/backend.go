@@ -1,0 +1,218 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Backend is what the caseworker UI needs from the agent. The agent implements it over the
+// store, agent/cases and the devices; tests use webtest.Fake. Every method that changes a case
+// takes a Change carrying the version the page was rendered from and an idempotency key, so a
+// double submit is harmless and a second tab cannot overwrite a newer draft.
+type Backend interface {
+	// Login checks a caseworker's passphrase and makes the drafts readable (data key in
+	// memory). ErrBadLogin for a wrong name or passphrase.
+	Login(ctx context.Context, name, passphrase string) (Caseworker, error)
+	// Lock tells the agent a caseworker's session locked or logged out. Drafts stay stored.
+	Lock(ctx context.Context, caseworker string) error
+
+	// Overview is the start page: today's visits, the queue, the uplink and the devices.
+	Overview(ctx context.Context) (Overview, error)
+
+	// CreateCase starts a draft for a service, prefilled from a visit when visitID is set.
+	CreateCase(ctx context.Context, caseworker string, service Service, visitID string) (*Case, error)
+	// Case loads a case. ErrNotFound if there is none.
+	Case(ctx context.Context, id string) (*Case, error)
+	// Drafts lists the open drafts, oldest first (to resume a case later).
+	Drafts(ctx context.Context) ([]CaseSummary, error)
+
+	// SaveStep validates and durably stores one step's values and moves the case to step
+	// c.Next. *ValidationError lists field errors in German; ErrConflict when c.Version is
+	// stale. A change whose Key was already applied returns the case unchanged, no error.
+	SaveStep(ctx context.Context, c Change, step string, values map[string]string) (*Case, error)
+	// Scan scans a document into the case as part (e.g. "vermieter", "formular", "foto").
+	// Device failures are *devices.Error with a German hint.
+	Scan(ctx context.Context, c Change, part string) (*Case, error)
+	// Print prints a document of the case (DocForm, DocConfirmation...).
+	Print(ctx context.Context, c Change, doc string) (*Case, error)
+	// CaptureFinger takes one capture attempt of finger (e.g. "right_index") and records its
+	// quality.
+	CaptureFinger(ctx context.Context, c Change, finger string) (*Case, error)
+	// DecideFinger records an operator decision for a hand.
+	DecideFinger(ctx context.Context, c Change, d FingerDecision) (*Case, error)
+	// Seal validates the whole case, seals it into a packet with an outbox row and forgets
+	// the draft. *ValidationError if something is missing.
+	Seal(ctx context.Context, c Change) (*Case, error)
+
+	// Subscribe delivers state changes (devices, queue, uplink) until ctx ends.
+	Subscribe(ctx context.Context) <-chan Event
+}
+
+// Errors a Backend returns where the UI branches.
+var (
+	ErrBadLogin = errors.New("bad name or passphrase")
+	ErrConflict = errors.New("case changed since the page was shown")
+	ErrNotFound = errors.New("case not found")
+	ErrSealed   = errors.New("case is sealed")
+	// ErrLocked means the agent has no data key (it locked itself); the UI asks for the
+	// passphrase again.
+	ErrLocked = errors.New("drafts locked: log in again")
+)
+
+// ValidationError carries field errors in German, keyed by field name. Field "" is for errors
+// of the whole step.
+type ValidationError struct {
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string {
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return "invalid fields: " + strings.Join(keys, ", ")
+}
+
+// Change identifies one state-changing request on a case.
+type Change struct {
+	CaseID     string
+	Version    int    // the case version the page showed
+	Key        string // idempotency key, one per rendered form
+	Caseworker string
+	Next       string // the step the case moves to when the change succeeds ("" = stay)
+}
+
+// Caseworker is a logged-in member of staff.
+type Caseworker struct {
+	Name    string // login name
+	Display string // shown in the header
+}
+
+// Service is one of the four services (the same ids as agent/cases).
+type Service string
+
+const (
+	Personalausweis     Service = "personalausweis"
+	Lebensbescheinigung Service = "lebensbescheinigung"
+	Meldebescheinigung  Service = "meldebescheinigung"
+	Wohnsitzanmeldung   Service = "wohnsitzanmeldung"
+)
+
+// Documents a case prints.
+const (
+	DocReceipt      = "quittung"      // Antragsquittung (Personalausweis)
+	DocConfirmation = "bestaetigung"  // Lebensbescheinigung confirmation
+	DocRegister     = "melde"         // Meldebescheinigung
+	DocForm         = "formular"      // Anmeldeformular for signature
+	DocRegistration = "anmeldebestae" // Meldebestätigung (free, 8 fields)
+)
+
+// Overview is what the start page shows.
+type Overview struct {
+	Now     time.Time
+	Visits  []Visit
+	Queue   Queue
+	Uplink  Uplink
+	Devices []Device
+}
+
+// Visit is one booked appointment from the visit pack.
+type Visit struct {
+	ID       string
+	Time     string // "10:30"
+	Name     string
+	Place    string
+	Services []Service
+}
+
+// Queue summarises the outbox.
+type Queue struct {
+	Waiting int
+	Oldest  time.Time // zero when empty
+	Failed  int       // parked, needs a technician
+}
+
+// Uplink is the state of the connection to the town hall.
+type Uplink struct {
+	Online   bool
+	Sending  bool
+	Progress int    // percent of the current packet
+	Detail   string // German, e.g. "Keine Verbindung zum Rathaus"
+	LastSync time.Time
+}
+
+// Device is one device's readiness.
+type Device struct {
+	Kind     string // printer, scanner, fingerprint
+	Name     string // model, or "Simulation"
+	Ready    bool
+	Reason   string // German reason and what to do, when not ready
+	Training bool   // a simulator
+}
+
+// Case is a case as the UI sees it.
+type Case struct {
+	ID         string
+	Service    Service
+	State      string // draft, sealed
+	Version    int
+	Step       string // the step to resume at
+	VisitID    string
+	Values     map[string]string
+	Scans      map[string]int // part -> pages
+	Printed    map[string]bool
+	Attempts   []FingerAttempt
+	Decisions  []FingerDecision
+	Fee        string // German, "46,00 EUR", from the fee table
+	Late       bool   // registration after the deadline
+	Extract    []Field
+	SealedAt   time.Time
+	PacketSize int64
+	UpdatedAt  time.Time
+}
+
+// Field is a label and a value, e.g. a line of the register extract.
+type Field struct {
+	Label string
+	Value string
+}
+
+// CaseSummary is one line of the open drafts list.
+type CaseSummary struct {
+	ID        string
+	Service   Service
+	Step      string
+	Name      string
+	UpdatedAt time.Time
+}
+
+// FingerAttempt is one capture.
+type FingerAttempt struct {
+	Finger  string // "right_index"
+	Quality int    // 0-100
+	Method  string // "NFIQ 2" or "Schätzung (kein NFIQ 2)"
+}
+
+// FingerDecision is the operator's word on a hand.
+type FingerDecision struct {
+	Hand   string // left, right
+	Finger string // the finger the decision is about
+	Action string // FingerAccept, FingerNext, FingerNone
+	Reason string // German reason code, see fingerReasons
+}
+
+// Operator decisions.
+const (
+	FingerAccept = "accept" // keep the best attempt although below the threshold
+	FingerNext   = "next"   // this finger cannot be used, try the next one
+	FingerNone   = "none"   // no finger of this hand can be taken
+)
+
+// Event is a state change pushed to open pages.
+type Event struct {
+	Kind string // "devices", "queue", "uplink", "case"
+}

@@ -1,0 +1,239 @@
+package web
+
+// The four services as guided steps. This is presentation: which step shows which fields in
+// which order, with German labels. Whether values are valid is decided by the Backend (the same
+// rules as `koffer case submit`).
+
+// Step kinds.
+const (
+	KindForm      = "form"      // fields only
+	KindPhoto     = "photo"     // photo code or photo taken by the authority
+	KindFingers   = "fingers"   // fingerprint procedure
+	KindSignature = "signature" // signature pad
+	KindScan      = "scan"      // scan a document, then confirm
+	KindPrint     = "print"     // print a document, then confirm
+	KindFee       = "fee"       // fee from the fee table, payment
+	KindSummary   = "summary"   // check, print, seal
+)
+
+// Flow is a service's steps.
+type Flow struct {
+	Service Service
+	Title   string
+	Short   string // one line for the start page
+	Steps   []Step
+	Final   string // the document printed at the end
+	FinalT  string // its German name
+}
+
+// Step is one guided step.
+type Step struct {
+	Name   string
+	Title  string
+	Kind   string
+	Intro  string
+	Fields []FieldDef
+	Part   string // KindScan/KindPhoto: the scan part
+	Doc    string // KindPrint: the document
+	DocT   string
+}
+
+// FieldDef is one input.
+type FieldDef struct {
+	Name     string
+	Label    string
+	Type     string // text, date, select, checkbox, radio, textarea, number
+	Options  []Option
+	Required bool
+	Hint     string
+	Auto     string // autocomplete attribute
+	Mode     string // inputmode
+}
+
+// Option is a choice of a select or radio field.
+type Option struct{ Value, Label string }
+
+var personFields = []FieldDef{
+	{Name: "familienname", Label: "Familienname", Type: "text", Required: true, Auto: "off"},
+	{Name: "vornamen", Label: "Vornamen", Type: "text", Required: true, Auto: "off"},
+	{Name: "geburtsdatum", Label: "Geburtsdatum", Type: "date", Required: true, Hint: "TT.MM.JJJJ"},
+	{Name: "geburtsort", Label: "Geburtsort", Type: "text", Required: true, Auto: "off"},
+	{Name: "staatsangehoerigkeit", Label: "Staatsangehörigkeit (Ländercode)", Type: "text", Required: true, Auto: "off", Hint: "Drei Buchstaben, z. B. DEU"},
+}
+
+func addressFields(prefix, what string, required bool) []FieldDef {
+	return []FieldDef{
+		{Name: prefix + "strasse", Label: what + ": Straße", Type: "text", Required: required, Auto: "off"},
+		{Name: prefix + "hausnummer", Label: what + ": Hausnummer", Type: "text", Required: required, Auto: "off"},
+		{Name: prefix + "plz", Label: what + ": Postleitzahl", Type: "text", Required: required, Mode: "numeric", Auto: "off"},
+		{Name: prefix + "ort", Label: what + ": Ort", Type: "text", Required: required, Auto: "off"},
+	}
+}
+
+func concat(parts ...[]FieldDef) []FieldDef {
+	var out []FieldDef
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+var yesNo = []Option{{"ja", "Ja"}}
+
+// Flows lists the services in the order the start page shows them.
+var Flows = []Flow{
+	{
+		Service: Personalausweis, Title: "Personalausweis beantragen",
+		Short: "Daten, Lichtbild, Fingerabdrücke, Unterschrift, Gebühr",
+		Final: DocReceipt, FinalT: "Antragsquittung",
+		Steps: []Step{
+			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
+				Intro: "Bitte mit der Person prüfen. Vorausgefüllt aus dem Besuchspaket.",
+				Fields: concat(personFields, []FieldDef{
+					{Name: "groesse", Label: "Größe in cm", Type: "number", Required: true, Mode: "numeric"},
+					{Name: "augenfarbe", Label: "Augenfarbe", Type: "select", Required: true, Options: []Option{
+						{"", "Bitte wählen"}, {"blau", "blau"}, {"braun", "braun"}, {"gruen", "grün"},
+						{"grau", "grau"}, {"andere", "andere"}}},
+				}, addressFields("", "Anschrift", true))},
+			{Name: "foto", Title: "Lichtbild", Kind: KindPhoto, Part: "foto",
+				Intro: "Lichtbild per Code vom Fotografen oder Aufnahme durch die Behörde.",
+				Fields: []FieldDef{
+					{Name: "lichtbild_art", Label: "Herkunft des Lichtbilds", Type: "radio", Required: true, Options: []Option{
+						{"code", "Code vom Fotografen (DataMatrix)"}, {"behoerde", "Aufnahme durch die Behörde"}}},
+					{Name: "lichtbild_code", Label: "Inhalt des Lichtbild-Codes", Type: "textarea",
+						Hint: "Code scannen oder abtippen. Ohne Netz wird er versiegelt und im Rathaus abgerufen."},
+				}},
+			{Name: "finger", Title: "Fingerabdrücke", Kind: KindFingers,
+				Intro: "Zuerst linker und rechter Zeigefinger. Höchstens drei Versuche je Finger."},
+			{Name: "unterschrift", Title: "Unterschrift", Kind: KindSignature,
+				Intro: "Die Person unterschreibt im Feld mit dem Finger oder einem Stift.",
+				Fields: []FieldDef{
+					{Name: "unterschrift_verzicht", Label: "Person kann nicht unterschreiben", Type: "checkbox"},
+				}},
+			{Name: "gebuehr", Title: "Gebühr", Kind: KindFee,
+				Fields: []FieldDef{
+					{Name: "zahlart", Label: "Zahlungsart", Type: "radio", Required: true, Options: []Option{
+						{"bar", "Bar bezahlt"}, {"karte", "Mit Karte bezahlt"}, {"rechnung", "Rechnung folgt"}}},
+				}},
+			{Name: "abschluss", Title: "Prüfen und abschließen", Kind: KindSummary},
+		},
+	},
+	{
+		Service: Lebensbescheinigung, Title: "Lebensbescheinigung",
+		Short: "Formular der Rentenkasse scannen, Bestätigung drucken",
+		Final: DocConfirmation, FinalT: "Bestätigung der Lebensbescheinigung",
+		Steps: []Step{
+			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
+				Fields: concat(personFields, addressFields("", "Anschrift", true), []FieldDef{
+					{Name: "versicherer", Label: "Rentenversicherung oder Kasse", Type: "text", Required: true, Auto: "off"},
+					{Name: "aktenzeichen", Label: "Aktenzeichen der Kasse", Type: "text", Required: true, Auto: "off"},
+				})},
+			{Name: "formular", Title: "Formular der Kasse", Kind: KindScan, Part: "formular",
+				Intro: "Die Person unterschreibt das Formular der Kasse vor Ihnen. Dann das Formular scannen.",
+				Fields: []FieldDef{
+					{Name: "persoenlich_unterschrieben", Label: "Die Person hat in meiner Gegenwart unterschrieben", Type: "checkbox", Required: true, Options: yesNo},
+					{Name: "identitaet_geprueft", Label: "Identität anhand eines Ausweises geprüft", Type: "checkbox", Required: true, Options: yesNo},
+				}},
+			{Name: "abschluss", Title: "Prüfen und abschließen", Kind: KindSummary},
+		},
+	},
+	{
+		Service: Meldebescheinigung, Title: "Meldebescheinigung",
+		Short: "Aus dem Registerauszug des Besuchspakets drucken",
+		Final: DocRegister, FinalT: "Meldebescheinigung",
+		Steps: []Step{
+			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
+				Intro:  "Vorausgefüllt aus dem Besuchspaket. Bitte mit dem Ausweis abgleichen.",
+				Fields: concat(personFields, addressFields("", "Anschrift", true))},
+			{Name: "auszug", Title: "Registerauszug und Ausweis", Kind: KindForm,
+				Intro: "Der Auszug kommt aus dem Besuchspaket des Rathauses.",
+				Fields: []FieldDef{
+					{Name: "art", Label: "Art der Bescheinigung", Type: "radio", Required: true, Options: []Option{
+						{"einfach", "Einfache Meldebescheinigung"}, {"erweitert", "Erweiterte Meldebescheinigung"}}},
+					{Name: "ausweisart", Label: "Vorgelegter Ausweis", Type: "select", Required: true, Options: []Option{
+						{"", "Bitte wählen"}, {"personalausweis", "Personalausweis"}, {"reisepass", "Reisepass"}}},
+					{Name: "ausweisnummer", Label: "Ausweisnummer", Type: "text", Required: true, Auto: "off"},
+				}},
+			{Name: "abschluss", Title: "Prüfen und abschließen", Kind: KindSummary},
+		},
+	},
+	{
+		Service: Wohnsitzanmeldung, Title: "Wohnsitz anmelden",
+		Short: "Adressen, Wohnungsgeberbestätigung scannen, Formular unterschreiben",
+		Final: DocRegistration, FinalT: "Meldebestätigung",
+		Steps: []Step{
+			{Name: "person", Title: "Angaben zur Person", Kind: KindForm, Fields: personFields},
+			{Name: "adresse", Title: "Neue und bisherige Anschrift", Kind: KindForm,
+				Intro: "Anmeldung innerhalb von zwei Wochen nach dem Einzug. Eine spätere Anmeldung wird vermerkt.",
+				Fields: concat(addressFields("neu_", "Neue Anschrift", true),
+					[]FieldDef{{Name: "einzug", Label: "Einzugsdatum", Type: "date", Required: true, Hint: "TT.MM.JJJJ"}},
+					addressFields("alt_", "Bisherige Anschrift", false))},
+			{Name: "vermieter", Title: "Wohnungsgeberbestätigung", Kind: KindScan, Part: "vermieter",
+				Intro: "Die Bestätigung des Wohnungsgebers muss vorliegen. Bitte einlegen und scannen.",
+				Fields: []FieldDef{
+					{Name: "vermieter_geprueft", Label: "Bestätigung liegt vor und ist unterschrieben", Type: "checkbox", Required: true, Options: yesNo},
+				}},
+			{Name: "formular", Title: "Anmeldeformular unterschreiben", Kind: KindPrint, Doc: DocForm, DocT: "Anmeldeformular",
+				Intro: "Formular drucken und von der Person unterschreiben lassen.",
+				Fields: []FieldDef{
+					{Name: "formular_unterschrieben", Label: "Die Person hat das Formular unterschrieben", Type: "checkbox", Required: true, Options: yesNo},
+				}},
+			{Name: "unterschrift", Title: "Unterschrift", Kind: KindSignature,
+				Intro: "Die Person unterschreibt zusätzlich im Feld; die Unterschrift geht mit der Anmeldung ins Rathaus.",
+				Fields: []FieldDef{
+					{Name: "unterschrift_verzicht", Label: "Person kann nicht unterschreiben", Type: "checkbox"},
+				}},
+			{Name: "abschluss", Title: "Prüfen und abschließen", Kind: KindSummary},
+		},
+	},
+}
+
+// FlowOf returns the flow of a service.
+func FlowOf(s Service) (Flow, bool) {
+	for _, f := range Flows {
+		if f.Service == s {
+			return f, true
+		}
+	}
+	return Flow{}, false
+}
+
+// StepIndex returns the position of a step in the flow, -1 if unknown.
+func (f Flow) StepIndex(name string) int {
+	for i, s := range f.Steps {
+		if s.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// NextStep is the step after name ("" after the last).
+func (f Flow) NextStep(name string) string {
+	i := f.StepIndex(name)
+	if i < 0 || i+1 >= len(f.Steps) {
+		return ""
+	}
+	return f.Steps[i+1].Name
+}
+
+// PrevStep is the step before name ("" before the first).
+func (f Flow) PrevStep(name string) string {
+	i := f.StepIndex(name)
+	if i <= 0 {
+		return ""
+	}
+	return f.Steps[i-1].Name
+}
+
+// FieldLabel finds the German label of a field anywhere in the flow.
+func (f Flow) FieldLabel(name string) string {
+	for _, s := range f.Steps {
+		for _, fd := range s.Fields {
+			if fd.Name == name {
+				return fd.Label
+			}
+		}
+	}
+	return name
+}

@@ -1,0 +1,741 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"koffer/devices"
+)
+
+// page is everything a template may show.
+type page struct {
+	Title    string
+	CSRF     string
+	User     Caseworker
+	Flash    string
+	Error    string
+	Now      time.Time
+	Overview *Overview
+	Drafts   []CaseSummary
+	Flows    []Flow
+
+	// Login and lock screens.
+	LoginName string
+	Locked    bool
+
+	// Steps.
+	Flow      Flow
+	Step      Step
+	StepNo    int
+	Case      *Case
+	Values    map[string]string
+	Errors    map[string]string
+	Key       string
+	Hands     []HandState
+	NoFingers bool // under the fingerprint age
+	Prev      string
+	Device    string // German hint of a device failure
+	Summary   []summaryGroup
+	Restored  bool
+}
+
+type fieldCtx struct {
+	F      FieldDef
+	Values map[string]string
+	Errors map[string]string
+}
+
+type summaryGroup struct {
+	Step   Step
+	Fields []Field
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	if sess := sessionOf(r); sess != nil {
+		p.CSRF, p.User = sess.csrf, sess.caseworker
+	}
+	if p.Now.IsZero() {
+		p.Now = s.opts.Now()
+	}
+	var buf bytes.Buffer
+	if err := s.pages[name].Execute(&buf, p); err != nil {
+		s.log.Error("renderFailed", "template", name, "err", err)
+		http.Error(w, "Die Seite konnte nicht angezeigt werden. Bitte neu laden.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fail shows a German error page for an unexpected backend error; details go to the log only.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if sess := sessionOf(r); errors.Is(err, ErrLocked) && sess != nil {
+		s.sessions.update(sess.id, func(ss *session) {
+			ss.locked = true
+			if r.Method == http.MethodGet {
+				ss.resume = r.URL.RequestURI()
+			}
+		})
+		http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
+		return
+	}
+	s.log.Error("requestFailed", "what", what, "path", r.URL.Path, "err", err)
+	s.render(w, r, http.StatusInternalServerError, "error", &page{
+		Title: "Das hat nicht geklappt",
+		Error: "Ein interner Fehler ist aufgetreten. Ihre gespeicherten Eingaben sind nicht verloren. Bitte zur Startseite gehen und den Vorgang fortsetzen.",
+	})
+}
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
+	sess := s.sessions.get(r)
+	if sess != nil && sess.loggedIn() {
+		if sess.locked {
+			http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
+		} else {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+		}
+		return
+	}
+	now := s.opts.Now()
+	s.sessions.expire(now, time.Hour)
+	if sess == nil {
+		sess = s.sessions.create(now)
+		s.setCookie(w, sess)
+	}
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
+	s.render(w, r, http.StatusOK, "login", &page{Title: "Anmelden"})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	cw, err := s.opts.Backend.Login(r.Context(), name, r.PostFormValue("passphrase"))
+	if err != nil {
+		status := http.StatusUnauthorized
+		msg := "Name oder Passphrase stimmt nicht. Bitte erneut eingeben."
+		if !errors.Is(err, ErrBadLogin) {
+			s.log.Error("loginFailed", "err", err)
+			status, msg = http.StatusInternalServerError, "Die Anmeldung ist gerade nicht möglich. Bitte erneut versuchen."
+		}
+		s.render(w, r, status, "login", &page{Title: "Anmelden", Error: msg, LoginName: name})
+		return
+	}
+	now := s.opts.Now()
+	sess = s.sessions.rotate(sess.id)
+	sess = s.sessions.update(sess.id, func(ss *session) {
+		ss.caseworker, ss.locked, ss.lastSeen = cw, false, now
+	})
+	s.setCookie(w, sess)
+	s.log.Info("loggedIn")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	if sess.loggedIn() {
+		s.lockBackend(r.Context(), sess.caseworker.Name)
+	}
+	s.sessions.drop(sess.id)
+	s.clearCookie(w)
+	http.Redirect(w, r, "/anmelden", http.StatusSeeOther)
+}
+
+func (s *Server) lockNow(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	back := r.PostFormValue("zurueck")
+	if !localPath(back) {
+		back = "/"
+	}
+	s.sessions.update(sess.id, func(ss *session) { ss.locked, ss.resume = true, back })
+	s.lockBackend(r.Context(), sess.caseworker.Name)
+	http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
+}
+
+// localPath reports whether p is a path on this server (no open redirect).
+func localPath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.Contains(p, "\\")
+}
+
+func (s *Server) lockedForm(w http.ResponseWriter, r *http.Request) {
+	sess := s.sessions.get(r)
+	if sess == nil || !sess.loggedIn() {
+		http.Redirect(w, r, "/anmelden", http.StatusSeeOther)
+		return
+	}
+	if !s.idleCheck(r.Context(), sess.id) {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	if back := r.URL.Query().Get("zurueck"); sess.resume == "" && localPath(back) && !strings.HasPrefix(back, "/gesperrt") {
+		s.sessions.update(sess.id, func(ss *session) { ss.resume = back })
+	}
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
+	s.render(w, r, http.StatusOK, "locked", &page{Title: "Gesperrt", Locked: true})
+}
+
+func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	if !sess.loggedIn() {
+		http.Redirect(w, r, "/anmelden", http.StatusSeeOther)
+		return
+	}
+	if _, err := s.opts.Backend.Login(r.Context(), sess.caseworker.Name, r.PostFormValue("passphrase")); err != nil {
+		msg := "Die Passphrase stimmt nicht. Bitte erneut eingeben."
+		if !errors.Is(err, ErrBadLogin) {
+			s.log.Error("unlockFailed", "err", err)
+			msg = "Entsperren ist gerade nicht möglich. Bitte erneut versuchen."
+		}
+		s.render(w, r, http.StatusUnauthorized, "locked", &page{Title: "Gesperrt", Locked: true, Error: msg})
+		return
+	}
+	now := s.opts.Now()
+	sess = s.sessions.rotate(sess.id)
+	sess = s.sessions.update(sess.id, func(ss *session) { ss.locked, ss.lastSeen = false, now })
+	s.setCookie(w, sess)
+	back := sess.resume
+	if back == "" {
+		back = "/"
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+func (s *Server) start(w http.ResponseWriter, r *http.Request) {
+	ov, err := s.opts.Backend.Overview(r.Context())
+	if err != nil {
+		s.fail(w, r, "overview", err)
+		return
+	}
+	drafts, err := s.opts.Backend.Drafts(r.Context())
+	if err != nil {
+		s.fail(w, r, "drafts", err)
+		return
+	}
+	p := &page{Title: "Start", Overview: &ov, Drafts: drafts, Flows: Flows}
+	if r.URL.Query().Get("fertig") != "" {
+		p.Flash = "Der Vorgang ist versiegelt und wartet auf die Übertragung ins Rathaus."
+	}
+	s.render(w, r, http.StatusOK, "start", p)
+}
+
+func (s *Server) statusFragment(w http.ResponseWriter, r *http.Request) {
+	if s.idleCheck(r.Context(), sessionOf(r).id) {
+		w.Header().Set("X-Koffer-Gesperrt", "1")
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	ov, err := s.opts.Backend.Overview(r.Context())
+	if err != nil {
+		s.log.Error("overviewFailed", "err", err)
+		http.Error(w, "Status nicht verfügbar.", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := s.pages["status"].ExecuteTemplate(&buf, "status", &page{Overview: &ov, Now: s.opts.Now()}); err != nil {
+		s.log.Error("renderFailed", "template", "status", "err", err)
+		http.Error(w, "Status nicht verfügbar.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// events is the server-sent event stream: "status" when devices, queue or uplink change,
+// "gesperrt" when the session locks. The browser reconnects by itself and then refreshes, so
+// no change is lost across a reconnect.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	ctx := r.Context()
+	ch := s.opts.Backend.Subscribe(ctx)
+	tick := time.NewTicker(s.opts.Tick)
+	defer tick.Stop()
+	send := func(event, data string) bool {
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send("bereit", "1") {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-ch:
+			if !ok {
+				return
+			}
+			if !send("status", ev.Kind) {
+				return
+			}
+		case <-tick.C:
+			if s.idleCheck(ctx, sess.id) {
+				send("gesperrt", "1")
+				return
+			}
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+func (s *Server) createCase(w http.ResponseWriter, r *http.Request) {
+	svc := Service(r.PostFormValue("service"))
+	if _, ok := FlowOf(svc); !ok {
+		s.render(w, r, http.StatusBadRequest, "error", &page{Title: "Unbekannte Leistung", Error: "Diese Leistung gibt es nicht. Bitte auf der Startseite wählen."})
+		return
+	}
+	c, err := s.opts.Backend.CreateCase(r.Context(), sessionOf(r).caseworker.Name, svc, r.PostFormValue("visit"))
+	if err != nil {
+		s.fail(w, r, "createCase", err)
+		return
+	}
+	http.Redirect(w, r, "/vorgang/"+url.PathEscape(c.ID), http.StatusSeeOther)
+}
+
+func (s *Server) loadCase(w http.ResponseWriter, r *http.Request) (*Case, Flow, bool) {
+	c, err := s.opts.Backend.Case(r.Context(), r.PathValue("id"))
+	if errors.Is(err, ErrNotFound) {
+		s.render(w, r, http.StatusNotFound, "error", &page{Title: "Vorgang nicht gefunden", Error: "Diesen Vorgang gibt es nicht (mehr). Offene Vorgänge stehen auf der Startseite."})
+		return nil, Flow{}, false
+	}
+	if err != nil {
+		s.fail(w, r, "loadCase", err)
+		return nil, Flow{}, false
+	}
+	f, ok := FlowOf(c.Service)
+	if !ok {
+		s.fail(w, r, "flow", fmt.Errorf("no flow for service %q", c.Service))
+		return nil, Flow{}, false
+	}
+	return c, f, true
+}
+
+func stepURL(c *Case, step string) string {
+	return "/vorgang/" + url.PathEscape(c.ID) + "/" + url.PathEscape(step)
+}
+
+func (s *Server) resumeCase(w http.ResponseWriter, r *http.Request) {
+	c, f, ok := s.loadCase(w, r)
+	if !ok {
+		return
+	}
+	step := c.Step
+	if c.State != "draft" || f.StepIndex(step) < 0 {
+		step = f.Steps[len(f.Steps)-1].Name
+		if f.StepIndex(c.Step) < 0 && c.State == "draft" {
+			step = f.Steps[0].Name
+		}
+	}
+	http.Redirect(w, r, stepURL(c, step), http.StatusSeeOther)
+}
+
+func (s *Server) showStep(w http.ResponseWriter, r *http.Request) {
+	c, f, ok := s.loadCase(w, r)
+	if !ok {
+		return
+	}
+	p := &page{}
+	if r.URL.Query().Get("ok") == "1" {
+		p.Flash = "Gespeichert."
+	}
+	if sess := sessionOf(r); sess.pending != nil && sess.pending.path == r.URL.Path {
+		s.sessions.update(sess.id, func(ss *session) { ss.pending = nil })
+		p.Values = map[string]string{}
+		for k, v := range sess.pending.values {
+			if len(v) > 0 {
+				p.Values[k] = v[0]
+			}
+		}
+		p.Restored = true
+	}
+	s.showStepPage(w, r, http.StatusOK, c, f, r.PathValue("step"), p)
+}
+
+func (s *Server) showStepPage(w http.ResponseWriter, r *http.Request, status int, c *Case, f Flow, name string, p *page) {
+	if c.State != "draft" {
+		s.render(w, r, status, "done", &page{Title: f.Title, Flow: f, Case: c})
+		return
+	}
+	i := f.StepIndex(name)
+	if i < 0 || i > f.StepIndex(c.Step) && f.StepIndex(c.Step) >= 0 {
+		// Unknown step, or one the case has not reached yet: go where the case stands.
+		http.Redirect(w, r, "/vorgang/"+url.PathEscape(c.ID), http.StatusSeeOther)
+		return
+	}
+	step := f.Steps[i]
+	values := map[string]string{}
+	for k, v := range c.Values {
+		values[k] = v
+	}
+	for k, v := range p.Values {
+		values[k] = v
+	}
+	p.Title, p.Flow, p.Step, p.StepNo, p.Case, p.Values = step.Title, f, step, i+1, c, values
+	p.Key, p.Prev = newToken(), f.PrevStep(name)
+	if step.Kind == KindFingers {
+		p.Hands = Hands(c.Attempts, c.Decisions)
+		p.NoFingers = underFingerAge(c.Values["geburtsdatum"], s.opts.Now())
+	}
+	if step.Kind == KindSummary {
+		p.Summary = summarize(f, c)
+	}
+	if p.Restored {
+		p.Flash = "Ihre Eingaben von vor der Sperre sind wiederhergestellt. Bitte prüfen und absenden."
+	}
+	s.render(w, r, status, "step", p)
+}
+
+func summarize(f Flow, c *Case) []summaryGroup {
+	var out []summaryGroup
+	for _, st := range f.Steps {
+		g := summaryGroup{Step: st}
+		for _, fd := range st.Fields {
+			v := c.Values[fd.Name]
+			if v == "" {
+				continue
+			}
+			for _, o := range fd.Options {
+				if o.Value == v && o.Label != "Ja" {
+					v = o.Label
+				}
+			}
+			if fd.Type == "checkbox" {
+				v = "Ja"
+			}
+			if fd.Name == "lichtbild_code" {
+				v = "erfasst (vertraulich, wird versiegelt)" // the code holds the photo's decryption key
+			}
+			g.Fields = append(g.Fields, Field{Label: fd.Label, Value: v})
+		}
+		switch st.Kind {
+		case KindFingers:
+			for _, h := range Hands(c.Attempts, c.Decisions) {
+				g.Fields = append(g.Fields, Field{Label: HandName(h.Hand), Value: handSummary(h)})
+			}
+		case KindSignature:
+			v := "Unterschrift erfasst"
+			if c.Values["unterschrift"] == "" {
+				v = "Keine Unterschrift"
+			}
+			g.Fields = append(g.Fields, Field{Label: "Unterschrift", Value: v})
+		case KindScan, KindPhoto:
+			if n := c.Scans[st.Part]; n > 0 {
+				g.Fields = append(g.Fields, Field{Label: "Gescannt", Value: fmt.Sprintf("%d Seite(n)", n)})
+			}
+		case KindFee:
+			g.Fields = append([]Field{{Label: "Gebühr", Value: c.Fee}}, g.Fields...)
+		}
+		if len(g.Fields) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func handSummary(h HandState) string {
+	switch h.Status {
+	case HandCaptured:
+		s := fmt.Sprintf("%s erfasst, Qualität %d", FingerName(h.Finger), h.Best)
+		if h.Operator {
+			s += " (unter dem Schwellwert, Entscheidung der Sachbearbeitung)"
+		}
+		return s
+	case HandNone:
+		return "Kein Abdruck möglich: " + reasonLabel(h.Reason)
+	}
+	return "Noch nicht erfasst"
+}
+
+// underFingerAge reports whether a birth date (TT.MM.JJJJ) is of a child under 6.
+func underFingerAge(birth string, now time.Time) bool {
+	b, err := time.Parse("02.01.2006", strings.TrimSpace(birth))
+	if err != nil {
+		return false
+	}
+	return age(b, now) < minFingerAge
+}
+
+func age(birth, on time.Time) int {
+	a := on.Year() - birth.Year()
+	if on.Month() < birth.Month() || on.Month() == birth.Month() && on.Day() < birth.Day() {
+		a--
+	}
+	return a
+}
+
+func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
+	c, f, ok := s.loadCase(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("step")
+	i := f.StepIndex(name)
+	if i < 0 {
+		http.Redirect(w, r, "/vorgang/"+url.PathEscape(c.ID), http.StatusSeeOther)
+		return
+	}
+	step := f.Steps[i]
+	var version int
+	_, _ = fmt.Sscan(r.PostFormValue("version"), &version)
+	ch := Change{CaseID: c.ID, Version: version, Key: r.PostFormValue("key"), Caseworker: sessionOf(r).caseworker.Name}
+	if ch.Key == "" {
+		ch.Key = newToken()
+	}
+	posted := map[string]string{}
+	for _, fd := range step.Fields {
+		posted[fd.Name] = strings.TrimSpace(r.PostFormValue(fd.Name))
+	}
+	if step.Kind == KindSignature {
+		posted["unterschrift"] = r.PostFormValue("unterschrift")
+	}
+	action := r.PostFormValue("aktion")
+	if action == "sperre" {
+		// The page locked itself (idle): keep what was typed for after the unlock.
+		pending := &pendingForm{path: r.URL.Path, values: r.PostForm}
+		s.sessions.update(sessionOf(r).id, func(ss *session) { ss.locked, ss.resume, ss.pending = true, r.URL.Path, pending })
+		s.lockBackend(r.Context(), sessionOf(r).caseworker.Name)
+		http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
+		return
+	}
+	if c.State != "draft" {
+		s.showStepPage(w, r, http.StatusOK, c, f, name, &page{})
+		return
+	}
+	var (
+		next *Case
+		err  error
+		back = stepURL(c, name)
+	)
+	switch action {
+	case "weiter":
+		if msg := s.gate(c, step, posted); msg != "" {
+			err = &ValidationError{Fields: map[string]string{"": msg}}
+			break
+		}
+		ch.Next = f.NextStep(name)
+		if ch.Next == "" {
+			ch.Next = name
+		}
+		if f.StepIndex(c.Step) > f.StepIndex(ch.Next) {
+			ch.Next = c.Step // editing an earlier step keeps the furthest step reached
+		}
+		next, err = s.opts.Backend.SaveStep(r.Context(), ch, name, posted)
+		if err == nil {
+			back = stepURL(next, ch.Next) + "?ok=1"
+		}
+	case "scannen":
+		next, err = s.opts.Backend.Scan(r.Context(), ch, step.Part)
+	case "drucken":
+		doc := step.Doc
+		if step.Kind == KindSummary {
+			doc = f.Final
+		}
+		next, err = s.opts.Backend.Print(r.Context(), ch, doc)
+	case "erfassen", FingerAccept, FingerNext, FingerNone:
+		finger := r.PostFormValue("finger")
+		if _, msg := CheckFingerAction(c, strings.Replace(action, "erfassen", "capture", 1), finger); msg != "" {
+			err = &ValidationError{Fields: map[string]string{"": msg}}
+			break
+		}
+		if action == "erfassen" {
+			next, err = s.opts.Backend.CaptureFinger(r.Context(), ch, finger)
+			break
+		}
+		hand, _, _ := strings.Cut(finger, "_")
+		reason := r.PostFormValue("grund_" + hand)
+		if action != FingerAccept && reasonLabel(reason) == reason {
+			err = &ValidationError{Fields: map[string]string{"grund_" + hand: "Bitte einen Grund wählen."}}
+			break
+		}
+		next, err = s.opts.Backend.DecideFinger(r.Context(), ch, FingerDecision{Hand: hand, Finger: finger, Action: action, Reason: reason})
+	case "versiegeln":
+		if step.Kind != KindSummary {
+			break
+		}
+		if !c.Printed[f.Final] {
+			err = &ValidationError{Fields: map[string]string{"": "Bitte zuerst die " + f.FinalT + " drucken."}}
+			break
+		}
+		next, err = s.opts.Backend.Seal(r.Context(), ch)
+		if err == nil {
+			back = "/vorgang/" + url.PathEscape(c.ID) + "/" + url.PathEscape(name)
+		}
+	default:
+		s.render(w, r, http.StatusBadRequest, "error", &page{Title: "Unbekannte Aktion", Error: "Diese Aktion gibt es nicht. Bitte die Seite neu laden."})
+		return
+	}
+	s.afterChange(w, r, c, f, name, posted, next, err, back)
+}
+
+// gate checks what a step needs besides its fields before the case may move on.
+func (s *Server) gate(c *Case, step Step, posted map[string]string) string {
+	switch step.Kind {
+	case KindScan:
+		if c.Scans[step.Part] == 0 {
+			return "Bitte zuerst das Dokument scannen."
+		}
+	case KindPhoto:
+		if posted["lichtbild_art"] == "behoerde" && c.Scans[step.Part] == 0 {
+			return "Bitte zuerst das Lichtbild aufnehmen."
+		}
+	case KindPrint:
+		if !c.Printed[step.Doc] {
+			return "Bitte zuerst das " + step.DocT + " drucken."
+		}
+	case KindFingers:
+		if !underFingerAge(c.Values["geburtsdatum"], s.opts.Now()) && !FingersDone(c) {
+			return "Bitte zuerst beide Hände abschließen: Abdruck erfasst oder Entscheidung getroffen."
+		}
+	case KindSignature:
+		if posted["unterschrift"] == "" && posted["unterschrift_verzicht"] == "" {
+			return "Bitte im Feld unterschreiben lassen oder ankreuzen, dass die Person nicht unterschreiben kann."
+		}
+	}
+	return ""
+}
+
+func (s *Server) afterChange(w http.ResponseWriter, r *http.Request, c *Case, f Flow, name string, posted map[string]string, next *Case, err error, back string) {
+	var ve *ValidationError
+	var de *devices.Error
+	switch {
+	case err == nil:
+		http.Redirect(w, r, back, http.StatusSeeOther)
+	case errors.As(err, &ve):
+		s.showStepPage(w, r, http.StatusUnprocessableEntity, c, f, name, &page{Values: posted, Errors: ve.Fields,
+			Error: "Bitte die markierten Angaben prüfen."})
+	case errors.Is(err, ErrConflict):
+		fresh, lerr := s.opts.Backend.Case(r.Context(), c.ID)
+		if lerr != nil {
+			s.fail(w, r, "reload", lerr)
+			return
+		}
+		s.showStepPage(w, r, http.StatusConflict, fresh, f, name, &page{
+			Error: "Dieser Vorgang wurde inzwischen an anderer Stelle (z. B. in einem anderen Fenster) geändert. Hier ist der aktuelle Stand. Bitte prüfen und erneut absenden."})
+	case errors.Is(err, ErrSealed):
+		fresh, lerr := s.opts.Backend.Case(r.Context(), c.ID)
+		if lerr != nil {
+			s.fail(w, r, "reload", lerr)
+			return
+		}
+		s.showStepPage(w, r, http.StatusOK, fresh, f, name, &page{})
+	case errors.As(err, &de):
+		s.log.Warn("deviceFailed", "kind", de.Kind, "code", de.Code)
+		fresh, lerr := s.opts.Backend.Case(r.Context(), c.ID)
+		if lerr != nil {
+			fresh = c
+		}
+		s.showStepPage(w, r, http.StatusServiceUnavailable, fresh, f, name, &page{Values: posted, Device: devices.Hint(err)})
+	default:
+		s.fail(w, r, "change", err)
+	}
+	_ = next
+}
+
+var funcs = template.FuncMap{
+	"fingerName":  FingerName,
+	"handName":    HandName,
+	"reasonLabel": reasonLabel,
+	"reasons":     func() []Option { return FingerReasons },
+	"deDate":      func(t time.Time) string { return t.Format("02.01.2006") },
+	"deTime":      func(t time.Time) string { return t.Format("15:04") },
+	"QueueText":   QueueText,
+	"deviceName":  deviceName,
+	"serviceTitle": func(s Service) string {
+		if f, ok := FlowOf(s); ok {
+			return f.Title
+		}
+		return string(s)
+	},
+	"stepTitle": func(s Service, step string) string {
+		if f, ok := FlowOf(s); ok {
+			if i := f.StepIndex(step); i >= 0 {
+				return f.Steps[i].Title
+			}
+		}
+		return step
+	},
+	"checked": func(v string) bool { return v != "" },
+	"dataURL": func(v string) template.URL {
+		if strings.HasPrefix(v, "data:image/png;base64,") {
+			return template.URL(v) // a PNG data URL only; anything else renders as nothing
+		}
+		return ""
+	},
+	"fieldCtx": func(f FieldDef, values, errs map[string]string) fieldCtx {
+		return fieldCtx{F: f, Values: values, Errors: errs}
+	},
+	"add": func(a, b int) int { return a + b },
+	"attemptsUsed": func(h HandState) int {
+		return len(h.Attempts)
+	},
+	"shortID": func(id string) string {
+		if len(id) > 8 {
+			return strings.ToUpper(id[len(id)-8:])
+		}
+		return strings.ToUpper(id)
+	},
+}
+
+func deviceName(kind string) string {
+	switch kind {
+	case "printer":
+		return "Drucker"
+	case "scanner":
+		return "Scanner"
+	case "fingerprint":
+		return "Fingerabdruckleser"
+	}
+	return kind
+}
+
+// QueueText says in German how many cases wait and since when.
+func QueueText(q Queue, now time.Time) string {
+	if q.Waiting == 0 {
+		return "Keine Vorgänge warten auf Übertragung."
+	}
+	since := ""
+	if !q.Oldest.IsZero() {
+		since = ", ältester seit " + germanDuration(now.Sub(q.Oldest))
+		if q.Waiting == 1 {
+			since = ", seit " + germanDuration(now.Sub(q.Oldest))
+		}
+	}
+	if q.Waiting == 1 {
+		return "1 Vorgang wartet auf Übertragung" + since + "."
+	}
+	return fmt.Sprintf("%d Vorgänge warten auf Übertragung%s.", q.Waiting, since)
+}
+
+func germanDuration(d time.Duration) string {
+	plural := func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	switch {
+	case d >= 48*time.Hour:
+		return plural(int(d/(24*time.Hour)), "Tag", "Tagen")
+	case d >= 24*time.Hour:
+		return "1 Tag"
+	case d >= time.Hour:
+		return plural(int(d/time.Hour), "Stunde", "Stunden")
+	case d >= time.Minute:
+		return plural(int(d/time.Minute), "Minute", "Minuten")
+	}
+	return "wenigen Sekunden"
+}
