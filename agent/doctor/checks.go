@@ -77,6 +77,10 @@ var _ Check = (*Database)(nil)
 func (d *Database) Name() string { return "database" }
 
 func (d *Database) Run(ctx context.Context) Result {
+	if errors.Is(d.OpenErr, os.ErrNotExist) {
+		return fail(d.OpenErr.Error(), "database.missing", "Es gibt noch keine Datenbank. Bitte den Koffer einrichten (koffer init) und den Dienst starten.",
+			"No database in the data directory: wrong --data, or the kit was never initialised.")
+	}
 	if d.OpenErr != nil {
 		return fail(d.OpenErr.Error(), "database.open", dbHintDE, dbHintEN)
 	}
