@@ -31,7 +31,7 @@ type townhall struct {
 	received atomic.Int64
 }
 
-func serverCert(t *testing.T, ca *enroll.CA) tls.Certificate {
+func serverCert(t testing.TB, ca *enroll.CA) tls.Certificate {
 	t.Helper()
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
@@ -50,7 +50,7 @@ func serverCert(t *testing.T, ca *enroll.CA) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-func startTownhall(t *testing.T, ca *enroll.CA, date time.Time) *townhall {
+func startTownhall(t testing.TB, ca *enroll.CA, date time.Time) *townhall {
 	t.Helper()
 	th := &townhall{}
 	th.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
