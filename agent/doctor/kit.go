@@ -25,8 +25,8 @@ type KitOptions struct {
 	Discover   Readers
 	OpenReader ReaderOpener
 	// Printer and Scanner build the device for a profile entry (default: IPPPrinter for
-	// network printers; no scanner client yet, so scanner entries are checked for reachability
-	// by koffer devices only).
+	// network printers, USBPrinter for IPP-over-USB ones; no default scanner yet: without
+	// Scanner, scanner entries are only checked for presence by koffer devices).
 	Printer func(profile.Device) Printer
 	Scanner func(profile.Device) Scanner
 	// OpenTimeout bounds opening the database (default 5 s).
@@ -62,7 +62,7 @@ func ForKit(ctx context.Context, opts KitOptions) *Kit {
 	if opts.Printer == nil {
 		opts.Printer = func(d profile.Device) Printer {
 			if !d.Network() {
-				return nil
+				return &USBPrinter{ID: d.USBID}
 			}
 			return &IPPPrinter{URI: d.URI, Options: ipp.Options{RequestTimeout: 3 * time.Second}}
 		}
