@@ -151,7 +151,11 @@ func (c *Clock) Run(ctx context.Context) Result {
 	if failSkew <= 0 {
 		failSkew = 10 * time.Minute
 	}
-	tr := &http.Transport{TLSClientConfig: c.TLS.Clone()}
+	cfg := c.TLS.Clone()
+	if cfg != nil {
+		cfg.Time = now // certificates are checked at the kit's time, as the uplink does
+	}
+	tr := &http.Transport{TLSClientConfig: cfg}
 	defer tr.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, c.URL, nil)
 	if err != nil {
