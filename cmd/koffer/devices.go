@@ -10,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"koffer/devices"
 	"koffer/devices/inventory"
+	"koffer/devices/ipp"
 	"koffer/devices/profile"
 )
 
@@ -20,6 +22,39 @@ type devicesOptions struct {
 	JSON    bool
 	Profile string
 	List    inventory.Lister // tests replace the USB bus
+	// Printers asks every IPP-over-USB printer and the profile's network printers for their
+	// state (default printerStatuses of print.go).
+	Printers func(ctx context.Context, configured []string) []ipp.Status
+}
+
+// devicesReport is `koffer devices --json`.
+type devicesReport struct {
+	inventory.Inventory
+	Printers []printerState `json:"printers"`
+}
+
+type printerState struct {
+	URI     string   `json:"uri"`
+	Model   string   `json:"model,omitempty"`
+	State   string   `json:"state,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
+	Problem string   `json:"problem,omitempty"`
+	Hint    string   `json:"hint,omitempty"`
+}
+
+func toPrinterStates(sts []ipp.Status) []printerState {
+	out := []printerState{}
+	for _, s := range sts {
+		ps := printerState{URI: s.URI}
+		if s.Description != nil {
+			ps.Model, ps.State, ps.Reasons = s.Description.MakeAndModel, s.Description.State.String(), s.Description.StateReasons
+		}
+		if s.Problem != nil {
+			ps.Problem, ps.Hint = s.Problem.Error(), devices.Hint(s.Problem)
+		}
+		out = append(out, ps)
+	}
+	return out
 }
 
 func newDevicesCmd(f *factory, runF func(*devicesOptions) error) *cobra.Command {
@@ -58,10 +93,23 @@ func devicesRun(opts *devicesOptions) error {
 	ctx, cancel := context.WithTimeout(opts.ctx, 15*time.Second)
 	defer cancel()
 	inv := inventory.Take(ctx, prof, inventory.Options{List: opts.List})
+	printers := opts.Printers
+	if printers == nil {
+		printers = func(ctx context.Context, configured []string) []ipp.Status {
+			return printerStatuses(ctx, configured, true)
+		}
+	}
+	var uris []string
+	for _, d := range prof.Of(devices.Printer) {
+		if d.Network() {
+			uris = append(uris, d.URI)
+		}
+	}
+	rep := devicesReport{Inventory: inv, Printers: toPrinterStates(printers(ctx, uris))}
 	if opts.JSON {
 		enc := json.NewEncoder(opts.f.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(inv)
+		return enc.Encode(rep)
 	}
 	w := tabwriter.NewWriter(opts.f.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "USB\tCLASS\tSERIAL\tKOFFER")
@@ -75,6 +123,12 @@ func devicesRun(opts *devicesOptions) error {
 		fmt.Fprintln(w, "\nNETWORK\tKIND\tREACHABLE\t")
 		for _, d := range inv.Network {
 			fmt.Fprintf(w, "%s\t%s\t%t\t%s\n", d.URI, d.Kind, d.Reachable, d.Problem)
+		}
+	}
+	if len(rep.Printers) > 0 {
+		fmt.Fprintln(w, "\nPRINTER\tMODEL\tSTATE\tPROBLEM")
+		for _, p := range rep.Printers {
+			fmt.Fprintf(w, "%s\t%s\t%s %s\t%s\n", p.URI, p.Model, p.State, strings.Join(p.Reasons, ","), p.Problem)
 		}
 	}
 	if prof == nil {

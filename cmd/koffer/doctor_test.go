@@ -19,6 +19,7 @@ import (
 	"koffer/agent/doctor"
 	"koffer/agent/keys"
 	"koffer/devices/fingerprint/usbreader"
+	"koffer/devices/ipp"
 	"koffer/devices/usb"
 	"koffer/store"
 )
@@ -184,21 +185,30 @@ func TestDoctorBundleHoldsNoPersonalDataOrKeys(t *testing.T) {
 func TestDevicesCommand(t *testing.T) {
 	prof := filepath.Join(t.TempDir(), "kit.toml")
 	m := usbreader.Models()[0]
-	require.NoError(t, os.WriteFile(prof, []byte("[[device]]\nkind = \"fingerprint\"\nusb = \""+m.ID.String()+"\"\n[[device]]\nkind = \"printer\"\nusb = \"04f9:2042\"\n"), 0o644))
+	require.NoError(t, os.WriteFile(prof, []byte("[[device]]\nkind = \"fingerprint\"\nusb = \""+m.ID.String()+"\"\n[[device]]\nkind = \"printer\"\nusb = \"04f9:2042\"\n"+
+		"[[device]]\nkind = \"printer\"\nuri = \"ipp://localhost:1/ipp/print\"\n"), 0o644))
+	var asked []string
+	printers := func(ctx context.Context, uris []string) []ipp.Status {
+		asked = uris
+		return printerStatuses(ctx, uris, false)
+	}
 	t.Run("text", func(t *testing.T) {
 		f, out, _ := testFactory(t)
-		require.NoError(t, devicesRun(&devicesOptions{f: f, ctx: t.Context(), Profile: prof, List: fakeBus}))
+		require.NoError(t, devicesRun(&devicesOptions{f: f, ctx: t.Context(), Profile: prof, List: fakeBus, Printers: printers}))
+		assert.Equal(t, []string{"ipp://localhost:1/ipp/print"}, asked, "the profile's network printers are asked")
+		assert.Contains(t, out.String(), "printer.unreachable")
 		assert.Contains(t, out.String(), m.ID.String())
 		assert.Contains(t, out.String(), "fingerprint reader")
 		assert.Regexp(t, `fingerprint +1/1 +satisfied`, out.String())
-		assert.Regexp(t, `printer +0/1 +MISSING 04f9:2042`, out.String())
+		assert.Regexp(t, `printer +0/2 +MISSING 04f9:2042, ipp://localhost:1/ipp/print`, out.String())
 	})
 	t.Run("json", func(t *testing.T) {
 		f, out, _ := testFactory(t)
-		require.NoError(t, devicesRun(&devicesOptions{f: f, ctx: t.Context(), Profile: prof, JSON: true, List: fakeBus}))
+		require.NoError(t, devicesRun(&devicesOptions{f: f, ctx: t.Context(), Profile: prof, JSON: true, List: fakeBus, Printers: printers}))
 		var inv struct {
-			USB   []struct{ ID, Serial string }
-			Kinds []struct {
+			USB      []struct{ ID, Serial string }
+			Printers []struct{ URI, Problem, Hint string }
+			Kinds    []struct {
 				Kind      string
 				Satisfied bool
 			}
@@ -207,6 +217,8 @@ func TestDevicesCommand(t *testing.T) {
 		require.Len(t, inv.USB, 1)
 		assert.Equal(t, "R123", inv.USB[0].Serial)
 		require.Len(t, inv.Kinds, 2)
+		require.Len(t, inv.Printers, 1)
+		assert.NotEmpty(t, inv.Printers[0].Hint)
 	})
 	t.Run("bad profile names the key", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "kit.toml")
