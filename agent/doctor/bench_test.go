@@ -26,7 +26,7 @@ func healthyKit(b *testing.B) (string, *profile.Profile) {
 	th := startTownhall(b, ca, time.Now())
 	id, err := age.GenerateX25519Identity()
 	require.NoError(b, err)
-	bundle, err := ca.Issue("kit-bench", th.url, id.Recipient().String(), time.Now())
+	bundle, err := ca.Issue("kit-bench", th.URL, id.Recipient().String(), time.Now())
 	require.NoError(b, err)
 	dir := b.TempDir()
 	require.NoError(b, keys.SaveKit(dir, &keys.Kit{Bundle: bundle}))
@@ -36,7 +36,7 @@ func healthyKit(b *testing.B) (string, *profile.Profile) {
 		require.NoError(b, st.Audit(context.Background(), "bench.event", "", "tech"))
 	}
 	require.NoError(b, st.Close())
-	return dir, &profile.Profile{TownHall: th.url}
+	return dir, &profile.Profile{TownHall: th.URL}
 }
 
 func fakeFound(context.Context) ([]usbreader.Found, error) {

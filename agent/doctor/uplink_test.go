@@ -1,18 +1,7 @@
 package doctor
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"io"
-	"math/big"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,57 +9,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/agent/doctor/doctortest"
 	"koffer/sync/enroll"
 )
 
-// townhall is an HTTPS server whose certificate is issued by ca and which requires a client
-// certificate from ca, as the real town hall does. date, when set, is its Date header.
-type townhall struct {
-	srv      *httptest.Server
-	url      string
-	received atomic.Int64
-}
-
-func serverCert(t testing.TB, ca *enroll.CA) tls.Certificate {
-	t.Helper()
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
+type townhall = doctortest.Townhall
 
 func startTownhall(t testing.TB, ca *enroll.CA, date time.Time) *townhall {
 	t.Helper()
-	th := &townhall{}
-	th.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !date.IsZero() {
-			w.Header().Set("Date", date.UTC().Format(http.TimeFormat))
-		}
-		n, _ := io.Copy(io.Discard, r.Body)
-		th.received.Add(n)
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
-	th.srv.TLS = &tls.Config{
-		Certificates: []tls.Certificate{serverCert(t, ca)},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    roots,
-	}
-	th.srv.StartTLS()
-	t.Cleanup(th.srv.Close)
-	th.url = "https://localhost:" + strconv.Itoa(th.srv.Listener.Addr().(*net.TCPAddr).Port)
+	th := doctortest.Start(t, ca, doctortest.Options{Date: date})
 	return th
 }
 
@@ -85,14 +32,7 @@ func kitTLS(t *testing.T, ca *enroll.CA, url string) *tls.Config {
 	return cfg
 }
 
-func unusedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().(*net.TCPAddr)
-	require.NoError(t, l.Close())
-	return "https://localhost:" + strconv.Itoa(addr.Port)
-}
+func unusedPort(t *testing.T) string { return doctortest.UnusedURL(t) }
 
 func TestUplink(t *testing.T) {
 	ca, err := enroll.NewCA("town hall CA", time.Now())
@@ -110,9 +50,9 @@ func TestUplink(t *testing.T) {
 		code     string
 		contains string
 	}{
-		{name: "reachable", url: good.url, want: OK, contains: "KiB/s"},
+		{name: "reachable", url: good.URL, want: OK, contains: "KiB/s"},
 		{name: "unreachable port", url: down, want: Fail, code: "uplink.tcp"},
-		{name: "wrong CA", url: wrong.url, want: Fail, code: "uplink.tls-ca"},
+		{name: "wrong CA", url: wrong.URL, want: Fail, code: "uplink.tls-ca"},
 		{name: "unknown host", url: "https://doesnotexist.invalid", want: Fail, code: "uplink.dns"},
 		{name: "no URL", url: "", want: Warn, code: "uplink.not-configured"},
 	}
@@ -130,7 +70,7 @@ func TestUplink(t *testing.T) {
 			}
 		})
 	}
-	assert.GreaterOrEqual(t, good.received.Load(), int64(32<<10), "the probe's bytes reached the town hall")
+	assert.GreaterOrEqual(t, good.Received.Load(), int64(32<<10), "the probe's bytes reached the town hall")
 }
 
 func TestClock(t *testing.T) {
@@ -154,7 +94,7 @@ func TestClock(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			th := startTownhall(t, ca, tt.thDate)
 			off := tt.kitTime.Sub(now)
-			c := &Clock{URL: th.url, TLS: kitTLS(t, ca, th.url), Now: func() time.Time { return time.Now().Add(off) }}
+			c := &Clock{URL: th.URL, TLS: kitTLS(t, ca, th.URL), Now: func() time.Time { return time.Now().Add(off) }}
 			r := c.Run(t.Context())
 			assert.Equal(t, tt.want, r.Status, r.Value)
 			assert.Equal(t, tt.code, r.Code, r.Value)

@@ -32,9 +32,9 @@ type doctorOptions struct {
 
 	// Tests replace the hardware and the journal.
 	Discover   doctor.Readers
+	OpenReader doctor.ReaderOpener
 	List       inventory.Lister
 	Logs       func(ctx context.Context) ([]byte, error)
-	extraCheck []doctor.Check
 }
 
 func newDoctorCmd(f *factory, runF func(*doctorOptions) error) *cobra.Command {
@@ -91,10 +91,9 @@ func loadProfile(path string) (*profile.Profile, doctor.Check) {
 func doctorRun(opts *doctorOptions) error {
 	ctx := opts.ctx
 	prof, profCheck := loadProfile(opts.Profile)
-	kit := doctor.ForKit(ctx, doctor.KitOptions{DataDir: opts.f.DataDir, Profile: prof, Discover: opts.Discover})
+	kit := doctor.ForKit(ctx, doctor.KitOptions{DataDir: opts.f.DataDir, Profile: prof, Discover: opts.Discover, OpenReader: opts.OpenReader})
 	defer kit.Close()
 	checks := append([]doctor.Check{profCheck}, kit.Checks...)
-	checks = append(checks, opts.extraCheck...)
 	rep := doctor.Run(ctx, checks, doctor.Options{Timeout: opts.Timeout})
 
 	if opts.JSON {

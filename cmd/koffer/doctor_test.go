@@ -13,21 +13,26 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"koffer/agent/doctor"
+	"koffer/agent/doctor/doctortest"
 	"koffer/agent/keys"
 	"koffer/devices/fingerprint/usbreader"
 	"koffer/devices/ipp"
 	"koffer/devices/usb"
 	"koffer/store"
+	"koffer/sync/enroll"
 )
 
 // fakeReader stands in for an attached reader (the USB bus of a test machine has none).
 func fakeReader(context.Context) ([]usbreader.Found, error) {
 	return []usbreader.Found{{Model: usbreader.Models()[0], Bus: 1, Address: 2}}, nil
 }
+
+func opensFine(context.Context) error { return nil }
 
 func fakeBus(context.Context) ([]usb.DeviceInfo, error) {
 	m := usbreader.Models()[0]
@@ -59,7 +64,7 @@ func statusOf(rep doctor.Report) map[string]doctor.Status {
 func TestDoctorHealthyKitBesideRunningAgent(t *testing.T) {
 	f, out, _ := dataFactory(t)
 	startAgent(t, f)
-	opts := &doctorOptions{f: f, ctx: t.Context(), JSON: true, Profile: emptyProfile(t), Timeout: 10 * time.Second, Discover: fakeReader}
+	opts := &doctorOptions{f: f, ctx: t.Context(), JSON: true, Profile: emptyProfile(t), Timeout: 10 * time.Second, Discover: fakeReader, OpenReader: opensFine}
 	err := doctorRun(opts)
 	rep := doctorReport(t, out)
 	require.NoError(t, err, "%+v", rep.Results)
@@ -104,7 +109,7 @@ func TestDoctorExitStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f, out, _ := dataFactory(t)
 			tt.prepare(t, f.DataDir)
-			err := doctorRun(&doctorOptions{f: f, ctx: t.Context(), Profile: emptyProfile(t), Discover: fakeReader})
+			err := doctorRun(&doctorOptions{f: f, ctx: t.Context(), Profile: emptyProfile(t), Discover: fakeReader, OpenReader: opensFine})
 			var st *exitStatusError
 			require.ErrorAs(t, err, &st)
 			assert.Equal(t, tt.want, st.code)
@@ -143,7 +148,7 @@ func TestDoctorBundleHoldsNoPersonalDataOrKeys(t *testing.T) {
 	bundle := filepath.Join(t.TempDir(), "support.tar.gz")
 	out.Reset()
 	err = doctorRun(&doctorOptions{f: f, ctx: t.Context(), Bundle: bundle, ConfigFile: cfg, Profile: emptyProfile(t),
-		Discover: fakeReader, List: fakeBus,
+		Discover: fakeReader, OpenReader: opensFine, List: fakeBus,
 		Logs: func(context.Context) ([]byte, error) { return []byte("level=INFO msg=started subsystem=agent\n"), nil }})
 	var st *exitStatusError
 	if err != nil {
@@ -228,4 +233,65 @@ func TestDevicesCommand(t *testing.T) {
 		assert.Equal(t, exitError, code)
 		assert.Contains(t, errOut.String(), "device.vendor")
 	})
+}
+
+// enrolledKit initialises an enrolled (not training) kit in dir whose town hall is url.
+func enrolledKit(t *testing.T, dir string, ca *enroll.CA, url string) {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	b, err := ca.Issue("kit-042", url, id.Recipient().String(), time.Now())
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	require.NoError(t, keys.SaveKit(dir, &keys.Kit{Bundle: b}))
+	st, err := store.Open(t.Context(), dir, store.Options{})
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+}
+
+// TestDoctorUplink runs koffer doctor on an enrolled kit whose town hall is reachable,
+// unreachable, or presents a certificate from another CA.
+func TestDoctorUplink(t *testing.T) {
+	ca, err := enroll.NewCA("Stadt Musterstadt test CA", time.Now())
+	require.NoError(t, err)
+	other, err := enroll.NewCA("not the town hall", time.Now())
+	require.NoError(t, err)
+	tests := []struct {
+		name   string
+		url    func(t *testing.T) string
+		want   exitCode
+		uplink doctor.Status
+		code   string
+	}{
+		{name: "reachable", url: func(t *testing.T) string { return doctortest.Start(t, ca, doctortest.Options{}).URL }, want: exitOK, uplink: doctor.OK},
+		{name: "unreachable", url: func(t *testing.T) string { return doctortest.UnusedURL(t) }, want: 2, uplink: doctor.Fail, code: "uplink.tcp"},
+		{name: "wrong CA", url: func(t *testing.T) string { return doctortest.Start(t, other, doctortest.Options{}).URL }, want: 2, uplink: doctor.Fail, code: "uplink.tls-ca"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, out, _ := dataFactory(t)
+			enrolledKit(t, f.DataDir, ca, tt.url(t))
+			err := doctorRun(&doctorOptions{f: f, ctx: t.Context(), JSON: true, Profile: emptyProfile(t), Discover: fakeReader, OpenReader: opensFine, Timeout: 10 * time.Second})
+			if tt.want == exitOK {
+				require.NoError(t, err, out.String())
+			} else {
+				var st *exitStatusError
+				require.ErrorAs(t, err, &st)
+				assert.Equal(t, tt.want, st.code)
+			}
+			rep := doctorReport(t, out)
+			var up, clock doctor.Result
+			for _, r := range rep.Results {
+				switch r.Check {
+				case "uplink":
+					up = r
+				case "clock":
+					clock = r
+				}
+			}
+			assert.Equal(t, tt.uplink, up.Status, up.Value)
+			assert.Equal(t, tt.code, up.Code)
+			assert.Equal(t, tt.uplink, clock.Status, "the clock is read from the same town hall: %s", clock.Value)
+		})
+	}
 }
