@@ -24,6 +24,7 @@ import (
 	"koffer/agent/localapi"
 	"koffer/store"
 	"koffer/sync/packet"
+	"koffer/sync/uplink"
 )
 
 // Runner is a long-running part the agent starts and stops with itself (the uplink).
@@ -57,6 +58,7 @@ type Agent struct {
 	store   *store.Store
 	kit     *keys.Kit
 	sealer  *packet.Sealer
+	uplink  *uplink.Uplink // nil without a town hall
 	started time.Time
 
 	mu       sync.Mutex
@@ -104,6 +106,10 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	a.sealer = &packet.Sealer{KitID: kit.Bundle.KitID, Key: key, Recipient: rcpt, Now: opts.Now}
 	a.store, err = store.Open(ctx, opts.DataDir, store.Options{Logger: opts.Logger, Now: opts.Now})
 	if err != nil {
+		return nil, err
+	}
+	if err := a.startUplink(); err != nil {
+		_ = a.store.Close()
 		return nil, err
 	}
 	return a, nil

@@ -140,6 +140,7 @@ func (a *Agent) Status(ctx context.Context) (localapi.Status, error) {
 			OldestCaseID: qs.OldestCaseID, Delivered: qs.Delivered, Drafts: qs.Drafts,
 		},
 		AuditOK: true,
+		Uplink:  a.uplinkStatus(),
 	}
 	if err := a.store.VerifyAudit(ctx); err != nil {
 		st.AuditOK, st.AuditInfo = false, err.Error()

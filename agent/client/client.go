@@ -108,3 +108,8 @@ func (c *Client) Case(ctx context.Context, id string) (localapi.Case, error) {
 	err := c.do(ctx, http.MethodGet, "/v1/queue/"+id, nil, &cs)
 	return cs, err
 }
+
+// Sync asks the agent to send its queue to the town hall now.
+func (c *Client) Sync(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/v1/sync", struct{}{}, nil)
+}

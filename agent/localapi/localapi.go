@@ -27,6 +27,24 @@ type Status struct {
 	DataDir   string        `json:"data_dir"`
 	AuditOK   bool          `json:"audit_ok"`
 	AuditInfo string        `json:"audit_info,omitempty"`
+	Uplink    *Uplink       `json:"uplink,omitempty"` // nil on a kit without a town hall
+}
+
+// Uplink is the sync state: is the town hall reachable, what failed last, how much went up.
+type Uplink struct {
+	Reachable   bool      `json:"reachable"`
+	LastContact time.Time `json:"last_contact,omitzero"`
+	LastError   string    `json:"last_error,omitempty"` // a stable code
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Sending     string    `json:"sending,omitempty"` // case id being uploaded
+	BytesSent   int64     `json:"bytes_sent"`
+	Delivered   int       `json:"delivered"` // since the agent started
+}
+
+// Syncer is implemented by a backend that can sync now (POST /v1/sync); without it the
+// endpoint answers 404 no-sync.
+type Syncer interface {
+	SyncNow(ctx context.Context) error
 }
 
 // QueueStats summarise the outbox.
@@ -112,7 +130,21 @@ func NewHandler(b Backend, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("POST /v1/cases", h.submit)
 	h.mux.HandleFunc("GET /v1/queue", h.queue)
 	h.mux.HandleFunc("GET /v1/queue/{id}", h.queueItem)
+	h.mux.HandleFunc("POST /v1/sync", h.sync)
 	return h
+}
+
+// sync wakes the uplink at once (koffer sync).
+func (h *Handler) sync(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.b.(Syncer)
+	if !ok {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(&Error{Code: "no-sync", Message: "this kit has no town hall to sync with"})
+		return
+	}
+	err := s.SyncNow(r.Context())
+	h.reply(w, r, struct{}{}, err)
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }

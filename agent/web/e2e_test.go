@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -132,7 +133,7 @@ func TestEndToEndAgentKilledMidCase(t *testing.T) {
 	b.a11y("start (agent)")
 	b.shot("start")
 	assert.Contains(t, b.text("#status"), "Fingerabdruckleser: bereit (Übungsmodus)")
-	assert.Contains(t, b.text("#status"), "Kein Drucker eingerichtet")
+	assert.Contains(t, b.text("#status"), "Drucker: bereit (Übungsmodus)")
 
 	b.clickText("Personalausweis beantragen")
 	b.h1("Angaben zur Person")
@@ -179,20 +180,24 @@ func TestEndToEndAgentKilledMidCase(t *testing.T) {
 	assert.Contains(t, b.text("main"), "linker Zeigefinger erfasst")
 	b.shot("abschluss")
 
-	// Training mode has no printer simulator yet: the caseworker is told so in German and the
-	// case stays a draft to finish later.
-	b.submit(`button[value="drucken"]`, "Prüfen und abschließen")
-	assert.Contains(t, b.text(".geraet"), "Kein Drucker eingerichtet")
-	b.a11y("drucker fehlt")
-	b.shot("kein-drucker")
+	// Sealing before the receipt is printed is refused; then the training printer prints it
+	// and the case is sealed into a packet.
 	b.submit(`button[value="versiegeln"]`, "Prüfen und abschließen")
 	assert.Contains(t, b.text("#schrittfehler"), "Bitte zuerst die Antragsquittung drucken.")
+	b.submit(`button[value="drucken"]`, "Prüfen und abschließen")
+	b.submit(`button[value="versiegeln"]`, "abgeschlossen")
+	b.shot("versiegelt-nach-absturz")
 
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, p.bin, "--data", p.dir, "queue").CombinedOutput()
+	out, err := exec.CommandContext(ctx, p.bin, "--data", p.dir, "queue", "ls", "--json").Output()
 	require.NoError(t, err, "%s", out)
 	assert.NotContains(t, string(out), "Mustermann", "no personal data in the queue listing")
+	var queue []struct{ Service, State string }
+	require.NoError(t, json.Unmarshal(out, &queue))
+	require.Len(t, queue, 1, "the resumed case is sealed exactly once")
+	assert.Equal(t, "personalausweis", queue[0].Service)
+	assert.Equal(t, "sealed", queue[0].State)
 }
 
 // e2eScanner stands in for the scanner, which has no simulator yet; the printer is training

@@ -82,6 +82,8 @@ func newRootCmd(f *factory) *cobra.Command {
 		newPrintCmd(f, nil),
 		newDoctorCmd(f, nil),
 		newDevicesCmd(f, nil),
+		newSyncCmd(f, nil),
+		newScanCmd(f, nil),
 	)
 	return root
 }

@@ -62,6 +62,22 @@ func statusRun(opts *statusOptions) error {
 	fmt.Fprintf(w, "logged in:  %t\n", st.Unlocked)
 	fmt.Fprintf(w, "queue:      %d waiting (%d parked, %d bytes), oldest %s\n", st.Queue.Depth, st.Queue.Parked, st.Queue.Bytes,
 		time.Duration(st.Queue.OldestAgeSec)*time.Second)
+	if up := st.Uplink; up != nil {
+		state := "reachable"
+		if !up.Reachable {
+			state = "unreachable"
+		}
+		if up.LastContact.IsZero() && up.LastError == "" {
+			state = "not tried yet"
+		}
+		if up.LastError != "" {
+			state += fmt.Sprintf(" (last error %s at %s)", up.LastError, up.LastErrorAt.Local().Format(time.DateTime))
+		}
+		fmt.Fprintf(w, "uplink:     %s, %d bytes sent\n", state, up.BytesSent)
+	}
+	if age := time.Duration(st.Queue.OldestAgeSec) * time.Second; st.Queue.Depth > 0 && age > 7*24*time.Hour {
+		fmt.Fprintf(w, "WARNING:    the oldest case has waited %d days for the town hall: check the uplink\n", int(age.Hours()/24))
+	}
 	fmt.Fprintf(w, "delivered:  %d\n", st.Queue.Delivered)
 	fmt.Fprintf(w, "drafts:     %d\n", st.Queue.Drafts)
 	fmt.Fprintf(w, "audit log:  %s\n", audit)

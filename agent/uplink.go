@@ -1,0 +1,110 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"koffer/agent/localapi"
+	"koffer/store"
+	"koffer/sync/receipt"
+	"koffer/sync/uplink"
+)
+
+// outbox adapts the store to uplink.Outbox.
+type outbox struct{ s *store.Store }
+
+var _ uplink.Outbox = outbox{}
+
+func (o outbox) NextOutbox(ctx context.Context, now time.Time) (*uplink.OutboxItem, error) {
+	it, err := o.s.NextOutbox(ctx, now)
+	var nd *store.NotDueError
+	if errors.As(err, &nd) {
+		return nil, &uplink.IdleError{Next: nd.Next}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &uplink.OutboxItem{
+		CaseID: it.CaseID, Service: it.Service, PacketPath: it.PacketPath, Size: it.Size,
+		UploadURL: it.UploadURL, Attempts: it.Attempts, NextAttemptAt: it.NextAttemptAt, CreatedAt: it.CreatedAt,
+	}, nil
+}
+
+func (o outbox) SetUploadURL(ctx context.Context, caseID, url string) error {
+	return o.s.SetUploadURL(ctx, caseID, url)
+}
+
+func (o outbox) RecordAttemptFailure(ctx context.Context, caseID, reason string, next time.Time) error {
+	return o.s.RecordAttemptFailure(ctx, caseID, reason, next)
+}
+
+func (o outbox) Park(ctx context.Context, caseID, reason string) error {
+	return o.s.Park(ctx, caseID, reason)
+}
+
+func (o outbox) Deliver(ctx context.Context, caseID string, r uplink.Receipt) error {
+	return o.s.Deliver(ctx, caseID, store.Receipt{Number: r.Number, Time: r.Time, Raw: r.Raw})
+}
+
+// auditLog adapts the store's audit log to uplink.AuditLog.
+type auditLog struct{ s *store.Store }
+
+var _ uplink.AuditLog = auditLog{}
+
+func (a auditLog) AuditEntries(ctx context.Context, after int64, limit int) ([]receipt.AuditEntry, error) {
+	es, err := a.s.AuditEntries(ctx, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]receipt.AuditEntry, len(es))
+	for i, e := range es {
+		out[i] = receipt.AuditEntry{Seq: e.Seq, At: e.At, Event: e.Event, CaseID: e.CaseID, Actor: e.Actor, PrevHash: e.PrevHash, Hash: e.Hash}
+	}
+	return out, nil
+}
+
+// startUplink builds the sender for a kit enrolled with a town hall, runs it beside the API
+// and wakes it whenever a packet is sealed. Training kits and kits without a URL have none.
+func (a *Agent) startUplink() error {
+	if a.kit.Training || a.kit.Bundle.URL == "" {
+		return nil
+	}
+	u, err := uplink.New(uplink.Options{
+		Bundle: a.kit.Bundle, Outbox: outbox{a.store}, Audit: auditLog{a.store},
+		Logger: a.opts.Logger, Now: a.opts.Now,
+	})
+	if err != nil {
+		return err
+	}
+	a.uplink = u
+	a.opts.Runners = append(a.opts.Runners, u)
+	onSealed := a.opts.OnSealed
+	a.opts.OnSealed = func(caseID string) {
+		u.Kick()
+		if onSealed != nil {
+			onSealed(caseID)
+		}
+	}
+	return nil
+}
+
+// SyncNow wakes the uplink (POST /v1/sync).
+func (a *Agent) SyncNow(context.Context) error {
+	if a.uplink == nil {
+		return &localapi.Error{Code: "no-sync", Message: "this kit has no town hall to sync with"}
+	}
+	a.uplink.Kick()
+	return nil
+}
+
+func (a *Agent) uplinkStatus() *localapi.Uplink {
+	if a.uplink == nil {
+		return nil
+	}
+	s := a.uplink.State()
+	return &localapi.Uplink{
+		Reachable: s.Reachable, LastContact: s.LastContact, LastError: s.LastError, LastErrorAt: s.LastErrorAt,
+		Sending: s.Sending, BytesSent: s.BytesSent, Delivered: s.Delivered,
+	}
+}

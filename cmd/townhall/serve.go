@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+)
+
+type serveOptions struct {
+	f         *factory
+	ctx       context.Context
+	listen    string
+	hostnames []string
+	// ready, if set, is told the address once the town hall listens (tests).
+	ready func(addr string)
+}
+
+func newServeCmd(f *factory, runF func(*serveOptions) error) *cobra.Command {
+	opts := &serveOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve kits over HTTPS with mutual TLS (CA and keys made on first use of --data)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return serveRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.listen, "listen", "127.0.0.1:8443", "address to listen on")
+	cmd.Flags().StringSliceVar(&opts.hostnames, "hostname", nil, "extra DNS name or IP for the server certificate (repeatable)")
+	return cmd
+}
+
+func serveRun(opts *serveOptions) error {
+	th, err := opts.f.open(opts.ctx)
+	if err != nil {
+		return err
+	}
+	defer th.Close()
+	cfg, err := th.ServerTLS(opts.hostnames...)
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(opts.ctx, "tcp", opts.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	fmt.Fprintf(opts.f.ErrOut, "townhall: serving https://%s (data %s)\n", ln.Addr(), opts.f.DataDir)
+	if opts.ready != nil {
+		opts.ready(ln.Addr().String())
+	}
+	return th.Serve(opts.ctx, ln, cfg)
+}

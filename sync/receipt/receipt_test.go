@@ -1,0 +1,117 @@
+package receipt_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"koffer/sync/enroll"
+	"koffer/sync/receipt"
+)
+
+var now = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+func signer(t testing.TB, ca *enroll.CA, cn string) *receipt.Signer {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: cn},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	return &receipt.Signer{Key: key, Cert: cert}
+}
+
+func body() receipt.Body {
+	return receipt.Body{CaseID: "0193a0b4-0000-7000-8000-000000000001", KitID: "kit-1", Number: "2026-000001", ReceivedAt: now, SHA256: "ab"}
+}
+
+func TestVerify(t *testing.T) {
+	ca, err := enroll.NewCA("town hall", now)
+	require.NoError(t, err)
+	other, err := enroll.NewCA("other", now)
+	require.NoError(t, err)
+	good := signer(t, ca, receipt.SignerName)
+	raw, err := good.Sign(body())
+	require.NoError(t, err)
+
+	tamper := func(f func(m map[string]any)) []byte {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(raw, &m))
+		f(m)
+		b, err := json.Marshal(m)
+		require.NoError(t, err)
+		return b
+	}
+	otherPayload, err := json.Marshal(receipt.Body{Version: 1, CaseID: "x", Number: "9", ReceivedAt: now})
+	require.NoError(t, err)
+	foreign, err := signer(t, other, receipt.SignerName).Sign(body())
+	require.NoError(t, err)
+	wrongName, err := signer(t, ca, "someone else").Sign(body())
+	require.NoError(t, err)
+
+	tests := []struct {
+		name    string
+		raw     []byte
+		at      time.Time
+		wantErr error
+	}{
+		{name: "good", raw: raw, at: now},
+		{name: "payload swapped", raw: tamper(func(m map[string]any) { m["payload"] = otherPayload }), at: now, wantErr: receipt.ErrSignature},
+		{name: "signed by another CA", raw: foreign, at: now, wantErr: receipt.ErrSignature},
+		{name: "key not a receipt key", raw: wrongName, at: now, wantErr: receipt.ErrSignature},
+		{name: "receipt key expired", raw: raw, at: now.AddDate(2, 0, 0), wantErr: receipt.ErrSignature},
+		{name: "garbage", raw: []byte("<html>502</html>"), at: now, wantErr: receipt.ErrMalformed},
+		{name: "no cert", raw: tamper(func(m map[string]any) { delete(m, "cert") }), at: now, wantErr: receipt.ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := receipt.Verify(tt.raw, ca.Cert, tt.at)
+			if tt.wantErr != nil {
+				assert.ErrorIs(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			want := body()
+			want.Version = receipt.Version
+			assert.Equal(t, want, b)
+		})
+	}
+}
+
+func TestFinal(t *testing.T) {
+	assert.True(t, receipt.Final(receipt.CodeBadSignature))
+	assert.True(t, receipt.Final(receipt.CodeUnknownKit))
+	assert.False(t, receipt.Final(receipt.CodeUploadIncomplete))
+	assert.False(t, receipt.Final(""))
+	assert.False(t, receipt.Final("something new"))
+}
+
+func FuzzVerify(f *testing.F) {
+	ca, err := enroll.NewCA("town hall", now)
+	require.NoError(f, err)
+	raw, err := signer(f, ca, receipt.SignerName).Sign(body())
+	require.NoError(f, err)
+	f.Add(raw)
+	f.Add([]byte(`{"payload":"","cert":"","sig":""}`))
+	f.Add([]byte("null"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := receipt.Verify(data, ca.Cert, now)
+		if err == nil && (b.CaseID == "" || b.Number == "") {
+			t.Fatalf("accepted a receipt without case or number: %+v", b)
+		}
+	})
+}

@@ -1,0 +1,363 @@
+package townhall
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/tus/tusd/v2/pkg/filestore"
+	tushandler "github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/memorylocker"
+	expslog "golang.org/x/exp/slog"
+
+	"koffer/sync/packet"
+	"koffer/sync/receipt"
+)
+
+// FilesPath is where the tus endpoint is mounted; kits create uploads there.
+const FilesPath = "/files/"
+
+// kitHeader carries the verified kit id from the TLS layer to the tus hooks. Any value a
+// client sends is removed first.
+const kitHeader = "Koffer-Kit"
+
+type ctxKey struct{}
+
+// Handler serves the town hall's HTTP API. It must run behind TLS from ServerTLS: every
+// request is attributed to the kit named by its verified client certificate, and kits that
+// are not enrolled here are refused.
+func (t *Townhall) Handler() (http.Handler, error) {
+	composer := tushandler.NewStoreComposer()
+	fstore := filestore.New(t.path(uploadsDir))
+	fstore.UseIn(composer)
+	memorylocker.New().UseIn(composer)
+	netTimeout := t.opts.NetworkTimeout
+	if netTimeout <= 0 {
+		netTimeout = 10 * time.Second
+	}
+	maxSize := t.opts.MaxPacket
+	if maxSize <= 0 {
+		maxSize = 256 << 20
+	}
+	tusd, err := tushandler.NewHandler(tushandler.Config{
+		BasePath:                         FilesPath,
+		StoreComposer:                    composer,
+		MaxSize:                          maxSize,
+		DisableDownload:                  true,
+		DisableConcatenation:             true,
+		NetworkTimeout:                   netTimeout,
+		AcquireLockTimeout:               5 * time.Second,
+		GracefulRequestCompletionTimeout: 2 * time.Second,
+		// tusd logs every request at info level through golang.org/x/exp/slog, whose types
+		// differ from log/slog's; our own commit and upload lines are enough.
+		Logger: expslog.New(expslog.NewTextHandler(io.Discard, nil)),
+		PreUploadCreateCallback: func(ev tushandler.HookEvent) (tushandler.HTTPResponse, tushandler.FileInfoChanges, error) {
+			return t.preCreate(ev, fstore)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tus handler: %w", err)
+	}
+	c := &commitHandler{t: t, uploads: fstore}
+	mux := http.NewServeMux()
+	mux.Handle(FilesPath, http.StripPrefix(FilesPath, tusd))
+	mux.Handle(FilesPath[:len(FilesPath)-1], http.StripPrefix(FilesPath[:len(FilesPath)-1], tusd))
+	mux.HandleFunc("POST /v1/packets/{case}", c.commit)
+	mux.HandleFunc("GET /v1/visits", t.getVisits)
+	mux.HandleFunc("GET /v1/audit", t.getAudit)
+	mux.HandleFunc("POST /v1/audit", t.postAudit)
+	return t.authenticate(mux), nil
+}
+
+// authenticate resolves the calling kit from its client certificate and refuses kits that are
+// not enrolled (403 unknown_kit).
+func (t *Townhall) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del(kitHeader)
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+			problem(w, http.StatusUnauthorized, receipt.CodeUnknownKit, "client certificate required")
+			return
+		}
+		kitID := r.TLS.VerifiedChains[0][0].Subject.CommonName
+		k, err := t.db.kit(r.Context(), kitID)
+		if errors.Is(err, errNotFound) {
+			t.log.Warn("unknownKit", "kit", kitID)
+			problem(w, http.StatusForbidden, receipt.CodeUnknownKit, "kit not enrolled here")
+			return
+		}
+		if err != nil {
+			t.log.Error("kitLookup", "err", err)
+			problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
+			return
+		}
+		r.Header.Set(kitHeader, kitID)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, k)))
+	})
+}
+
+func callerKit(r *http.Request) kitRow {
+	k, _ := r.Context().Value(ctxKey{}).(kitRow)
+	return k
+}
+
+// preCreate stamps the calling kit into the upload's metadata and records the upload. A kit
+// may name its upload with an "upload_key" (a UUID it stored before sending anything): the key
+// becomes the tus upload id, so the kit knows the upload URL before the first byte even when
+// the data travels in the creation request.
+func (t *Townhall) preCreate(ev tushandler.HookEvent, fstore filestore.FileStore) (tushandler.HTTPResponse, tushandler.FileInfoChanges, error) {
+	kitID := ev.HTTPRequest.Header.Get(kitHeader)
+	if kitID == "" {
+		return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, tushandler.NewError("ERR_NO_KIT", "no kit", http.StatusForbidden)
+	}
+	meta := tushandler.MetaData{}
+	for k, v := range ev.Upload.MetaData {
+		meta[k] = v
+	}
+	meta["kit"] = kitID
+	id := uuid.NewString()
+	if key, ok := meta["upload_key"]; ok {
+		k, err := uuid.Parse(key)
+		if err != nil || k.String() != key {
+			return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, tushandler.NewError("ERR_UPLOAD_KEY", "upload_key must be a canonical UUID", http.StatusBadRequest)
+		}
+		if _, err := fstore.GetUpload(ev.Context, key); err == nil {
+			return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, tushandler.NewError("ERR_UPLOAD_EXISTS", "upload_key already used", http.StatusConflict)
+		}
+		id = key
+	}
+	caseID := meta["case_id"]
+	if err := t.db.addUpload(ev.Context, id, kitID, caseID, ev.Upload.Size, t.now()); err != nil {
+		return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, err
+	}
+	return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{ID: id, MetaData: meta}, nil
+}
+
+type commitHandler struct {
+	t       *Townhall
+	uploads filestore.FileStore
+}
+
+type httpError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *httpError) Error() string { return e.code + ": " + e.message }
+
+func problem(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(receipt.Problem{Code: code, Message: msg})
+}
+
+func (c *commitHandler) commit(w http.ResponseWriter, r *http.Request) {
+	log := c.t.log.With("kit", callerKit(r).ID, "case", r.PathValue("case"))
+	raw, err := c.commitCase(r.Context(), callerKit(r), r)
+	if err != nil {
+		var he *httpError
+		if !errors.As(err, &he) {
+			he = &httpError{status: http.StatusInternalServerError, code: receipt.CodeInternal, message: "internal error"}
+			log.Error("commitFailed", "err", err)
+		} else {
+			log.Warn("commitRefused", "code", he.code, "reason", he.message)
+		}
+		problem(w, he.status, he.code, he.message)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(raw)
+}
+
+func (c *commitHandler) commitCase(ctx context.Context, kit kitRow, r *http.Request) ([]byte, error) {
+	caseID := r.PathValue("case")
+	if id, err := uuid.Parse(caseID); err != nil || id.String() != caseID {
+		return nil, &httpError{http.StatusBadRequest, receipt.CodeBadRequest, "case id is not a canonical UUID"}
+	}
+	var req receipt.CommitRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<10)).Decode(&req); err != nil || req.UploadID == "" {
+		return nil, &httpError{http.StatusBadRequest, receipt.CodeBadRequest, "body must be {\"upload_id\": ...}"}
+	}
+	uploadID := path.Base(req.UploadID)
+
+	c.t.commitMu.Lock()
+	defer c.t.commitMu.Unlock()
+
+	// Committed before: the same receipt again (at-least-once delivery, exactly-once effect).
+	if prev, err := c.t.db.caseByID(ctx, caseID); err == nil {
+		if prev.KitID != kit.ID {
+			return nil, &httpError{http.StatusConflict, receipt.CodeCaseConflict, "case delivered by another kit"}
+		}
+		c.terminate(ctx, uploadID)
+		return prev.Receipt, nil
+	} else if !errors.Is(err, errNotFound) {
+		return nil, err
+	}
+
+	up, err := c.uploads.GetUpload(ctx, uploadID)
+	if err != nil {
+		return nil, &httpError{http.StatusConflict, receipt.CodeUploadMissing, "no such upload"}
+	}
+	info, err := up.GetInfo(ctx)
+	if err != nil {
+		return nil, &httpError{http.StatusConflict, receipt.CodeUploadMissing, "no such upload"}
+	}
+	if info.MetaData["kit"] != kit.ID {
+		return nil, &httpError{http.StatusForbidden, receipt.CodeKitMismatch, "upload belongs to another kit"}
+	}
+	if info.SizeIsDeferred || info.Offset != info.Size {
+		return nil, &httpError{http.StatusConflict, receipt.CodeUploadIncomplete, fmt.Sprintf("upload at %d of %d bytes", info.Offset, info.Size)}
+	}
+	rd, err := up.GetReader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(rd)
+	_ = rd.Close()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	if req.SHA256 != "" && req.SHA256 != digest {
+		// The bytes differ from what the kit holds: a transfer fault, not the kit's packet.
+		c.terminate(ctx, uploadID)
+		return nil, &httpError{http.StatusConflict, receipt.CodeUploadCorrupt, "upload differs from the kit's packet hash"}
+	}
+	hdr, err := packet.ReadHeader(data)
+	if err != nil {
+		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadPacket, "no packet header"}
+	}
+	if hdr.CaseID != caseID {
+		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadPacket, "packet is for another case"}
+	}
+	if hdr.KitID != kit.ID {
+		return nil, &httpError{http.StatusForbidden, receipt.CodeKitMismatch, "packet names another kit"}
+	}
+	p, err := packet.Open(data, ed25519.PublicKey(kit.PublicKey), c.t.identity)
+	if errors.Is(err, packet.ErrSignature) {
+		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadSignature, "packet signature invalid"}
+	}
+	if err != nil {
+		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadPacket, "packet does not open"}
+	}
+
+	// Durable packet first, then the row: a crash in between leaves a file without a row,
+	// which the next commit of the same case overwrites.
+	if err := writeFileSync(c.t.packetPath(caseID), data, 0o600); err != nil {
+		return nil, fmt.Errorf("store packet: %w", err)
+	}
+	now := c.t.now().UTC()
+	row, err := c.t.db.addCase(ctx, caseRow{
+		CaseID: caseID, KitID: kit.ID, Service: p.Manifest.Service, ReceivedAt: now,
+		SHA256: digest, Size: int64(len(data)),
+	}, func(number string) ([]byte, error) {
+		return c.t.signer.Sign(receipt.Body{CaseID: caseID, KitID: kit.ID, Number: number, ReceivedAt: now, SHA256: digest})
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.terminate(ctx, uploadID)
+	c.t.log.Info("caseReceived", "kit", kit.ID, "case", caseID, "number", row.Number, "bytes", len(data))
+	return row.Receipt, nil
+}
+
+// terminate removes an upload that is no longer needed; failures only cost disk space.
+func (c *commitHandler) terminate(ctx context.Context, uploadID string) {
+	up, err := c.uploads.GetUpload(ctx, uploadID)
+	if err != nil {
+		return
+	}
+	if err := c.uploads.AsTerminatableUpload(up).Terminate(ctx); err != nil {
+		c.t.log.Warn("terminateUpload", "upload", uploadID, "err", err)
+	}
+}
+
+func (t *Townhall) getVisits(w http.ResponseWriter, r *http.Request) {
+	vs, err := t.db.visits(r.Context(), callerKit(r).ID)
+	if err != nil {
+		t.log.Error("visits", "err", err)
+		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(vs)
+}
+
+// maxAuditBatch bounds one POST /v1/audit.
+const maxAuditBatch = 1000
+
+func (t *Townhall) getAudit(w http.ResponseWriter, r *http.Request) {
+	last, _, err := t.db.auditHead(r.Context(), callerKit(r).ID)
+	if err != nil {
+		t.log.Error("auditHead", "err", err)
+		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(receipt.AuditHead{LastSeq: last})
+}
+
+// postAudit appends a batch of the kit's audit log. The batch must continue the chain the
+// town hall holds (seq and prev_hash); the entries' own hashes are the kit's to compute and a
+// back office verifies them over the whole chain.
+func (t *Townhall) postAudit(w http.ResponseWriter, r *http.Request) {
+	var entries []receipt.AuditEntry
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&entries); err != nil || len(entries) > maxAuditBatch {
+		problem(w, http.StatusBadRequest, receipt.CodeBadRequest, "body must be a JSON array of at most 1000 audit entries")
+		return
+	}
+	last, err := t.db.addAudit(r.Context(), callerKit(r).ID, entries)
+	if errors.Is(err, errAuditGap) {
+		problem(w, http.StatusConflict, receipt.CodeAuditGap, "batch does not continue the stored chain")
+		return
+	}
+	if err != nil {
+		t.log.Error("auditAdd", "err", err)
+		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(receipt.AuditHead{LastSeq: last})
+}
+
+// Serve serves the API over mutual TLS on ln until ctx ends, then shuts down gracefully.
+func (t *Townhall) Serve(ctx context.Context, ln net.Listener, cfg *tls.Config) error {
+	h, err := t.Handler()
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(t.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(tls.NewListener(ln, cfg)) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+	}
+	<-errc
+	return nil
+}

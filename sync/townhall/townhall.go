@@ -1,0 +1,472 @@
+// Package townhall is the receiving side of koffer's sync: the reference town hall backend
+// used by cmd/townhall. It keeps its own CA (kit client certificates, its server certificate,
+// the certificate of its receipt key), its age identity (packets are sealed to it), a SQLite
+// store of kits, uploads, cases and visit packs, and serves over mutual TLS:
+//
+//	/files/                    tus 1.0 (tusd) for packet uploads
+//	POST /v1/packets/{case-id} commit an upload: verify, store, answer a signed receipt
+//	GET  /v1/visits            the visit packs sealed to the calling kit
+//	GET  /v1/audit             how far the town hall holds the kit's audit log
+//	POST /v1/audit             append a batch of the kit's hash-chained audit log
+//
+// Everything lives in one data directory, created on first use.
+package townhall
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/agessh"
+	"github.com/google/uuid"
+	"golang.org/x/crypto/ssh"
+
+	"koffer/sync/enroll"
+	"koffer/sync/packet"
+	"koffer/sync/receipt"
+)
+
+// Files in the data directory.
+const (
+	caCertFile      = "ca.pem"
+	caKeyFile       = "ca.key"
+	receiptCertFile = "receipt.pem"
+	receiptKeyFile  = "receipt.key"
+	identityFile    = "identity.txt"
+	dbFile          = "townhall.db"
+	uploadsDir      = "uploads"
+	packetsDir      = "packets"
+)
+
+// ErrNotFound means the case, kit or visit pack asked for does not exist.
+var ErrNotFound = errors.New("townhall: not found")
+
+// Options configure a town hall; zero values mean defaults.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	// NetworkTimeout bounds each read of an upload body (tusd); default 10 s. Short, so a
+	// dropped upload's lock is freed and the kit can resume at once.
+	NetworkTimeout time.Duration
+	// MaxPacket is the largest packet accepted; default 256 MiB.
+	MaxPacket int64
+}
+
+// Townhall is one town hall's state in its data directory.
+type Townhall struct {
+	dir      string
+	log      *slog.Logger
+	now      func() time.Time
+	opts     Options
+	ca       *enroll.CA
+	signer   *receipt.Signer
+	identity *age.X25519Identity
+	db       *store
+
+	commitMu sync.Mutex // one commit at a time: numbering and idempotency stay simple
+}
+
+// Open opens the town hall in dir, creating the directory, CA, receipt key, age identity and
+// database on first use.
+func Open(ctx context.Context, dir string, opts Options) (*Townhall, error) {
+	t := &Townhall{dir: dir, opts: opts, log: opts.Logger, now: opts.Now}
+	if t.log == nil {
+		t.log = slog.Default()
+	}
+	t.log = t.log.With("subsystem", "townhall")
+	if t.now == nil {
+		t.now = time.Now
+	}
+	for _, d := range []string{dir, filepath.Join(dir, uploadsDir), filepath.Join(dir, packetsDir)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("open town hall: %w", err)
+		}
+	}
+	var err error
+	if t.ca, err = t.loadOrCreateCA(); err != nil {
+		return nil, err
+	}
+	if t.signer, err = t.loadOrCreateReceiptKey(); err != nil {
+		return nil, err
+	}
+	if t.identity, err = t.loadOrCreateIdentity(); err != nil {
+		return nil, err
+	}
+	if t.db, err = openStore(ctx, filepath.Join(dir, dbFile)); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Close closes the database.
+func (t *Townhall) Close() error { return t.db.Close() }
+
+// CA is the town hall's certificate authority.
+func (t *Townhall) CA() *enroll.CA { return t.ca }
+
+// Recipient is the age recipient kits seal packets to.
+func (t *Townhall) Recipient() string { return t.identity.Recipient().String() }
+
+func (t *Townhall) path(name string) string { return filepath.Join(t.dir, name) }
+
+func (t *Townhall) loadOrCreateCA() (*enroll.CA, error) {
+	cert, key, err := loadPair(t.path(caCertFile), t.path(caKeyFile))
+	if err == nil {
+		return &enroll.CA{Cert: cert, Key: key}, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("town hall CA: %w", err)
+	}
+	ca, err := enroll.NewCA("koffer town hall CA", t.now())
+	if err != nil {
+		return nil, err
+	}
+	key, ok := ca.Key.(ed25519.PrivateKey)
+	if !ok {
+		return nil, errors.New("town hall CA: key is not Ed25519")
+	}
+	if err := savePair(t.path(caCertFile), t.path(caKeyFile), ca.Cert, key); err != nil {
+		return nil, fmt.Errorf("town hall CA: %w", err)
+	}
+	return ca, nil
+}
+
+func (t *Townhall) loadOrCreateReceiptKey() (*receipt.Signer, error) {
+	cert, key, err := loadPair(t.path(receiptCertFile), t.path(receiptKeyFile))
+	if err == nil {
+		return &receipt.Signer{Key: key, Cert: cert}, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("receipt key: %w", err)
+	}
+	var pub ed25519.PublicKey
+	pub, key, err = ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := t.now()
+	cert, err = t.issue(&x509.Certificate{
+		Subject:   pkix.Name{CommonName: receipt.SignerName},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}, pub)
+	if err != nil {
+		return nil, fmt.Errorf("receipt key: %w", err)
+	}
+	if err := savePair(t.path(receiptCertFile), t.path(receiptKeyFile), cert, key); err != nil {
+		return nil, fmt.Errorf("receipt key: %w", err)
+	}
+	return &receipt.Signer{Key: key, Cert: cert}, nil
+}
+
+func (t *Townhall) loadOrCreateIdentity() (*age.X25519Identity, error) {
+	b, err := os.ReadFile(t.path(identityFile))
+	if err == nil {
+		id, err := age.ParseX25519Identity(string(trimNL(b)))
+		if err != nil {
+			return nil, fmt.Errorf("town hall identity: %w", err)
+		}
+		return id, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("town hall identity: %w", err)
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(t.path(identityFile), []byte(id.String()+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("town hall identity: %w", err)
+	}
+	return id, nil
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func (t *Townhall) issue(tmpl *x509.Certificate, pub ed25519.PublicKey) (*x509.Certificate, error) {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return nil, err
+	}
+	tmpl.SerialNumber = n
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, t.ca.Cert, pub, t.ca.Key)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}
+
+// ServerTLS is the server side of mutual TLS: a fresh server certificate from the town hall
+// CA for localhost, 127.0.0.1, ::1 and hostnames (DNS names or IP addresses), and kit client
+// certificates required and verified against the same CA.
+func (t *Townhall) ServerTLS(hostnames ...string) (*tls.Config, error) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := t.now()
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "koffer town hall"},
+		NotBefore:   now.Add(-time.Hour),
+		NotAfter:    now.AddDate(1, 0, 0),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	for _, h := range hostnames {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else if h != "" {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	cert, err := t.issue(tmpl, pub)
+	if err != nil {
+		return nil, fmt.Errorf("server certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(t.ca.Cert)
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS13,
+	}, nil
+}
+
+// AddKit enrolls a kit: issues its key and client certificate, records its public key, and
+// returns the bundle for `koffer init --enroll`. url is how the kit reaches this town hall.
+func (t *Townhall) AddKit(ctx context.Context, kitID, url string) (*enroll.Bundle, error) {
+	b, err := t.ca.Issue(kitID, url, t.Recipient(), t.now())
+	if err != nil {
+		return nil, err
+	}
+	pub, err := b.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.db.addKit(ctx, kitID, pub, url, t.now()); err != nil {
+		return nil, err
+	}
+	t.log.Info("kitEnrolled", "kit", kitID)
+	return b, nil
+}
+
+// InboxEntry is one received case as `townhall inbox ls --json` prints it.
+type InboxEntry struct {
+	CaseID     string    `json:"case_id"`
+	Service    string    `json:"service"`
+	Kit        string    `json:"kit"`
+	ReceivedAt time.Time `json:"received_at"`
+	Receipt    string    `json:"receipt"`
+	Size       int64     `json:"size"`
+	SHA256     string    `json:"packet_sha256"`
+}
+
+// Inbox lists the received cases, oldest first.
+func (t *Townhall) Inbox(ctx context.Context) ([]InboxEntry, error) {
+	rows, err := t.db.cases(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]InboxEntry, 0, len(rows))
+	for _, c := range rows {
+		out = append(out, InboxEntry{CaseID: c.CaseID, Service: c.Service, Kit: c.KitID, ReceivedAt: c.ReceivedAt,
+			Receipt: c.Number, Size: c.Size, SHA256: c.SHA256})
+	}
+	return out, nil
+}
+
+// AuditLog returns the audit entries a kit has sent, in order.
+func (t *Townhall) AuditLog(ctx context.Context, kitID string) ([]receipt.AuditEntry, error) {
+	rows, err := t.db.db.QueryContext(ctx, `SELECT seq, at, event, case_id, actor, prev_hash, hash FROM audit WHERE kit_id = ? ORDER BY seq`, kitID)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []receipt.AuditEntry
+	for rows.Next() {
+		var e receipt.AuditEntry
+		var at string
+		if err := rows.Scan(&e.Seq, &at, &e.Event, &e.CaseID, &e.Actor, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("audit log: %w", err)
+		}
+		if e.At, err = time.Parse(timeFormat, at); err != nil {
+			return nil, fmt.Errorf("audit log: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// OpenCase verifies and decrypts a received case's packet.
+func (t *Townhall) OpenCase(ctx context.Context, caseID string) (*packet.Packet, error) {
+	c, err := t.db.caseByID(ctx, caseID)
+	if errors.Is(err, errNotFound) {
+		return nil, fmt.Errorf("case %s: %w", caseID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	k, err := t.db.kit(ctx, c.KitID)
+	if err != nil {
+		return nil, fmt.Errorf("case %s: kit: %w", caseID, err)
+	}
+	data, err := os.ReadFile(t.packetPath(caseID))
+	if err != nil {
+		return nil, fmt.Errorf("case %s: %w", caseID, err)
+	}
+	return packet.Open(data, ed25519.PublicKey(k.PublicKey), t.identity)
+}
+
+func (t *Townhall) packetPath(caseID string) string {
+	return filepath.Join(t.dir, packetsDir, caseID+".pkt")
+}
+
+// AddVisits seals a visit pack (appointments and register extracts, any bytes) to the kit and
+// queues it for GET /v1/visits. The pack is sealed with age to the kit's Ed25519 key used as
+// an ssh-ed25519 recipient, so the kit opens it with the key of its enrollment bundle and the
+// bundle needs no second key. It returns the pack's id.
+func (t *Townhall) AddVisits(ctx context.Context, kitID string, pack []byte) (string, error) {
+	k, err := t.db.kit(ctx, kitID)
+	if errors.Is(err, errNotFound) {
+		return "", fmt.Errorf("kit %s: %w", kitID, ErrNotFound)
+	}
+	if err != nil {
+		return "", err
+	}
+	sealed, err := SealForKit(ed25519.PublicKey(k.PublicKey), pack)
+	if err != nil {
+		return "", err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", err
+	}
+	v := visitRow{ID: id.String(), CreatedAt: t.now().UTC(), Pack: sealed}
+	if err := t.db.addVisit(ctx, kitID, v); err != nil {
+		return "", err
+	}
+	t.log.Info("visitPackAdded", "kit", kitID, "visitPack", v.ID)
+	return v.ID, nil
+}
+
+// SealForKit encrypts data to a kit's Ed25519 public key (age, ssh-ed25519 recipient).
+func SealForKit(kitKey ed25519.PublicKey, data []byte) ([]byte, error) {
+	sshPub, err := ssh.NewPublicKey(kitKey)
+	if err != nil {
+		return nil, fmt.Errorf("seal visit pack: %w", err)
+	}
+	r, err := agessh.NewEd25519Recipient(sshPub)
+	if err != nil {
+		return nil, fmt.Errorf("seal visit pack: %w", err)
+	}
+	var buf bytesBuffer
+	w, err := age.Encrypt(&buf, r)
+	if err != nil {
+		return nil, fmt.Errorf("seal visit pack: %w", err)
+	}
+	if _, err := w.Write(data); err != nil {
+		return nil, fmt.Errorf("seal visit pack: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("seal visit pack: %w", err)
+	}
+	return buf.b, nil
+}
+
+type bytesBuffer struct{ b []byte }
+
+func (w *bytesBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+
+func loadPair(certPath, keyPath string) (*x509.Certificate, ed25519.PrivateKey, error) {
+	cb, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	blk, _ := pem.Decode(cb)
+	if blk == nil {
+		return nil, nil, fmt.Errorf("%s: no PEM", certPath)
+	}
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	blk, _ = pem.Decode(kb)
+	if blk == nil {
+		return nil, nil, fmt.Errorf("%s: no PEM", keyPath)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: not Ed25519", keyPath)
+	}
+	return cert, key, nil
+}
+
+func savePair(certPath, keyPath string, cert *x509.Certificate, key ed25519.PrivateKey) error {
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := writeFileSync(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {
+		return err
+	}
+	return writeFileSync(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
+}
+
+// writeFileSync writes a file durably: temporary file, fsync, rename, fsync of the directory.
+func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

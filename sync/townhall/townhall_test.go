@@ -1,0 +1,316 @@
+package townhall_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/agessh"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"koffer/sync/enroll"
+	"koffer/sync/packet"
+	"koffer/sync/receipt"
+	"koffer/sync/townhall"
+	"koffer/sync/tus"
+)
+
+type fixture struct {
+	th   *townhall.Townhall
+	url  string
+	dir  string
+	kit  *enroll.Bundle
+	http *http.Client
+}
+
+func start(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	th, err := townhall.Open(t.Context(), dir, townhall.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = th.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "https://" + ln.Addr().String()
+	cfg, err := th.ServerTLS()
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- th.Serve(t.Context(), ln, cfg) }() // t.Context ends before cleanups
+	t.Cleanup(func() { <-done })
+	kit, err := th.AddKit(t.Context(), "kit-1", url)
+	require.NoError(t, err)
+	return &fixture{th: th, url: url, dir: dir, kit: kit, http: client(t, kit)}
+}
+
+func client(t *testing.T, b *enroll.Bundle) *http.Client {
+	t.Helper()
+	cfg, err := b.ClientTLS()
+	require.NoError(t, err)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 10 * time.Second}
+}
+
+func seal(t *testing.T, b *enroll.Bundle, key ed25519.PrivateKey, caseID string, parts []packet.Part) []byte {
+	t.Helper()
+	rcp, err := b.AgeRecipient()
+	require.NoError(t, err)
+	if key == nil {
+		key, err = b.SigningKey()
+		require.NoError(t, err)
+	}
+	var buf bytes.Buffer
+	s := &packet.Sealer{KitID: b.KitID, Key: key, Recipient: rcp}
+	_, err = s.Seal(&buf, packet.Manifest{CaseID: caseID, Service: "meldebescheinigung", CreatedAt: time.Now()}, parts)
+	require.NoError(t, err)
+	return buf.Bytes()
+}
+
+func upload(t *testing.T, f *fixture, hc *http.Client, data []byte, n int) string {
+	t.Helper()
+	c := &tus.Client{HTTP: hc}
+	u, err := c.Create(t.Context(), f.url+townhall.FilesPath, int64(len(data)), map[string]string{"case_id": "x"})
+	require.NoError(t, err)
+	if n > 0 {
+		_, err = c.Patch(t.Context(), u, bytes.NewReader(data[:n]), 0, int64(n), nil)
+		require.NoError(t, err)
+	}
+	return u
+}
+
+func commit(t *testing.T, f *fixture, hc *http.Client, caseID, uploadURL string, sum string) (int, []byte) {
+	t.Helper()
+	body, err := json.Marshal(receipt.CommitRequest{UploadID: uploadURL[strings.LastIndex(uploadURL, "/")+1:], SHA256: sum})
+	require.NoError(t, err)
+	resp, err := hc.Post(f.url+"/v1/packets/"+caseID, "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, raw
+}
+
+func hash(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+func TestCommitAndOpen(t *testing.T) {
+	f := start(t)
+	caseID := uuid.Must(uuid.NewV7()).String()
+	scan := make([]byte, 300<<10)
+	_, _ = rand.Read(scan)
+	parts := []packet.Part{{Name: "form.json", Kind: packet.KindForm, Data: []byte(`{"a":1}`)}, {Name: "scan.pdf", Kind: packet.KindScan, Data: scan}}
+	data := seal(t, f.kit, nil, caseID, parts)
+
+	u := upload(t, f, f.http, data, len(data))
+	status, raw := commit(t, f, f.http, caseID, u, hash(data))
+	require.Equal(t, http.StatusOK, status, string(raw))
+	ca, err := receipt.ParseCA(f.kit.CAPEM)
+	require.NoError(t, err)
+	body, err := receipt.Verify(raw, ca, time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, caseID, body.CaseID)
+	assert.Equal(t, "kit-1", body.KitID)
+	assert.Equal(t, hash(data), body.SHA256)
+	assert.Regexp(t, `^TH-\d{4}-000001$`, body.Number)
+
+	// Committing again (a lost answer) returns the very same receipt.
+	u2 := upload(t, f, f.http, data, len(data))
+	status, again := commit(t, f, f.http, caseID, u2, hash(data))
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, raw, again)
+
+	inbox, err := f.th.Inbox(t.Context())
+	require.NoError(t, err)
+	require.Len(t, inbox, 1)
+	assert.Equal(t, caseID, inbox[0].CaseID)
+	assert.Equal(t, "meldebescheinigung", inbox[0].Service)
+	assert.Equal(t, body.Number, inbox[0].Receipt)
+
+	p, err := f.th.OpenCase(t.Context(), caseID)
+	require.NoError(t, err)
+	require.Len(t, p.Parts, 2)
+	assert.True(t, bytes.Equal(scan, p.Parts[1].Data))
+}
+
+func TestCommitRefusals(t *testing.T) {
+	f := start(t)
+	// A kit with a valid certificate from this CA that was never recorded (removed kit).
+	ghost, err := f.th.CA().Issue("kit-ghost", f.url, f.th.Recipient(), time.Now())
+	require.NoError(t, err)
+	other, err := f.th.AddKit(t.Context(), "kit-2", f.url)
+	require.NoError(t, err)
+	_, strangerKey, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	parts := []packet.Part{{Name: "form.json", Kind: packet.KindForm, Data: []byte(`{}`)}}
+
+	tests := []struct {
+		name   string
+		run    func(t *testing.T) (int, []byte)
+		status int
+		code   string
+	}{
+		{name: "unknown kit", status: http.StatusForbidden, code: receipt.CodeUnknownKit, run: func(t *testing.T) (int, []byte) {
+			return commit(t, f, client(t, ghost), uuid.NewString(), "/files/x", "")
+		}},
+		{name: "signed by another key", status: http.StatusUnprocessableEntity, code: receipt.CodeBadSignature, run: func(t *testing.T) (int, []byte) {
+			id := uuid.NewString()
+			data := seal(t, f.kit, strangerKey, id, parts)
+			return commit(t, f, f.http, id, upload(t, f, f.http, data, len(data)), hash(data))
+		}},
+		{name: "upload incomplete", status: http.StatusConflict, code: receipt.CodeUploadIncomplete, run: func(t *testing.T) (int, []byte) {
+			id := uuid.NewString()
+			data := seal(t, f.kit, nil, id, parts)
+			return commit(t, f, f.http, id, upload(t, f, f.http, data, 10), hash(data))
+		}},
+		{name: "bytes differ from the kit's hash", status: http.StatusConflict, code: receipt.CodeUploadCorrupt, run: func(t *testing.T) (int, []byte) {
+			id := uuid.NewString()
+			data := seal(t, f.kit, nil, id, parts)
+			return commit(t, f, f.http, id, upload(t, f, f.http, data, len(data)), hash([]byte("other")))
+		}},
+		{name: "upload missing", status: http.StatusConflict, code: receipt.CodeUploadMissing, run: func(t *testing.T) (int, []byte) {
+			return commit(t, f, f.http, uuid.NewString(), "/files/nope", "")
+		}},
+		{name: "packet for another case", status: http.StatusUnprocessableEntity, code: receipt.CodeBadPacket, run: func(t *testing.T) (int, []byte) {
+			data := seal(t, f.kit, nil, uuid.NewString(), parts)
+			return commit(t, f, f.http, uuid.NewString(), upload(t, f, f.http, data, len(data)), hash(data))
+		}},
+		{name: "another kit's upload", status: http.StatusForbidden, code: receipt.CodeKitMismatch, run: func(t *testing.T) (int, []byte) {
+			id := uuid.NewString()
+			data := seal(t, f.kit, nil, id, parts)
+			return commit(t, f, client(t, other), id, upload(t, f, f.http, data, len(data)), hash(data))
+		}},
+		{name: "case id not a UUID", status: http.StatusBadRequest, code: receipt.CodeBadRequest, run: func(t *testing.T) (int, []byte) {
+			return commit(t, f, f.http, "not-a-uuid", "/files/x", "")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, raw := tt.run(t)
+			assert.Equal(t, tt.status, status, string(raw))
+			var p receipt.Problem
+			require.NoError(t, json.Unmarshal(raw, &p))
+			assert.Equal(t, tt.code, p.Code)
+		})
+	}
+	inbox, err := f.th.Inbox(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, inbox, "no refused packet was stored")
+}
+
+func TestForeignCAIsRefusedAtTLS(t *testing.T) {
+	f := start(t)
+	foreign, _, err := enroll.NewTraining("kit-1")
+	require.NoError(t, err)
+	foreign.CAPEM = f.kit.CAPEM // trusts the server, but its own cert is from another CA
+	_, err = client(t, foreign).Get(f.url + "/v1/visits")
+	require.Error(t, err)
+}
+
+func TestReopenKeepsKeys(t *testing.T) {
+	dir := t.TempDir()
+	th, err := townhall.Open(t.Context(), dir, townhall.Options{})
+	require.NoError(t, err)
+	ca, rcp := th.CA().PEM(), th.Recipient()
+	require.NoError(t, th.Close())
+	th, err = townhall.Open(t.Context(), dir, townhall.Options{})
+	require.NoError(t, err)
+	defer th.Close()
+	assert.Equal(t, ca, th.CA().PEM())
+	assert.Equal(t, rcp, th.Recipient())
+}
+
+func TestVisits(t *testing.T) {
+	f := start(t)
+	pack := []byte(`{"appointments":[{"at":"2026-11-24T09:00:00Z"}]}`)
+	id, err := f.th.AddVisits(t.Context(), "kit-1", pack)
+	require.NoError(t, err)
+	_, err = f.th.AddVisits(t.Context(), "kit-nope", pack)
+	assert.ErrorIs(t, err, townhall.ErrNotFound)
+
+	resp, err := f.http.Get(f.url + "/v1/visits")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var got []struct {
+		ID   string `json:"id"`
+		Pack []byte `json:"pack"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	require.Len(t, got, 1)
+	assert.Equal(t, id, got[0].ID)
+	key, err := f.kit.SigningKey()
+	require.NoError(t, err)
+	ident, err := agessh.NewEd25519Identity(key)
+	require.NoError(t, err)
+	r, err := age.Decrypt(bytes.NewReader(got[0].Pack), ident)
+	require.NoError(t, err)
+	plain, err := io.ReadAll(r)
+	require.NoError(t, err)
+	assert.Equal(t, pack, plain)
+}
+
+func TestUploadKeyNamesTheUpload(t *testing.T) {
+	f := start(t)
+	c := &tus.Client{HTTP: f.http}
+	key := uuid.NewString()
+	data := []byte("some packet bytes")
+	u, off, err := c.CreateWithUpload(t.Context(), f.url+townhall.FilesPath, bytes.NewReader(data), int64(len(data)), map[string]string{"upload_key": key}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, f.url+townhall.FilesPath+key, u, "the kit knew the URL before sending")
+	assert.Equal(t, int64(len(data)), off)
+
+	var se *tus.StatusError
+	_, err = c.Create(t.Context(), f.url+townhall.FilesPath, 3, map[string]string{"upload_key": key})
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, http.StatusConflict, se.Status, "a key is never reused")
+	_, err = c.Create(t.Context(), f.url+townhall.FilesPath, 3, map[string]string{"upload_key": "../etc"})
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, http.StatusBadRequest, se.Status)
+}
+
+func TestAuditChainIsContinued(t *testing.T) {
+	f := start(t)
+	post := func(entries []receipt.AuditEntry) (int, receipt.Problem) {
+		b, err := json.Marshal(entries)
+		require.NoError(t, err)
+		resp, err := f.http.Post(f.url+"/v1/audit", "application/json", bytes.NewReader(b))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var p receipt.Problem
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		return resp.StatusCode, p
+	}
+	e1 := receipt.AuditEntry{Seq: 1, At: time.Now(), Event: "case_sealed", Actor: "kit", Hash: []byte{1}}
+	e2 := receipt.AuditEntry{Seq: 2, At: time.Now(), Event: "case_delivered", Actor: "kit", PrevHash: []byte{1}, Hash: []byte{2}}
+	status, _ := post([]receipt.AuditEntry{e1, e2})
+	require.Equal(t, http.StatusOK, status)
+	status, _ = post([]receipt.AuditEntry{e1, e2}) // sent twice: fine
+	assert.Equal(t, http.StatusOK, status)
+
+	tests := []struct {
+		name  string
+		entry receipt.AuditEntry
+	}{
+		{name: "gap in seq", entry: receipt.AuditEntry{Seq: 4, PrevHash: []byte{2}, Hash: []byte{4}}},
+		{name: "broken link", entry: receipt.AuditEntry{Seq: 3, PrevHash: []byte{9}, Hash: []byte{3}}},
+		{name: "rewritten history", entry: receipt.AuditEntry{Seq: 2, PrevHash: []byte{1}, Hash: []byte{7}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, p := post([]receipt.AuditEntry{tt.entry})
+			assert.Equal(t, http.StatusConflict, status)
+			assert.Equal(t, receipt.CodeAuditGap, p.Code)
+		})
+	}
+	got, err := f.th.AuditLog(t.Context(), "kit-1")
+	require.NoError(t, err)
+	assert.Len(t, got, 2)
+}

@@ -1,0 +1,794 @@
+// Package uplink is the kit side of sync: one sender that drains the outbox to the town hall
+// whenever it answers. Oldest packet first; every upload is resumable (tus) and committed for a
+// signed receipt; the receipt goes to the outbox, which deletes the packet and the case's
+// biometrics. Visit packs come down on the same client.
+//
+// Failures are of two kinds. When the town hall cannot be reached (dial, TLS, reset, stall)
+// the whole loop waits a short capped delay and probes again with the same oldest item, whose
+// own backoff is not raised: a returning link is used within about a second, and an absent
+// one costs one failed connection attempt per delay, never a spin. When the town hall answers
+// but something about the item is wrong (5xx, garbage, bad receipt) the item backs off
+// exponentially with jitter, up to a cap. Refusals the town hall marks final park the item.
+package uplink
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"koffer/sync/enroll"
+	"koffer/sync/receipt"
+	"koffer/sync/tus"
+)
+
+// OutboxItem is a sealed packet waiting for the town hall.
+type OutboxItem struct {
+	CaseID        string
+	Service       string
+	PacketPath    string
+	Size          int64
+	UploadURL     string
+	Attempts      int
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+}
+
+// Receipt is what the outbox stores when the town hall has a case.
+type Receipt struct {
+	Number string
+	Time   time.Time
+	Raw    []byte
+}
+
+// IdleError is returned by Outbox.NextOutbox when no item is due. Next is when the next one
+// will be (zero: the outbox is empty).
+type IdleError struct{ Next time.Time }
+
+func (e *IdleError) Error() string { return "outbox: nothing due" }
+
+// Outbox is the kit's queue of sealed packets (the store implements it).
+type Outbox interface {
+	// NextOutbox returns the oldest item that is due, neither parked nor delivered, or an
+	// *IdleError.
+	NextOutbox(ctx context.Context, now time.Time) (*OutboxItem, error)
+	// SetUploadURL records the tus upload of a case ("" forgets it). Called before the first
+	// byte is sent.
+	SetUploadURL(ctx context.Context, caseID, url string) error
+	// RecordAttemptFailure counts a failed attempt and sets when the item is due again.
+	RecordAttemptFailure(ctx context.Context, caseID, reason string, next time.Time) error
+	// Park stops retrying an item the town hall refused for good.
+	Park(ctx context.Context, caseID, reason string) error
+	// Deliver stores the receipt, marks the case delivered, removes its biometrics and its
+	// packet file, and audits it.
+	Deliver(ctx context.Context, caseID string, r Receipt) error
+}
+
+// VisitSink keeps visit packs fetched from the town hall (sealed to the kit; the sink decrypts
+// when a caseworker needs them). Packs already known are ignored by the sink.
+type VisitSink interface {
+	StoreVisitPack(ctx context.Context, id string, sealed []byte) error
+}
+
+// AuditLog is the kit's hash-chained audit log (the store implements it): entries after seq,
+// oldest first.
+type AuditLog interface {
+	AuditEntries(ctx context.Context, after int64, limit int) ([]receipt.AuditEntry, error)
+}
+
+// Options configure an Uplink; zero values mean defaults.
+type Options struct {
+	Bundle *enroll.Bundle // required: URL, kit certificate and the town hall CA
+	Outbox Outbox         // required
+	Visits VisitSink      // optional
+	Audit  AuditLog       // optional: sent up in batches while the outbox is idle
+	// URL overrides the bundle's town hall URL (tests, proxies).
+	URL    string
+	Logger *slog.Logger
+	Now    func() time.Time
+
+	// BackoffBase and BackoffMax shape the per-item backoff when the town hall answers but
+	// the attempt fails; defaults 5 s and 10 min.
+	BackoffBase, BackoffMax time.Duration
+	// LinkRetryBase and LinkRetryMax shape the wait between probes while the town hall cannot
+	// be reached; defaults 250 ms and 1 s.
+	LinkRetryBase, LinkRetryMax time.Duration
+	// StallTimeout aborts an upload that made no progress for this long; default 20 s.
+	StallTimeout time.Duration
+	// RequestTimeout bounds requests without a streamed body; default 15 s.
+	RequestTimeout time.Duration
+	// VisitInterval is how often visit packs are fetched and the audit log is sent while
+	// idle; default 15 min. A kick makes it due at once.
+	VisitInterval time.Duration
+	// Transport overrides the HTTP transport (it must present the kit certificate).
+	Transport http.RoundTripper
+}
+
+// State is the uplink as `koffer status` shows it.
+type State struct {
+	Reachable   bool      `json:"reachable"`
+	LastContact time.Time `json:"last_contact,omitzero"`
+	LastError   string    `json:"last_error,omitempty"` // a stable code, never personal data
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Sending     string    `json:"sending,omitempty"` // case id being uploaded
+	BytesSent   int64     `json:"bytes_sent"`        // packet bytes handed to the network
+	Resumes     int       `json:"resumes"`           // uploads continued from HEAD's offset
+	Delivered   int       `json:"delivered"`
+	Parked      int       `json:"parked"`
+}
+
+// Uplink drains an outbox to the town hall.
+type Uplink struct {
+	opts     Options
+	base     string
+	kitID    string
+	ca       *x509.Certificate
+	http     *http.Client
+	tus      *tus.Client
+	log      *slog.Logger
+	now      func() time.Time
+	kick     chan struct{}
+	meter    *linkMeter // nil with a caller's Transport
+	sent     atomic.Int64
+	linkFail int
+
+	mu        sync.Mutex
+	state     State
+	lastVisit time.Time
+}
+
+// New checks the options and builds the HTTP client (mutual TLS, the town hall CA pinned).
+func New(opts Options) (*Uplink, error) {
+	if opts.Bundle == nil || opts.Outbox == nil {
+		return nil, errors.New("uplink: bundle and outbox are required")
+	}
+	d := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	d(&opts.BackoffBase, 5*time.Second)
+	d(&opts.BackoffMax, 10*time.Minute)
+	d(&opts.LinkRetryBase, 250*time.Millisecond)
+	d(&opts.LinkRetryMax, time.Second)
+	d(&opts.StallTimeout, 20*time.Second)
+	d(&opts.RequestTimeout, 15*time.Second)
+	d(&opts.VisitInterval, 15*time.Minute)
+	u := &Uplink{opts: opts, kitID: opts.Bundle.KitID, log: opts.Logger, now: opts.Now, kick: make(chan struct{}, 1)}
+	if u.log == nil {
+		u.log = slog.Default()
+	}
+	u.log = u.log.With("subsystem", "uplink")
+	if u.now == nil {
+		u.now = time.Now
+	}
+	u.base = strings.TrimRight(opts.URL, "/")
+	if u.base == "" {
+		u.base = strings.TrimRight(opts.Bundle.URL, "/")
+	}
+	if u.base == "" {
+		return nil, errors.New("uplink: the enrollment bundle has no town hall URL")
+	}
+	var err error
+	if u.ca, err = receipt.ParseCA(opts.Bundle.CAPEM); err != nil {
+		return nil, fmt.Errorf("uplink: %w", err)
+	}
+	rt := opts.Transport
+	if rt == nil {
+		cfg, err := opts.Bundle.ClientTLS()
+		if err != nil {
+			return nil, fmt.Errorf("uplink: %w", err)
+		}
+		u.meter = newLinkMeter()
+		rt = newTransport(cfg, u.meter)
+	}
+	u.http = &http.Client{Transport: rt} // deadlines come from contexts, per request
+	u.tus = &tus.Client{HTTP: u.http, Timeout: opts.RequestTimeout}
+	return u, nil
+}
+
+// newTransport is the HTTP/1.1 transport the uplink uses: one connection at a time, short
+// dial and handshake deadlines, connections metered for stall detection.
+func newTransport(cfg *tls.Config, m *linkMeter) *http.Transport {
+	return &http.Transport{
+		TLSClientConfig:       cfg,
+		DialContext:           m.dialer(&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}),
+		TLSHandshakeTimeout:   10 * time.Second,
+		IdleConnTimeout:       60 * time.Second,
+		MaxIdleConnsPerHost:   1,
+		MaxConnsPerHost:       2, // a HEAD may overlap a PATCH being torn down
+		ResponseHeaderTimeout: 0, // after a long body the answer waits for the link to drain; the stall watchdog decides
+	}
+}
+
+// Kick wakes the sender at once (a packet was sealed, or `koffer sync` asked).
+func (u *Uplink) Kick() {
+	select {
+	case u.kick <- struct{}{}:
+	default:
+	}
+}
+
+// State returns a snapshot for status displays.
+func (u *Uplink) State() State {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := u.state
+	s.BytesSent = u.sent.Load()
+	return s
+}
+
+func (u *Uplink) update(f func(s *State)) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	f(&u.state)
+}
+
+// Run sends until ctx ends. It returns nil on cancellation.
+func (u *Uplink) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		it, err := u.opts.Outbox.NextOutbox(ctx, u.now())
+		var idle *IdleError
+		switch {
+		case errors.As(err, &idle):
+			if u.housekeepingDue() {
+				u.housekeeping(ctx)
+			}
+			wait := u.opts.VisitInterval
+			if !idle.Next.IsZero() {
+				wait = min(wait, max(idle.Next.Sub(u.now()), 0))
+			}
+			u.sleep(ctx, wait)
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil
+			}
+			u.log.Error("outboxRead", "err", err)
+			u.sleep(ctx, u.opts.BackoffBase)
+			continue
+		}
+		res := u.send(ctx, it)
+		if ctx.Err() != nil {
+			return nil
+		}
+		u.settle(ctx, it, res)
+	}
+	return nil
+}
+
+// sleep waits d, or until a kick or the end of ctx. A kick also forces a visit fetch.
+func (u *Uplink) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-u.kick:
+		u.mu.Lock()
+		u.lastVisit = time.Time{}
+		u.mu.Unlock()
+	}
+}
+
+// result of one attempt at an item.
+type result struct {
+	delivered bool
+	linkDown  bool   // the town hall could not be reached
+	final     bool   // refused for good: park
+	code      string // stable reason
+	err       error
+}
+
+func (u *Uplink) settle(ctx context.Context, it *OutboxItem, res result) {
+	log := u.log.With("case", it.CaseID)
+	now := u.now()
+	switch {
+	case res.delivered:
+		u.linkFail = 0
+		return
+	case res.final:
+		log.Warn("packetParked", "code", res.code, "err", res.err)
+		if err := u.opts.Outbox.Park(ctx, it.CaseID, res.code); err != nil {
+			log.Error("outboxPark", "err", err)
+		}
+		u.update(func(s *State) { s.Parked++ })
+		return
+	}
+	u.update(func(s *State) { s.LastError, s.LastErrorAt = res.code, now })
+	if res.linkDown {
+		u.linkFail++
+		delay := jitter(backoff(u.opts.LinkRetryBase, u.opts.LinkRetryMax, u.linkFail))
+		wasReachable := false
+		u.update(func(s *State) { wasReachable, s.Reachable = s.Reachable, false })
+		if wasReachable || u.linkFail == 1 {
+			log.Warn("townhallUnreachable", "code", res.code, "err", res.err)
+		} else {
+			log.Debug("townhallUnreachable", "code", res.code, "err", res.err)
+		}
+		// The item stays due: the next probe is the same oldest item.
+		if err := u.opts.Outbox.RecordAttemptFailure(ctx, it.CaseID, res.code, now); err != nil {
+			log.Error("outboxRecordFailure", "err", err)
+		}
+		u.sleep(ctx, delay)
+		return
+	}
+	u.linkFail = 0
+	next := now.Add(jitter(backoff(u.opts.BackoffBase, u.opts.BackoffMax, it.Attempts+1)))
+	log.Warn("attemptFailed", "code", res.code, "err", res.err, "attempts", it.Attempts+1, "next", next)
+	if err := u.opts.Outbox.RecordAttemptFailure(ctx, it.CaseID, res.code, next); err != nil {
+		log.Error("outboxRecordFailure", "err", err)
+	}
+}
+
+// backoff is base*2^(n-1), capped.
+func backoff(base, maxD time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < maxD; i++ {
+		d *= 2
+	}
+	return min(d, maxD)
+}
+
+// jitter spreads d over [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+var errStalled = errors.New("upload stalled")
+
+// send makes one attempt: upload what the town hall lacks, commit, deliver the receipt.
+func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
+	u.update(func(s *State) { s.Sending = it.CaseID })
+	defer u.update(func(s *State) { s.Sending = "" })
+
+	f, err := os.Open(it.PacketPath)
+	if errors.Is(err, os.ErrNotExist) {
+		// Sealed but gone: nothing to send, ever. A technician looks at parked items.
+		return result{final: true, code: "packet_missing", err: err}
+	}
+	if err != nil {
+		return result{code: "packet_unreadable", err: err}
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return result{code: "packet_unreadable", err: err}
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	src := io.ReaderAt(f)
+
+	uploadURL := it.UploadURL
+	offset := int64(-1)
+	if uploadURL != "" {
+		off, length, err := u.tus.Offset(ctx, uploadURL)
+		switch {
+		case errors.Is(err, tus.ErrNotFound):
+			// Gone: maybe because an earlier commit succeeded and its answer was lost. Ask
+			// before uploading everything again.
+			res, again := u.commit(ctx, it, uploadURL, digest)
+			if !again {
+				return res
+			}
+			uploadURL = ""
+		case err != nil:
+			return u.transportResult("head", err)
+		case length != size:
+			_ = u.tus.Terminate(ctx, uploadURL)
+			uploadURL = ""
+		default:
+			offset = off
+			u.reached()
+			u.update(func(s *State) { s.Resumes++ })
+		}
+	}
+	if uploadURL == "" {
+		// The kit names the upload (a random key the town hall uses as the tus upload id), so
+		// its URL is stored before the first byte and the data can travel in the creation
+		// request itself: one round trip less per case.
+		key := uuid.NewString()
+		planned := u.base + "/files/" + key
+		if err := u.opts.Outbox.SetUploadURL(ctx, it.CaseID, planned); err != nil {
+			return result{code: "outbox", err: err}
+		}
+		meta := map[string]string{"case_id": it.CaseID, "upload_key": key}
+		var created string
+		off, err := u.watch(ctx, func(ctx context.Context, progress func(int64)) (int64, error) {
+			var off int64
+			var err error
+			created, off, err = u.tus.CreateWithUpload(ctx, u.base+"/files/", src, size, meta, progress)
+			return off, err
+		})
+		switch {
+		case err == nil:
+			u.reached()
+			if created != planned {
+				// A town hall that picks its own ids: remember the one it gave.
+				if err := u.opts.Outbox.SetUploadURL(ctx, it.CaseID, created); err != nil {
+					return result{code: "outbox", err: err}
+				}
+			}
+			uploadURL, offset = created, off
+		case errors.Is(err, errStalled) && ctx.Err() == nil:
+			u.log.Info("uploadResume", "case", it.CaseID, "reason", codeOf(err))
+			u.update(func(s *State) { s.Resumes++ })
+			off, herr := u.headOffset(ctx, planned)
+			if errors.Is(herr, tus.ErrNotFound) {
+				_ = u.opts.Outbox.SetUploadURL(ctx, it.CaseID, "")
+				return result{code: "create_stalled", err: err}
+			}
+			if herr != nil {
+				return u.transportResult("head", herr)
+			}
+			uploadURL, offset = planned, off
+		default:
+			// The next attempt asks HEAD at the planned URL where this one got.
+			return u.transportResult("create", err)
+		}
+	}
+
+	// A few resumes within one attempt (stall, offset out of step, commit finding the upload
+	// incomplete); anything more waits for the next attempt.
+	for resumes := 0; ; resumes++ {
+		if resumes > 8 {
+			return result{code: "resume_limit", err: errors.New("too many resumes in one attempt")}
+		}
+		if offset < size {
+			off, err := u.patch(ctx, uploadURL, src, offset, size)
+			switch {
+			case err == nil:
+				offset = off
+				continue
+			case ctx.Err() != nil:
+				return u.transportResult("patch", err)
+			case errors.Is(err, tus.ErrNotFound):
+				_ = u.opts.Outbox.SetUploadURL(ctx, it.CaseID, "")
+				return result{code: "upload_missing", err: err}
+			case !errors.Is(err, errStalled) && !errors.Is(err, tus.ErrOffsetMismatch):
+				return u.transportResult("patch", err)
+			}
+			// Stalled or out of step: ask where the town hall really is and go on from there.
+			u.log.Info("uploadResume", "case", it.CaseID, "reason", codeOf(err))
+			u.update(func(s *State) { s.Resumes++ })
+			if offset, err = u.headOffset(ctx, uploadURL); err != nil {
+				return u.transportResult("head", err)
+			}
+			continue
+		}
+		res, again := u.commit(ctx, it, uploadURL, digest)
+		if !again {
+			return res
+		}
+		if res.code == receipt.CodeUploadIncomplete {
+			var err error
+			if offset, err = u.headOffset(ctx, uploadURL); err != nil {
+				return u.transportResult("head", err)
+			}
+			continue
+		}
+		// upload_missing or upload_corrupt: start a new upload on the next attempt.
+		_ = u.opts.Outbox.SetUploadURL(ctx, it.CaseID, "")
+		return res
+	}
+}
+
+func (u *Uplink) headOffset(ctx context.Context, uploadURL string) (int64, error) {
+	off, _, err := u.tus.Offset(ctx, uploadURL)
+	return off, err
+}
+
+// patch sends src[offset:size] and aborts when no byte moved for StallTimeout.
+func (u *Uplink) patch(ctx context.Context, uploadURL string, src io.ReaderAt, offset, size int64) (int64, error) {
+	off, err := u.watch(ctx, func(ctx context.Context, progress func(int64)) (int64, error) {
+		return u.tus.Patch(ctx, uploadURL, src, offset, size, progress)
+	})
+	if err == nil {
+		u.reached()
+	}
+	return off, err
+}
+
+// watch runs a streaming request under a stall watchdog: when the request's progress
+// callback has not been called for StallTimeout, its context is cancelled and watch returns
+// an error wrapping errStalled. Progress also feeds State.BytesSent.
+func (u *Uplink) watch(ctx context.Context, req func(ctx context.Context, progress func(int64)) (int64, error)) (int64, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	var prev int64
+	progress := func(n int64) {
+		u.sent.Add(n - prev)
+		prev = n
+		last.Store(time.Now().UnixNano())
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tick := time.NewTicker(max(u.opts.StallTimeout/8, 10*time.Millisecond))
+		defer tick.Stop()
+		var acked int64
+		if u.meter != nil {
+			acked, _ = u.meter.acked()
+		}
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if u.meter != nil {
+					// Bytes the peer acknowledged are progress too (a deep send buffer drains).
+					if n, ok := u.meter.acked(); ok && n != acked {
+						if n > acked {
+							last.Store(time.Now().UnixNano())
+						}
+						acked = n
+					}
+				}
+				if time.Since(time.Unix(0, last.Load())) > u.opts.StallTimeout {
+					cancel(errStalled)
+					return
+				}
+			}
+		}
+	}()
+	off, err := req(ctx, progress)
+	if err != nil && errors.Is(context.Cause(ctx), errStalled) {
+		return 0, fmt.Errorf("%w after %d bytes of this request", errStalled, prev)
+	}
+	return off, err
+}
+
+// commit asks the town hall for the receipt of an uploaded case. again reports a refusal
+// that another upload can fix.
+func (u *Uplink) commit(ctx context.Context, it *OutboxItem, uploadURL, digest string) (res result, again bool) {
+	body, err := json.Marshal(receipt.CommitRequest{UploadID: path.Base(uploadURL), SHA256: digest})
+	if err != nil {
+		return result{code: "internal", err: err}, false
+	}
+	cctx, cancel := context.WithTimeout(ctx, u.opts.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodPost, u.base+"/v1/packets/"+it.CaseID, bytes.NewReader(body))
+	if err != nil {
+		return result{code: "internal", err: err}, false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := u.http.Do(req)
+	if err != nil {
+		return u.transportResult("commit", err), false
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return u.transportResult("commit", err), false
+	}
+	u.reached()
+	if resp.StatusCode != http.StatusOK {
+		var p receipt.Problem
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && json.Unmarshal(raw, &p) == nil && p.Code != "" {
+			if receipt.Final(p.Code) {
+				return result{final: true, code: p.Code, err: fmt.Errorf("commit: %d %s", resp.StatusCode, p.Code)}, false
+			}
+			retry := p.Code == receipt.CodeUploadMissing || p.Code == receipt.CodeUploadIncomplete || p.Code == receipt.CodeUploadCorrupt
+			return result{code: p.Code, err: fmt.Errorf("commit: %d %s", resp.StatusCode, p.Code)}, retry
+		}
+		return result{code: fmt.Sprintf("http_%d", resp.StatusCode), err: fmt.Errorf("commit: status %d", resp.StatusCode)}, false
+	}
+	b, err := receipt.Verify(raw, u.ca, u.now())
+	if err != nil {
+		return result{code: "bad_receipt", err: err}, false
+	}
+	if b.CaseID != it.CaseID || b.KitID != u.kitID || b.SHA256 != digest {
+		return result{code: "bad_receipt", err: errors.New("receipt is for another case, kit or packet")}, false
+	}
+	if err := u.opts.Outbox.Deliver(ctx, it.CaseID, Receipt{Number: b.Number, Time: b.ReceivedAt, Raw: raw}); err != nil {
+		return result{code: "outbox", err: err}, false
+	}
+	u.log.Info("caseDelivered", "case", it.CaseID, "number", b.Number, "bytes", len(raw))
+	u.update(func(s *State) { s.Delivered++ })
+	return result{delivered: true}, false
+}
+
+// transportResult classifies an error from a request: no HTTP answer means the link is down.
+func (u *Uplink) transportResult(op string, err error) result {
+	var se *tus.StatusError
+	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 {
+		// The town hall's own refusals carry a code (unknown_kit from the TLS layer's
+		// check, for instance): final ones park the item as for a commit.
+		var p receipt.Problem
+		if json.Unmarshal(se.Body, &p) == nil && receipt.Final(p.Code) {
+			u.reached()
+			return result{final: true, code: p.Code, err: err}
+		}
+	}
+	if errors.As(err, &se) || errors.Is(err, tus.ErrProtocol) || errors.Is(err, tus.ErrOffsetMismatch) {
+		u.reached()
+		return result{code: op + "_" + codeOf(err), err: err}
+	}
+	return result{linkDown: true, code: op + "_" + codeOf(err), err: err}
+}
+
+func (u *Uplink) reached() {
+	now := u.now()
+	u.update(func(s *State) { s.Reachable, s.LastContact = true, now })
+}
+
+// codeOf maps an error to a short stable code for status and logs.
+func codeOf(err error) string {
+	var se *tus.StatusError
+	var ue x509.UnknownAuthorityError
+	var ce *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, errStalled):
+		return "stalled"
+	case errors.As(err, &se):
+		return fmt.Sprintf("http_%d", se.Status)
+	case errors.Is(err, tus.ErrProtocol):
+		return "protocol"
+	case errors.Is(err, tus.ErrOffsetMismatch):
+		return "offset_mismatch"
+	case errors.As(err, &ue), errors.As(err, &ce):
+		return "tls_untrusted"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "connection_closed"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return "network_" + oe.Op
+	}
+	return "network"
+}
+
+func (u *Uplink) housekeepingDue() bool {
+	if u.opts.Visits == nil && u.opts.Audit == nil {
+		return false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.lastVisit.IsZero() || u.now().Sub(u.lastVisit) >= u.opts.VisitInterval
+}
+
+// housekeeping fetches visit packs and sends the audit log; it is due again after
+// VisitInterval only if both went through.
+func (u *Uplink) housekeeping(ctx context.Context) {
+	ok := true
+	if u.opts.Visits != nil {
+		ok = u.fetchVisits(ctx) && ok
+	}
+	if u.opts.Audit != nil {
+		if err := u.sendAudit(ctx); err != nil {
+			u.log.Warn("auditSend", "code", codeOf(err), "err", err)
+			ok = false
+		}
+	}
+	if ok {
+		u.mu.Lock()
+		u.lastVisit = u.now()
+		u.mu.Unlock()
+	}
+}
+
+// auditBatch is how many audit entries go up in one request.
+const auditBatch = 500
+
+// sendAudit asks how far the town hall holds the audit log and sends the rest in batches.
+func (u *Uplink) sendAudit(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 4*u.opts.RequestTimeout)
+	defer cancel()
+	var head receipt.AuditHead
+	if err := u.doJSON(ctx, http.MethodGet, "/v1/audit", nil, &head); err != nil {
+		return fmt.Errorf("audit head: %w", err)
+	}
+	for {
+		entries, err := u.opts.Audit.AuditEntries(ctx, head.LastSeq, auditBatch)
+		if err != nil {
+			return fmt.Errorf("audit entries: %w", err)
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		if err := u.doJSON(ctx, http.MethodPost, "/v1/audit", entries, &head); err != nil {
+			return fmt.Errorf("audit batch: %w", err)
+		}
+		if head.LastSeq < entries[len(entries)-1].Seq {
+			return fmt.Errorf("audit batch: town hall holds up to %d of %d", head.LastSeq, entries[len(entries)-1].Seq)
+		}
+	}
+}
+
+// doJSON sends in (if not nil) as JSON and decodes a 200 answer into out.
+func (u *Uplink) doJSON(ctx context.Context, method, p string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.base+p, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := u.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var pr receipt.Problem
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&pr)
+		return fmt.Errorf("status %d %s", resp.StatusCode, pr.Code)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
+}
+
+// fetchVisits downloads the visit packs sealed to this kit and hands them to the sink.
+func (u *Uplink) fetchVisits(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 4*u.opts.RequestTimeout)
+	defer cancel()
+	err := func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.base+"/v1/visits", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := u.http.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("visits: status %d", resp.StatusCode)
+		}
+		var packs []struct {
+			ID   string `json:"id"`
+			Pack []byte `json:"pack"`
+		}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(&packs); err != nil {
+			return fmt.Errorf("visits: %w", err)
+		}
+		for _, p := range packs {
+			if p.ID == "" || len(p.Pack) == 0 {
+				continue
+			}
+			if err := u.opts.Visits.StoreVisitPack(ctx, p.ID, p.Pack); err != nil {
+				return fmt.Errorf("store visit pack: %w", err)
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		u.log.Warn("visitsFetch", "code", codeOf(err), "err", err)
+		return false
+	}
+	return true
+}
