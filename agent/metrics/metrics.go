@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"koffer/devices/inventory"
+	"koffer/devices/profile"
 	"koffer/store"
 )
 
@@ -218,6 +220,39 @@ func (c *Counters) CaptureAttempts() map[CaptureKey]uint64 {
 	out := make(map[CaptureKey]uint64, len(c.captures))
 	for k, v := range c.captures {
 		out[k] = v
+	}
+	return out
+}
+
+// ProfileDevices reports each USB device of the kit profile as up while it is attached,
+// reading the attached devices from current (inventory.Watcher.Current).
+func ProfileDevices(prof *profile.Profile, current func() []inventory.USBDevice) Devices {
+	return profileDevices{prof: prof, current: current}
+}
+
+type profileDevices struct {
+	prof    *profile.Profile
+	current func() []inventory.USBDevice
+}
+
+func (p profileDevices) DeviceStates() []DeviceState {
+	if p.prof == nil {
+		return nil
+	}
+	attached := map[string]bool{}
+	for _, d := range p.current() {
+		attached[d.ID] = true
+	}
+	var out []DeviceState
+	for _, d := range p.prof.Devices {
+		if d.Network() {
+			continue
+		}
+		name := d.Name
+		if name == "" {
+			name = d.USBID.String()
+		}
+		out = append(out, DeviceState{Kind: string(d.Kind), Name: name, Up: attached[d.USBID.String()]})
 	}
 	return out
 }

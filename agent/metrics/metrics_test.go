@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/devices/inventory"
+	"koffer/devices/profile"
 	"koffer/store"
 )
 
@@ -100,4 +102,25 @@ func TestRealStoreAndHandler(t *testing.T) {
 	assert.Contains(t, string(body), "koffer_queue_depth 0")
 	assert.Contains(t, string(body), "koffer_queue_read_ok 1")
 	assert.Contains(t, string(body), "go_goroutines")
+}
+
+func TestProfileDevices(t *testing.T) {
+	prof, err := profile.Parse([]byte("[[device]]\nkind = \"fingerprint\"\nname = \"Leser\"\nusb = \"147e:2016\"\n" +
+		"[[device]]\nkind = \"printer\"\nusb = \"04f9:2042\"\n[[device]]\nkind = \"scanner\"\nuri = \"http://scanner/eSCL\"\n"))
+	require.NoError(t, err)
+	attached := []inventory.USBDevice{{ID: "147e:2016"}}
+	m := New(Options{Devices: ProfileDevices(prof, func() []inventory.USBDevice { return attached })})
+	require.NoError(t, testutil.GatherAndCompare(m.Registry, strings.NewReader(`
+# HELP koffer_device_up 1 when the device answers.
+# TYPE koffer_device_up gauge
+koffer_device_up{kind="fingerprint",name="Leser"} 1
+koffer_device_up{kind="printer",name="04f9:2042"} 0
+`)))
+	attached = nil
+	require.NoError(t, testutil.GatherAndCompare(m.Registry, strings.NewReader(`
+# HELP koffer_device_up 1 when the device answers.
+# TYPE koffer_device_up gauge
+koffer_device_up{kind="fingerprint",name="Leser"} 0
+koffer_device_up{kind="printer",name="04f9:2042"} 0
+`)), "read at scrape time: the reader was unplugged")
 }

@@ -161,11 +161,13 @@ func TestWatcher(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "attach 1d6b:0002", next().String(), "baseline")
+	require.Len(t, w.Current(), 1)
 	tick <- time.Now()
 	assert.Equal(t, "attach "+reader.ID.String(), next().String())
 	tick <- time.Now() // enumeration fails: no events, state kept
 	tick <- time.Now()
 	assert.Equal(t, "detach "+reader.ID.String(), next().String(), "the reader left (compared with the last good listing)")
+	assert.Equal(t, []string{"1d6b:0002"}, ids(w.Current()))
 	cancel()
 	require.NoError(t, <-done)
 	assert.Empty(t, events)
@@ -186,4 +188,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func ids(ds []USBDevice) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.ID)
+	}
+	return out
 }

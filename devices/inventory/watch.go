@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"koffer/devices/usb"
@@ -64,6 +65,16 @@ type Watcher struct {
 	ListTimeout time.Duration
 	OnEvent     func(Event)
 	Logger      *slog.Logger
+
+	mu      sync.Mutex
+	current []USBDevice
+}
+
+// Current is what the last good enumeration found (nil before the first).
+func (w *Watcher) Current() []USBDevice {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]USBDevice(nil), w.current...)
 }
 
 // Run polls until ctx ends. The first enumeration is the baseline: devices present at start
@@ -109,6 +120,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 		}
 		prev = cur
+		described := make([]USBDevice, len(cur))
+		for i, d := range cur {
+			described[i] = describe(d)
+		}
+		w.mu.Lock()
+		w.current = described
+		w.mu.Unlock()
 	}
 	poll()
 	for {
