@@ -95,8 +95,11 @@ func (p *PrinterCheck) Run(ctx context.Context) Result {
 
 // ScannerState is what the scanner check needs from an eSCL scanner (devices/escl fills it).
 type ScannerState struct {
+	Model    string
 	State    string // pwg:State: Idle, Processing, Testing, Stopped, Down
-	ADFState string // scan:AdfState, empty without ADF
+	ADFState string // scan:AdfState ("AdfJam" or "ScannerAdfJam"), empty without ADF
+	// Problem is what the feeder state stands in the way of (a *devices.Error), if known.
+	Problem error
 }
 
 // Scanner is the scanner as the check sees it.
@@ -122,6 +125,9 @@ func (s *ScannerCheck) Run(ctx context.Context) Result {
 			"The scanner does not answer eSCL; check power and cable.")
 	}
 	v := st.State
+	if st.Model != "" {
+		v = st.Model + ": " + v
+	}
 	if st.ADFState != "" {
 		v += ", ADF " + st.ADFState
 	}
@@ -130,11 +136,36 @@ func (s *ScannerCheck) Run(ctx context.Context) Result {
 	default:
 		return fail(v, "scanner.down", "Der Scanner ist nicht bereit. Bitte aus- und wieder einschalten.", "The scanner is stopped or down; power-cycle it.")
 	}
-	switch st.ADFState {
-	case "ScannerAdfJam":
-		return fail(v, "scanner.adf-jam", "Papierstau im Einzug. Bitte das Papier entfernen.", "ADF paper jam; clear it.")
-	case "ScannerAdfHatchOpen":
+	switch strings.TrimPrefix(st.ADFState, "Scanner") {
+	case "AdfJam":
+		return deviceFail(withValue(st.Problem, v), "scanner.adf-jam", "Papierstau im Einzug. Bitte das Papier entfernen.", "ADF paper jam; clear it.")
+	case "AdfHatchOpen":
 		return warn(v, "scanner.adf-open", "Die Klappe des Einzugs ist offen. Bitte schließen.", "The ADF hatch is open.")
+	}
+	if st.Problem != nil {
+		r := deviceFail(st.Problem, "scanner.adf", "Der Einzug meldet ein Problem. Bitte Papier prüfen.", "The document feeder reports a problem; the flatbed still works.")
+		r.Status, r.Value = Warn, v
+		return r
 	}
 	return ok(v)
 }
+
+// withValue keeps err's device code and hint but reports v as the measured value.
+func withValue(err error, v string) error {
+	if err == nil {
+		return errorString(v)
+	}
+	return &valueErr{v: v, err: err}
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+type valueErr struct {
+	v   string
+	err error
+}
+
+func (e *valueErr) Error() string { return e.v }
+func (e *valueErr) Unwrap() error { return e.err }

@@ -24,9 +24,9 @@ type KitOptions struct {
 	// OpenUSBReader). OpenReader is skipped while the agent runs: it holds the reader.
 	Discover   Readers
 	OpenReader ReaderOpener
-	// Printer and Scanner build the device for a profile entry (default: IPPPrinter for
-	// network printers, USBPrinter for IPP-over-USB ones; no default scanner yet: without
-	// Scanner, scanner entries are only checked for presence by koffer devices).
+	// Printer and Scanner build the device for a profile entry (defaults: IPPPrinter for
+	// network printers, USBPrinter for IPP-over-USB ones, ESCLScanner for network scanners;
+	// a USB scanner entry is checked for presence by koffer devices only).
 	Printer func(profile.Device) Printer
 	Scanner func(profile.Device) Scanner
 	// OpenTimeout bounds opening the database (default 5 s).
@@ -127,9 +127,17 @@ func ForKit(ctx context.Context, opts KitOptions) *Kit {
 	for _, d := range opts.Profile.Of(devices.Printer) {
 		k.Checks = append(k.Checks, named(&PrinterCheck{P: opts.Printer(d)}, "printer", d))
 	}
-	if opts.Scanner != nil {
-		for _, d := range opts.Profile.Of(devices.Scanner) {
-			k.Checks = append(k.Checks, named(&ScannerCheck{S: opts.Scanner(d)}, "scanner", d))
+	if opts.Scanner == nil {
+		opts.Scanner = func(d profile.Device) Scanner {
+			if !d.Network() {
+				return nil
+			}
+			return &ESCLScanner{BaseURL: d.URI}
+		}
+	}
+	for _, d := range opts.Profile.Of(devices.Scanner) {
+		if s := opts.Scanner(d); s != nil {
+			k.Checks = append(k.Checks, named(&ScannerCheck{S: s}, "scanner", d))
 		}
 	}
 	return k
