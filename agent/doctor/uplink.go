@@ -96,6 +96,11 @@ func (u *Uplink) Run(ctx context.Context) Result {
 	}
 	resp.Body.Close()
 	rtt := time.Since(t3)
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return fail(fmt.Sprintf("http %d from the town hall", resp.StatusCode), "uplink.unknown-kit",
+			"Das Rathaus kennt diesen Koffer nicht. Bitte die Technik rufen (Koffer neu anmelden).",
+			"TLS works but the town hall refuses this kit's certificate (not enrolled there, or revoked): re-enroll the kit.")
+	}
 	v := fmt.Sprintf("dns %s, tcp %s, tls %s, rtt %s", dnsT.Round(time.Millisecond), tcpT.Round(time.Millisecond),
 		tlsT.Round(time.Millisecond), rtt.Round(time.Millisecond))
 	n := u.ProbeBytes

@@ -13,9 +13,7 @@ import (
 	"koffer/sync/enroll"
 )
 
-type townhall = doctortest.Townhall
-
-func startTownhall(t testing.TB, ca *enroll.CA, date time.Time) *townhall {
+func startTownhall(t testing.TB, ca *enroll.CA, date time.Time) *doctortest.Townhall {
 	t.Helper()
 	th := doctortest.Start(t, ca, doctortest.Options{Date: date})
 	return th
