@@ -44,7 +44,7 @@ func fakeFound(context.Context) ([]usbreader.Found, error) {
 }
 
 func runKit(b *testing.B, dir string, prof *profile.Profile, extra []Check, timeout time.Duration) Report {
-	k := ForKit(context.Background(), KitOptions{DataDir: dir, Profile: prof, Discover: fakeFound,
+	k := ForKit(context.Background(), KitOptions{DataDir: dir, Profile: prof, Discover: fakeFound, DiskWarnBelow: 1, DiskFailBelow: 1,
 		OpenReader: func(context.Context) error { return nil }})
 	defer k.Close()
 	return Run(context.Background(), append(k.Checks, extra...), Options{Timeout: timeout})

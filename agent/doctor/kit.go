@@ -29,6 +29,8 @@ type KitOptions struct {
 	// a USB scanner entry is checked for presence by koffer devices only).
 	Printer func(profile.Device) Printer
 	Scanner func(profile.Device) Scanner
+	// DiskWarnBelow and DiskFailBelow are the free-space thresholds (see Disk).
+	DiskWarnBelow, DiskFailBelow uint64
 	// OpenTimeout bounds opening the database (default 5 s).
 	OpenTimeout time.Duration
 }
@@ -96,7 +98,7 @@ func ForKit(ctx context.Context, opts KitOptions) *Kit {
 		st = k.st
 	}
 	k.Checks = append(k.Checks,
-		&Disk{Dir: dir},
+		&Disk{Dir: dir, WarnBelow: opts.DiskWarnBelow, FailBelow: opts.DiskFailBelow},
 		&Database{St: st, OpenErr: openErr},
 		&Queue{St: st, OpenErr: openErr},
 		&Audit{St: st, OpenErr: openErr},

@@ -33,6 +33,7 @@ type doctorOptions struct {
 	// Tests replace the hardware and the journal.
 	Discover   doctor.Readers
 	OpenReader doctor.ReaderOpener
+	DiskWarn   uint64 // free-space threshold; zero means the default
 	List       inventory.Lister
 	Logs       func(ctx context.Context) ([]byte, error)
 }
@@ -91,7 +92,8 @@ func loadProfile(path string) (*profile.Profile, doctor.Check) {
 func doctorRun(opts *doctorOptions) error {
 	ctx := opts.ctx
 	prof, profCheck := loadProfile(opts.Profile)
-	kit := doctor.ForKit(ctx, doctor.KitOptions{DataDir: opts.f.DataDir, Profile: prof, Discover: opts.Discover, OpenReader: opts.OpenReader})
+	kit := doctor.ForKit(ctx, doctor.KitOptions{DataDir: opts.f.DataDir, Profile: prof, Discover: opts.Discover, OpenReader: opts.OpenReader,
+		DiskWarnBelow: opts.DiskWarn, DiskFailBelow: min(opts.DiskWarn, 200<<20)})
 	defer kit.Close()
 	checks := append([]doctor.Check{profCheck}, kit.Checks...)
 	rep := doctor.Run(ctx, checks, doctor.Options{Timeout: opts.Timeout})

@@ -64,7 +64,7 @@ func statusOf(rep doctor.Report) map[string]doctor.Status {
 func TestDoctorHealthyKitBesideRunningAgent(t *testing.T) {
 	f, out, _ := dataFactory(t)
 	startAgent(t, f)
-	opts := &doctorOptions{f: f, ctx: t.Context(), JSON: true, Profile: emptyProfile(t), Timeout: 10 * time.Second, Discover: fakeReader, OpenReader: opensFine}
+	opts := &doctorOptions{f: f, ctx: t.Context(), JSON: true, Profile: emptyProfile(t), Timeout: 10 * time.Second, Discover: fakeReader, OpenReader: opensFine, DiskWarn: 1}
 	err := doctorRun(opts)
 	rep := doctorReport(t, out)
 	require.NoError(t, err, "%+v", rep.Results)
@@ -109,7 +109,7 @@ func TestDoctorExitStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f, out, _ := dataFactory(t)
 			tt.prepare(t, f.DataDir)
-			err := doctorRun(&doctorOptions{f: f, ctx: t.Context(), Profile: emptyProfile(t), Discover: fakeReader, OpenReader: opensFine})
+			err := doctorRun(&doctorOptions{f: f, ctx: t.Context(), Profile: emptyProfile(t), Discover: fakeReader, OpenReader: opensFine, DiskWarn: 1})
 			var st *exitStatusError
 			require.ErrorAs(t, err, &st)
 			assert.Equal(t, tt.want, st.code)
@@ -148,7 +148,7 @@ func TestDoctorBundleHoldsNoPersonalDataOrKeys(t *testing.T) {
 	bundle := filepath.Join(t.TempDir(), "support.tar.gz")
 	out.Reset()
 	err = doctorRun(&doctorOptions{f: f, ctx: t.Context(), Bundle: bundle, ConfigFile: cfg, Profile: emptyProfile(t),
-		Discover: fakeReader, OpenReader: opensFine, List: fakeBus,
+		Discover: fakeReader, OpenReader: opensFine, DiskWarn: 1, List: fakeBus,
 		Logs: func(context.Context) ([]byte, error) { return []byte("level=INFO msg=started subsystem=agent\n"), nil }})
 	var st *exitStatusError
 	if err != nil {
@@ -271,7 +271,7 @@ func TestDoctorUplink(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f, out, _ := dataFactory(t)
 			enrolledKit(t, f.DataDir, ca, tt.url(t))
-			err := doctorRun(&doctorOptions{f: f, ctx: t.Context(), JSON: true, Profile: emptyProfile(t), Discover: fakeReader, OpenReader: opensFine, Timeout: 10 * time.Second})
+			err := doctorRun(&doctorOptions{f: f, ctx: t.Context(), JSON: true, Profile: emptyProfile(t), Discover: fakeReader, OpenReader: opensFine, DiskWarn: 1, Timeout: 10 * time.Second})
 			if tt.want == exitOK {
 				require.NoError(t, err, out.String())
 			} else {
