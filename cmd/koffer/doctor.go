@@ -96,7 +96,12 @@ func doctorRun(opts *doctorOptions) error {
 		DiskWarnBelow: opts.DiskWarn, DiskFailBelow: min(opts.DiskWarn, 200<<20)})
 	defer kit.Close()
 	checks := append([]doctor.Check{profCheck}, kit.Checks...)
-	rep := doctor.Run(ctx, checks, doctor.Options{Timeout: opts.Timeout})
+	// The uplink measures a round trip and an upload over what may be a weak SIM link.
+	uplinkTimeout := max(opts.Timeout, 10*time.Second)
+	if opts.Timeout <= 0 {
+		uplinkTimeout = 0
+	}
+	rep := doctor.Run(ctx, checks, doctor.Options{Timeout: opts.Timeout, Timeouts: map[string]time.Duration{"uplink": uplinkTimeout}})
 
 	if opts.JSON {
 		enc := json.NewEncoder(opts.f.Out)
