@@ -80,6 +80,8 @@ func newRootCmd(f *factory) *cobra.Command {
 		newQueueCmd(f),
 		newFingerCmd(f, nil),
 		newPrintCmd(f, nil),
+		newDoctorCmd(f, nil),
+		newDevicesCmd(f, nil),
 		newSyncCmd(f, nil),
 		newScanCmd(f, nil),
 	)

@@ -1,0 +1,179 @@
+package doctor
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"koffer/agent/keys"
+)
+
+// Bundle is what a technician sends to the developers: everything needed to understand a kit's
+// trouble and nothing about a citizen or a key. It holds no database, no packet, no blob.
+type Bundle struct {
+	Version   string
+	Report    Report
+	Inventory any               // devices, as `koffer devices --json` prints them
+	Configs   map[string][]byte // file name → TOML content; secrets are redacted on write
+	Kit       *keys.Kit         // summarised: id, URL, mode, certificate expiry (no key, no PEM)
+	Logs      []byte            // recent agent logs; lines with key material are dropped
+	Now       time.Time
+}
+
+// secretKey matches configuration keys whose values are redacted.
+var secretKey = regexp.MustCompile(`(?i)(key|secret|pass|token|pin|cred|auth)`)
+
+// secretValue matches values that are key material whatever their key is called.
+var secretValue = regexp.MustCompile(`(?s)-----BEGIN|AGE-SECRET-KEY-`)
+
+const redacted = "[redacted]"
+
+// RedactTOML re-encodes a TOML document with the values of secret-looking keys (and any value
+// holding key material) replaced.
+func RedactTOML(data []byte) ([]byte, error) {
+	var m map[string]any
+	if _, err := toml.Decode(string(data), &m); err != nil {
+		return nil, fmt.Errorf("redact: %w", err)
+	}
+	redactMap(m)
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(m); err != nil {
+		return nil, fmt.Errorf("redact: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func redactMap(m map[string]any) {
+	for k, v := range m {
+		if secretKey.MatchString(k) {
+			m[k] = redacted
+			continue
+		}
+		m[k] = redactValue(v)
+	}
+}
+
+func redactValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		redactMap(x)
+	case []map[string]any:
+		for _, e := range x {
+			redactMap(e)
+		}
+	case []any:
+		for i := range x {
+			x[i] = redactValue(x[i])
+		}
+	case string:
+		if secretValue.MatchString(x) {
+			return redacted
+		}
+	}
+	return v
+}
+
+// ScrubLogs drops every log line that holds key material.
+func ScrubLogs(logs []byte) []byte {
+	var out bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(logs))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if secretValue.Match(sc.Bytes()) {
+			continue
+		}
+		out.Write(sc.Bytes())
+		out.WriteByte('\n')
+	}
+	return out.Bytes()
+}
+
+// Write writes the bundle as a gzipped tar.
+func (b Bundle) Write(w io.Writer) error {
+	if b.Now.IsZero() {
+		b.Now = time.Now()
+	}
+	gz := gzip.NewWriter(w)
+	tw := tar.NewWriter(gz)
+	add := func(name string, data []byte) error {
+		hdr := &tar.Header{Name: "koffer-support/" + name, Mode: 0o600, Size: int64(len(data)), ModTime: b.Now, Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	js := func(v any) []byte {
+		out, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return []byte(fmt.Sprintf("{\"error\": %q}\n", err.Error()))
+		}
+		return append(out, '\n')
+	}
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"version.txt", []byte(b.Version + "\n")},
+		{"doctor.json", js(b.Report)},
+		{"devices.json", js(b.Inventory)},
+		{"kit.json", js(kitSummary(b.Kit))},
+	}
+	for name, data := range b.Configs {
+		red, err := RedactTOML(data)
+		if err != nil {
+			red = []byte("# not valid TOML; omitted: " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
+			if secretValue.Match(red) {
+				red = []byte("# not valid TOML; omitted\n")
+			}
+		}
+		files = append(files, struct {
+			name string
+			data []byte
+		}{"config/" + name, red})
+	}
+	if len(b.Logs) > 0 {
+		files = append(files, struct {
+			name string
+			data []byte
+		}{"logs.txt", ScrubLogs(b.Logs)})
+	}
+	for _, f := range files {
+		if err := add(f.name, f.data); err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	if err := gz.Close(); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	return nil
+}
+
+type kitInfo struct {
+	Present      bool      `json:"present"`
+	KitID        string    `json:"kit_id,omitempty"`
+	URL          string    `json:"url,omitempty"`
+	Training     bool      `json:"training,omitempty"`
+	CertNotAfter time.Time `json:"cert_not_after,omitzero"`
+}
+
+func kitSummary(k *keys.Kit) kitInfo {
+	if k == nil || k.Bundle == nil {
+		return kitInfo{}
+	}
+	info := kitInfo{Present: true, KitID: k.Bundle.KitID, URL: k.Bundle.URL, Training: k.Training}
+	info.CertNotAfter, _ = k.Bundle.CertNotAfter()
+	return info
+}

@@ -1,0 +1,26 @@
+package doctor
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"koffer/devices/escl/escltest"
+)
+
+// TestScannerOnESCLServer runs the scanner check against the in-process eSCL scanner serving a
+// real scanner's capabilities: ok with paper in the feeder, failed once the scanner is gone.
+func TestScannerOnESCLServer(t *testing.T) {
+	srv := escltest.New(t, escltest.Options{Capabilities: escltest.Fixture(t, "HP-LaserJet-MFP-M426fdn-ScannerCapabilities.xml"), ADFPages: 3})
+	c := &ScannerCheck{S: &ESCLScanner{BaseURL: srv.BaseURL()}}
+	r := c.Run(t.Context())
+	assert.Equal(t, OK, r.Status, "%s %s", r.Code, r.Value)
+	assert.Contains(t, r.Value, "Idle")
+	assert.Contains(t, r.Value, "AdfLoaded")
+
+	srv.Close()
+	r = c.Run(t.Context())
+	assert.Equal(t, Fail, r.Status, r.Value)
+	assert.NotEmpty(t, r.Code)
+	assert.NotEmpty(t, r.HintDE)
+}

@@ -1,0 +1,197 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Uplink checks the way to the town hall step by step: DNS, TCP connect, TLS handshake with the
+// pinned CA and the kit's client certificate, then one HTTPS round trip (RTT) and a small
+// upload (throughput). The failing step names the code and the hint.
+type Uplink struct {
+	URL string      // town hall base URL (https://...)
+	TLS *tls.Config // enroll.Bundle.ClientTLS: the pinned CA and the client certificate
+	// ProbeBytes is the size of the throughput probe (default 64 KiB); it is POSTed to
+	// URL+ProbePath and any HTTP answer counts (the bytes crossed the link).
+	ProbeBytes int
+	ProbePath  string
+	Resolver   *net.Resolver // default net.DefaultResolver
+}
+
+var _ Check = (*Uplink)(nil)
+
+func (u *Uplink) Name() string { return "uplink" }
+
+func (u *Uplink) Run(ctx context.Context) Result {
+	if u.URL == "" {
+		return warn("no town hall URL", "uplink.not-configured", "Keine Rathaus-Adresse eingerichtet (Schulungskoffer?).",
+			"No town hall URL: a training kit never syncs.")
+	}
+	base, err := url.Parse(u.URL)
+	if err != nil || base.Host == "" {
+		return fail(u.URL, "uplink.url", "Die Rathaus-Adresse ist ungültig. Bitte die Technik rufen.", "The town hall URL does not parse.")
+	}
+	host, port := base.Hostname(), base.Port()
+	if port == "" {
+		port = "443"
+	}
+	res := u.Resolver
+	if res == nil {
+		res = net.DefaultResolver
+	}
+	t0 := time.Now()
+	addrs, err := res.LookupHost(ctx, host)
+	if err != nil || len(addrs) == 0 {
+		return fail(fmt.Sprintf("dns %s: %v", host, err), "uplink.dns", "Die Adresse des Rathauses wird nicht gefunden. Bitte Internetverbindung (SIM, WLAN) prüfen.",
+			"DNS lookup of the town hall failed; check the network (SIM, Wi-Fi) and DNS.")
+	}
+	dnsT := time.Since(t0)
+	t1 := time.Now()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addrs[0], port))
+	if err != nil {
+		return fail(fmt.Sprintf("tcp %s: %v", net.JoinHostPort(host, port), err), "uplink.tcp", "Das Rathaus ist nicht erreichbar. Bitte Internetverbindung prüfen und später erneut versuchen.",
+			"TCP connect to the town hall failed: network down, firewall or server down.")
+	}
+	tcpT := time.Since(t1)
+	cfg := u.TLS.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{MinVersion: tls.VersionTLS13}
+	}
+	cfg.ServerName = host
+	t2 := time.Now()
+	tconn := tls.Client(conn, cfg)
+	if err := tconn.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		code, de, en := "uplink.tls", "Die sichere Verbindung zum Rathaus schlägt fehl. Bitte die Technik rufen.",
+			"TLS handshake failed."
+		var ua x509.UnknownAuthorityError
+		var ci x509.CertificateInvalidError
+		if errors.As(err, &ua) {
+			code, en = "uplink.tls-ca", "The server's certificate is not from the pinned town hall CA (wrong server, proxy, or re-issued CA): re-enroll or fix the URL."
+		} else if errors.As(err, &ci) {
+			code, en = "uplink.tls-cert", "The server's certificate is invalid (expired, or the kit clock is wrong: see clock)."
+		}
+		return fail("tls: "+err.Error(), code, de, en)
+	}
+	tlsT := time.Since(t2)
+	// One HTTP round trip over the established connection, then the probe.
+	tr := &http.Transport{DialTLSContext: func(context.Context, string, string) (net.Conn, error) { return tconn, nil }}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	t3 := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodHead, base.String(), nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fail("http: "+err.Error(), "uplink.http", "Das Rathaus antwortet nicht richtig. Bitte später erneut versuchen.", "The town hall accepted TLS but no HTTP round trip completed.")
+	}
+	resp.Body.Close()
+	rtt := time.Since(t3)
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return fail(fmt.Sprintf("http %d from the town hall", resp.StatusCode), "uplink.unknown-kit",
+			"Das Rathaus kennt diesen Koffer nicht. Bitte die Technik rufen (Koffer neu anmelden).",
+			"TLS works but the town hall refuses this kit's certificate (not enrolled there, or revoked): re-enroll the kit.")
+	}
+	v := fmt.Sprintf("dns %s, tcp %s, tls %s, rtt %s", dnsT.Round(time.Millisecond), tcpT.Round(time.Millisecond),
+		tlsT.Round(time.Millisecond), rtt.Round(time.Millisecond))
+	n := u.ProbeBytes
+	if n <= 0 {
+		n = 64 << 10
+	}
+	probe := base.JoinPath(u.ProbePath)
+	t4 := time.Now()
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, probe.String(), bytes.NewReader(make([]byte, n)))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err = hc.Do(req)
+	if err != nil {
+		return warn(v+", probe: "+err.Error(), "uplink.probe", "Die Verbindung zum Rathaus ist sehr langsam oder bricht ab.", "The throughput probe failed.")
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	el := time.Since(t4)
+	kbps := float64(n) / 1024 / el.Seconds()
+	v += fmt.Sprintf(", %.0f KiB/s", kbps)
+	if kbps < 8 {
+		return warn(v, "uplink.slow", "Die Verbindung zum Rathaus ist sehr langsam. Übertragung kann lange dauern.", "Throughput below 8 KiB/s.")
+	}
+	return ok(v)
+}
+
+// Clock compares the kit's clock with the town hall's HTTP Date header over the pinned TLS
+// configuration. A kit clock so far off that the town hall's certificate looks expired or not
+// yet valid fails the handshake; that is reported as a clock failure too.
+type Clock struct {
+	URL      string
+	TLS      *tls.Config
+	Now      func() time.Time // the kit's clock, default time.Now
+	WarnSkew time.Duration    // default 1 minute
+	FailSkew time.Duration    // default 10 minutes
+}
+
+var _ Check = (*Clock)(nil)
+
+func (c *Clock) Name() string { return "clock" }
+
+func (c *Clock) Run(ctx context.Context) Result {
+	if c.URL == "" {
+		return warn("no town hall URL", "clock.not-configured", "Keine Rathaus-Adresse: die Uhrzeit kann nicht geprüft werden.", "No town hall to compare the clock with.")
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	warnSkew, failSkew := c.WarnSkew, c.FailSkew
+	if warnSkew <= 0 {
+		warnSkew = time.Minute
+	}
+	if failSkew <= 0 {
+		failSkew = 10 * time.Minute
+	}
+	cfg := c.TLS.Clone()
+	if cfg != nil {
+		cfg.Time = now // certificates are checked at the kit's time, as the uplink does
+	}
+	tr := &http.Transport{TLSClientConfig: cfg}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, c.URL, nil)
+	if err != nil {
+		return fail(c.URL, "clock.url", "Die Rathaus-Adresse ist ungültig.", "The town hall URL does not parse.")
+	}
+	sent := now()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	var ci x509.CertificateInvalidError
+	if errors.As(err, &ci) && ci.Reason == x509.Expired {
+		return fail(err.Error(), "clock.skew", "Die Uhr des Koffers geht falsch. Bitte Datum und Uhrzeit einstellen (NTP) und erneut prüfen.",
+			"The town hall's certificate is outside its validity at the kit's time: the kit clock is probably far off.")
+	}
+	if err != nil {
+		return fail(err.Error(), "clock.unreachable", "Die Uhrzeit kann nicht geprüft werden: das Rathaus ist nicht erreichbar (siehe uplink).",
+			"Cannot compare the clock: the town hall is not reachable (see uplink).")
+	}
+	resp.Body.Close()
+	local := sent.Add(now().Sub(sent) / 2)
+	remote, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return warn("no Date header", "clock.no-date", "Das Rathaus sendet keine Uhrzeit.", "The town hall sent no usable Date header.")
+	}
+	skew := local.Sub(remote).Round(time.Second)
+	abs := max(skew, -skew)
+	v := fmt.Sprintf("skew %s", skew)
+	switch {
+	case abs > failSkew:
+		return fail(v, "clock.skew", "Die Uhr des Koffers geht falsch. Bitte Datum und Uhrzeit einstellen (NTP) und erneut prüfen.",
+			"The kit clock is far off the town hall's: fix time sync (NTP/RTC battery); certificates and deadlines depend on it.")
+	case abs > warnSkew:
+		return warn(v, "clock.skew", "Die Uhr des Koffers weicht ab. Bitte Uhrzeit prüfen.", "The kit clock drifts; check time sync.")
+	}
+	return ok(v)
+}
