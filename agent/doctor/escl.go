@@ -15,11 +15,15 @@ type ESCLScanner struct {
 
 var _ Scanner = (*ESCLScanner)(nil)
 
-// ScannerState asks ScannerCapabilities and ScannerStatus (escl.Probe).
+// ScannerState asks ScannerCapabilities and ScannerStatus (escl.Describe, bounded by ctx).
 func (s *ESCLScanner) ScannerState(ctx context.Context) (ScannerState, error) {
-	info, err := escl.Probe(ctx, s.Transport, s.BaseURL)
-	if err != nil {
-		return ScannerState{}, err
+	info := escl.Describe(ctx, s.BaseURL, 0, escl.Options{Transport: s.Transport})
+	if info.Err != nil {
+		return ScannerState{}, info.Err
 	}
-	return ScannerState{Model: info.MakeAndModel, State: string(info.State), ADFState: string(info.ADF), Problem: info.Problem()}, nil
+	st := ScannerState{Model: info.MakeAndModel, State: string(info.State), ADFState: string(info.ADFState)}
+	if p := info.Problem(); p != nil {
+		st.Problem = p
+	}
+	return st, nil
 }

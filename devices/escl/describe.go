@@ -71,3 +71,15 @@ func asDeviceError(err error) *devices.Error {
 	}
 	return newError(CodeBadResponse, err)
 }
+
+// Problem is what the feeder's state stands in the way of, as a *devices.Error, or nil. An
+// empty feeder is no problem: the flatbed still works.
+func (i Info) Problem() *devices.Error {
+	switch i.ADFState {
+	case ADFJam, ADFMispick, ADFMultiFeed, ADFDuplexJam:
+		return newError(CodeADFJam, errors.New("feeder state "+string(i.ADFState)))
+	case ADFHatchOpen:
+		return newError(CodeADFOpen, errors.New("feeder state "+string(i.ADFState)))
+	}
+	return nil
+}
