@@ -41,8 +41,8 @@ type Options struct {
 	Version  string
 	Training bool // simulated devices; also required to run a training kit
 
-	// UI is served on Config.Listen (agent/web plugs in here). Without it the loopback
-	// listener answers GET /v1/status only.
+	// UI is served on Config.Listen (agent/web plugs in here), beside GET /metrics. Without
+	// it the loopback listener answers GET /v1/status and GET /metrics only.
 	UI http.Handler
 	// Runners run beside the API until shutdown (sync/uplink plugs in here).
 	Runners []Runner
@@ -59,6 +59,7 @@ type Agent struct {
 	kit     *keys.Kit
 	sealer  *packet.Sealer
 	uplink  *uplink.Uplink // nil without a town hall
+	metrics http.Handler   // GET /metrics on the loopback listener
 	started time.Time
 
 	mu       sync.Mutex
@@ -109,6 +110,10 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	if err := a.startUplink(); err != nil {
+		_ = a.store.Close()
+		return nil, err
+	}
+	if err := a.observe(); err != nil {
 		_ = a.store.Close()
 		return nil, err
 	}
@@ -166,13 +171,7 @@ func (a *Agent) Serve(ctx context.Context) (err error) {
 			ul.Close()
 			return err
 		}
-		ui := a.opts.UI
-		if ui == nil {
-			mux := http.NewServeMux()
-			mux.Handle("GET /v1/status", api)
-			ui = mux
-		}
-		servers = append(servers, &http.Server{Handler: ui, ReadHeaderTimeout: 10 * time.Second})
+		servers = append(servers, &http.Server{Handler: a.loopbackHandler(api), ReadHeaderTimeout: 10 * time.Second})
 		listeners = append(listeners, tl)
 		a.log.Info("listening", "addr", tl.Addr().String())
 	}

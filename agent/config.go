@@ -24,6 +24,9 @@ type Config struct {
 	// Printer is the kit's printer: an ipp:// or ipps:// URI, or "usb" for the first
 	// IPP-over-USB printer. Empty: no printer (the UI says so).
 	Printer string `toml:"printer"`
+	// Profile is the kit profile TOML: which devices this kit should have (default
+	// /etc/koffer/kit.toml when present).
+	Profile string `toml:"profile"`
 	// Scanner is the eSCL root of the kit's scanner (http://host/eSCL). Empty: no scanner.
 	Scanner string `toml:"scanner"`
 

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/gousb"
-
 	"koffer/devices"
 	"koffer/devices/ipp"
 	"koffer/devices/usb"
@@ -53,7 +51,7 @@ type USBPrinter struct {
 var _ Printer = (*USBPrinter)(nil)
 
 func (p *USBPrinter) PrinterState(ctx context.Context) (PrinterState, error) {
-	uctx, err := newUSBContext()
+	uctx, err := usb.NewContext()
 	if err != nil {
 		return PrinterState{}, fmt.Errorf("ipp-over-usb %s: %w", p.ID, err)
 	}
@@ -79,14 +77,4 @@ func (p *USBPrinter) PrinterState(ctx context.Context) (PrinterState, error) {
 	return PrinterState{}, &devices.Error{Kind: devices.Printer, Code: "printer.not-found",
 		Hint: "Der Drucker ist nicht angeschlossen. Bitte das USB-Kabel prüfen und den Drucker einschalten.",
 		Err:  fmt.Errorf("no ipp-over-usb printer %s attached", p.ID)}
-}
-
-// newUSBContext is gousb.NewContext without its panic when libusb cannot start (no usbfs).
-func newUSBContext() (ctx *gousb.Context, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			ctx, err = nil, fmt.Errorf("libusb init: %v", r)
-		}
-	}()
-	return gousb.NewContext(), nil
 }

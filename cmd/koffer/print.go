@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/google/gousb"
 	"github.com/spf13/cobra"
 
 	"koffer/agent/documents"
@@ -144,7 +143,7 @@ func openPrinter(uri string, jobTimeout time.Duration) (printer, func(), error) 
 	case "sim":
 		return sim.NewPrinter(), func() {}, nil
 	case "usb":
-		uctx, err := newUSBContext()
+		uctx, err := usb.NewContext()
 		if err != nil {
 			return nil, nil, errUSBUnavailable(err)
 		}
@@ -191,7 +190,7 @@ func printerStatuses(ctx context.Context, configured []string, withUSB bool) []i
 }
 
 func usbPrinterStatuses(ctx context.Context) []ipp.Status {
-	uctx, err := newUSBContext()
+	uctx, err := usb.NewContext()
 	if err != nil {
 		return []ipp.Status{{URI: "usb", Problem: errUSBUnavailable(err)}}
 	}
@@ -210,16 +209,6 @@ func usbPrinterStatuses(ctx context.Context) []ipp.Status {
 func errUSBUnavailable(err error) error {
 	return &devices.Error{Kind: devices.Printer, Code: "printer.usb-unavailable",
 		Hint: "USB ist auf diesem Gerät nicht verfügbar. Bitte den Technik-Support anrufen.", Err: err}
-}
-
-// newUSBContext is gousb.NewContext without its panic when libusb cannot start (no usbfs).
-func newUSBContext() (ctx *gousb.Context, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			ctx, err = nil, fmt.Errorf("libusb init: %v", r)
-		}
-	}()
-	return gousb.NewContext(), nil
 }
 
 // perJobPrinter opens the configured printer for each job and closes it after: a USB printer

@@ -100,14 +100,29 @@ func (w *Watcher) Run(ctx context.Context) error {
 		tick = t.C
 	}
 	var prev []usb.DeviceInfo
+	var lastErr string
 	poll := func() {
 		lctx, cancel := context.WithTimeout(ctx, timeout)
 		cur, err := list(lctx)
 		cancel()
 		if err != nil {
-			log.Warn("usbEnumerateFailed", "err", err)
+			// A bus that stays broken is logged once, not every poll.
+			if err.Error() != lastErr {
+				log.Warn("usbEnumerateFailed", "err", err)
+				lastErr = err.Error()
+			}
 			return
 		}
+		lastErr = ""
+		// Record the new listing before telling anyone, so a listener that reacts to an
+		// event and asks Current sees the state the event describes.
+		described := make([]USBDevice, len(cur))
+		for i, d := range cur {
+			described[i] = describe(d)
+		}
+		w.mu.Lock()
+		w.current = described
+		w.mu.Unlock()
 		for _, ev := range Diff(prev, cur) {
 			attrs := []any{"id", ev.Device.ID, "bus", ev.Device.Bus, "address", ev.Device.Address, "koffer", ev.Device.Koffer}
 			if ev.Type == Attach {
@@ -120,13 +135,6 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 		}
 		prev = cur
-		described := make([]USBDevice, len(cur))
-		for i, d := range cur {
-			described[i] = describe(d)
-		}
-		w.mu.Lock()
-		w.current = described
-		w.mu.Unlock()
 	}
 	poll()
 	for {

@@ -78,7 +78,11 @@ func OpenDevice(id ID, opts OpenOptions) (*Device, error) {
 		log = slog.Default()
 	}
 	log = log.With("subsystem", "usb", "device", id.String())
-	d := &Device{ID: id, ctx: gousb.NewContext(), log: log, in: map[uint8]*gousb.InEndpoint{}, out: map[uint8]*gousb.OutEndpoint{}}
+	uctx, err := NewContext()
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", id, err)
+	}
+	d := &Device{ID: id, ctx: uctx, log: log, in: map[uint8]*gousb.InEndpoint{}, out: map[uint8]*gousb.OutEndpoint{}}
 	if err := d.open(opts); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("open %s: %w", id, err)

@@ -50,7 +50,10 @@ const stringTimeout = 500 * time.Millisecond
 
 // Enumerate lists the attached USB devices, sorted by bus and address.
 func Enumerate(ctx context.Context, opts EnumerateOptions) ([]DeviceInfo, error) {
-	uctx := gousb.NewContext()
+	uctx, err := NewContext()
+	if err != nil {
+		return nil, fmt.Errorf("enumerate: %w", err)
+	}
 	defer uctx.Close()
 	var infos []DeviceInfo
 	devs, openErr := uctx.OpenDevices(func(desc *gousb.DeviceDesc) bool {

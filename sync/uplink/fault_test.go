@@ -283,6 +283,7 @@ func TestWrongCA(t *testing.T) {
 	st := u.State()
 	assert.False(t, st.Reachable)
 	assert.Contains(t, st.LastError, "tls_untrusted")
+	assert.Positive(t, st.Errors, "every refused handshake counts as an error")
 	assert.Equal(t, 2, e.outbox.pending(), "nothing was delivered to an untrusted server")
 	assert.Empty(t, e.townhallInbox())
 

@@ -133,6 +133,7 @@ type State struct {
 	Resumes     int       `json:"resumes"`           // uploads continued from HEAD's offset
 	Delivered   int       `json:"delivered"`
 	Parked      int       `json:"parked"`
+	Errors      int       `json:"errors"` // failed attempts since start (link down, refusals, bad answers)
 }
 
 // Uplink drains an outbox to the town hall.
@@ -310,10 +311,10 @@ func (u *Uplink) settle(ctx context.Context, it *OutboxItem, res result) {
 		if err := u.opts.Outbox.Park(ctx, it.CaseID, res.code); err != nil {
 			log.Error("outboxPark", "err", err)
 		}
-		u.update(func(s *State) { s.Parked++ })
+		u.update(func(s *State) { s.Parked, s.Errors = s.Parked+1, s.Errors+1 })
 		return
 	}
-	u.update(func(s *State) { s.LastError, s.LastErrorAt = res.code, now })
+	u.update(func(s *State) { s.LastError, s.LastErrorAt, s.Errors = res.code, now, s.Errors+1 })
 	if res.linkDown {
 		u.linkFail++
 		delay := jitter(backoff(u.opts.LinkRetryBase, u.opts.LinkRetryMax, u.linkFail))

@@ -1,0 +1,67 @@
+package agent
+
+import (
+	"errors"
+	"io/fs"
+	"net/http"
+
+	"koffer/agent/metrics"
+	"koffer/devices/inventory"
+	"koffer/devices/profile"
+	"koffer/sync/uplink"
+)
+
+// observe adds the technician's views of a running kit: on a kit with real devices the USB
+// hot-plug watcher (attach and detach events in the log, devices up or down in the metrics),
+// and the Prometheus metrics that Serve mounts at GET /metrics on the loopback listener.
+func (a *Agent) observe() error {
+	mo := metrics.Options{Queue: a.store, Runtime: true}
+	if a.uplink != nil {
+		mo.Sync = syncTotals{a.uplink}
+	}
+	if !a.opts.Training {
+		w := &inventory.Watcher{Logger: a.opts.Logger}
+		a.opts.Runners = append(a.opts.Runners, w)
+		prof, err := a.profile()
+		if err != nil {
+			return err
+		}
+		mo.Devices = metrics.ProfileDevices(prof, w.Current)
+	}
+	a.metrics = metrics.New(mo).Handler()
+	return nil
+}
+
+// profile loads the kit profile named in the config, else the default one if present.
+func (a *Agent) profile() (*profile.Profile, error) {
+	path := a.opts.Config.Profile
+	if path == "" {
+		path = profile.DefaultPath
+	}
+	p, err := profile.Load(path)
+	if errors.Is(err, fs.ErrNotExist) && a.opts.Config.Profile == "" {
+		return nil, nil
+	}
+	return p, err
+}
+
+// syncTotals reads the uplink's counters for the metrics.
+type syncTotals struct{ u *uplink.Uplink }
+
+func (s syncTotals) SyncTotals() metrics.SyncTotals {
+	st := s.u.State()
+	return metrics.SyncTotals{BytesSent: uint64(max(st.BytesSent, 0)), Errors: uint64(st.Errors), Delivered: uint64(st.Delivered)}
+}
+
+// loopbackHandler is what the --listen listener serves: the metrics, and the UI (or, without
+// one, the status of the local API).
+func (a *Agent) loopbackHandler(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics)
+	if a.opts.UI != nil {
+		mux.Handle("/", a.opts.UI)
+	} else {
+		mux.Handle("GET /v1/status", api)
+	}
+	return mux
+}
