@@ -104,7 +104,7 @@ func (b *WebBackend) Overview(ctx context.Context) (web.Overview, error) {
 	if qs.Depth > 0 {
 		ov.Queue.Oldest = now.Add(-qs.OldestAge)
 	}
-	ov.Uplink = web.Uplink{Detail: "Die Übertragung ist auf diesem Koffer noch nicht eingerichtet. Vorgänge bleiben sicher gespeichert."}
+	ov.Uplink = b.a.webUplink()
 	dev := func(kind string, present bool, what string) web.Device {
 		d := web.Device{Kind: kind, Ready: present, Training: b.dev.Training && present}
 		if b.dev.Training && present {

@@ -312,3 +312,17 @@ func jobNames(t testing.TB, p *sim.Printer) []string {
 	}
 	return names
 }
+
+// TestWebUITechnik: the Technik page shows the doctor's checks in German, with the database
+// and queue of this very kit in order.
+func TestWebUITechnik(t *testing.T) {
+	_, _, ui := newUI(t) // logged in
+	r := ui.do(http.MethodGet, "/technik", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	body := r.body
+	assert.Contains(t, body, "<h1>Technik</h1>")
+	assert.Contains(t, body, "Datenbank")
+	assert.Contains(t, body, "Warteschlange")
+	assert.Contains(t, body, "in Ordnung")
+	assert.NotContains(t, body, ">database<", "check names are shown in German")
+}

@@ -216,3 +216,21 @@ const (
 type Event struct {
 	Kind string // "devices", "queue", "uplink", "case"
 }
+
+// Technician is what the Technik page needs from the backend; without it the page says the
+// report is not available. It is the report of `koffer doctor`, run by the agent.
+type Technician interface {
+	Technik(ctx context.Context) (TechReport, error)
+}
+
+// TechReport is the technician's report: one line per check.
+type TechReport struct {
+	Status string // ok, warn or fail: the worst of the checks
+	Checks []TechCheck
+}
+
+// TechCheck is one check: its name, ok/warn/fail, what was measured, the code for the
+// technician and the German hint for the fix.
+type TechCheck struct {
+	Name, Status, Value, Code, Hint string
+}

@@ -136,6 +136,15 @@ func TestEndToEndAgentKilledMidCase(t *testing.T) {
 	assert.Contains(t, b.text("#status"), "Fingerabdruckleser: bereit (Übungsmodus)")
 	assert.Contains(t, b.text("#status"), "Drucker: bereit (Übungsmodus)")
 
+	// The technician's page runs the doctor's checks inside the agent, in German.
+	b.clickText("Technik")
+	b.h1("Technik")
+	assert.Contains(t, b.text("main"), "Datenbank")
+	b.a11y("technik")
+	b.shot("technik")
+	b.open("/")
+	b.h1("Guten Tag")
+
 	b.clickText("Personalausweis beantragen")
 	b.h1("Angaben zur Person")
 	for name, v := range map[string]string{"familienname": "Mustermann", "vornamen": "Erika", "geburtsdatum": "12.08.1983",

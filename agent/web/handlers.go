@@ -23,6 +23,7 @@ type page struct {
 	Error    string
 	Now      time.Time
 	Overview *Overview
+	Tech     *TechReport
 	Drafts   []CaseSummary
 	Flows    []Flow
 
@@ -738,4 +739,19 @@ func germanDuration(d time.Duration) string {
 		return plural(int(d/time.Minute), "Minute", "Minuten")
 	}
 	return "wenigen Sekunden"
+}
+
+// technik shows the technician's report (the checks of koffer doctor). Running them takes up
+// to a few seconds: each check has its own deadline.
+func (s *Server) technik(w http.ResponseWriter, r *http.Request) {
+	p := &page{Title: "Technik"}
+	if t, ok := s.opts.Backend.(Technician); ok {
+		rep, err := t.Technik(r.Context())
+		if err != nil {
+			s.fail(w, r, "technik", err)
+			return
+		}
+		p.Tech = &rep
+	}
+	s.render(w, r, http.StatusOK, "technik", p)
 }

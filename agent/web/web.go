@@ -78,7 +78,7 @@ func New(opts Options) (*Server, error) {
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
-	names := []string{"login", "locked", "start", "step", "done", "error"}
+	names := []string{"login", "locked", "start", "step", "done", "error", "technik"}
 	for _, n := range names {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS,
 			"templates/layout.html", "templates/status.html", "templates/"+n+".html")
@@ -106,6 +106,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /gesperrt", s.csrf(s.unlock))
 	m.HandleFunc("POST /sperren", s.csrf(s.auth(s.lockNow)))
 	m.HandleFunc("GET /{$}", s.auth(s.start))
+	m.HandleFunc("GET /technik", s.auth(s.technik))
 	m.HandleFunc("GET /status", s.passive(s.statusFragment))
 	m.HandleFunc("GET /ereignisse", s.passive(s.events))
 	m.HandleFunc("POST /vorgang", s.csrf(s.auth(s.createCase)))
