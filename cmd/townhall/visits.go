@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"koffer/sync/visit"
 )
 
 func newVisitsCmd(f *factory) *cobra.Command {
@@ -46,6 +48,11 @@ func visitsAddRun(opts *visitsAddOptions) error {
 	data, err := os.ReadFile(opts.file)
 	if err != nil {
 		return err
+	}
+	// The kit cannot ask back: a pack it cannot read would leave the caseworker without
+	// appointments or register extracts at the door.
+	if _, err := visit.Parse(data); err != nil {
+		return fmt.Errorf("%s: %w", opts.file, err)
 	}
 	th, err := opts.f.open(opts.ctx)
 	if err != nil {
