@@ -62,6 +62,8 @@ type Agent struct {
 	metrics http.Handler   // GET /metrics on the loopback listener
 	started time.Time
 
+	pending pendingVisits // visit packs waiting for a login
+
 	mu       sync.Mutex
 	dataKey  keys.DataKey
 	lastUsed time.Time
@@ -272,7 +274,13 @@ func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error
 	a.dataKey.Wipe()
 	a.dataKey, a.lastUsed = k, a.now()
 	a.mu.Unlock()
-	return a.store.Audit(ctx, "caseworker.login", "", fmt.Sprint(cw.ID))
+	if err := a.store.Audit(ctx, "caseworker.login", "", fmt.Sprint(cw.ID)); err != nil {
+		return err
+	}
+	if aead, err := k.AEAD(); err == nil {
+		a.storePendingVisits(ctx, aead)
+	}
+	return nil
 }
 
 // Logout forgets the data key.
@@ -281,6 +289,17 @@ func (a *Agent) Logout() {
 	defer a.mu.Unlock()
 	a.dataKey.Wipe()
 	a.dataKey = nil
+}
+
+// unlockedKey is DataKey for background work: it does not count as the caseworker's activity,
+// so the idle lock still comes on time.
+func (a *Agent) unlockedKey() (cipher.AEAD, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dataKey == nil || a.now().Sub(a.lastUsed) > a.opts.Config.IdleLock {
+		return nil, store.ErrNoKey
+	}
+	return a.dataKey.AEAD()
 }
 
 // DataKey returns the AEAD of the data key while a caseworker is logged in (drafts and visit

@@ -29,7 +29,8 @@ func (c Config) authority() (documents.Authority, string) {
 
 // certificate lays out document doc of case c from the values the caseworker captured.
 // Dates the caseworker did not give stay empty on paper rather than being guessed.
-func (b *WebBackend) certificate(doc string, c *store.Case, v map[string]string, title string) (documents.Certificate, error) {
+func (b *WebBackend) certificate(ctx context.Context, doc string, c *store.Case, st *uiState, title string) (documents.Certificate, error) {
+	v := st.Values
 	f, _ := caseFile(cases.Service(c.Service), v)
 	now := b.a.now()
 	auth, place := b.a.opts.Config.authority()
@@ -51,7 +52,7 @@ func (b *WebBackend) certificate(doc string, c *store.Case, v map[string]string,
 		return documents.Lebensbescheinigung{Issue: issue, Person: person, Address: address,
 			Insurer: f.Details.Insurer, InsurerRef: f.Details.Reference}, nil
 	case web.DocRegister:
-		return documents.Meldebescheinigung{Issue: issue, Person: person, Address: address, Dwelling: "Hauptwohnung"}, nil
+		return b.meldebescheinigung(ctx, issue, st.VisitID)
 	case web.DocRegistration:
 		moved, _ := time.Parse(time.DateOnly, f.Details.MoveInDate)
 		return documents.Anmeldebestaetigung{Issue: issue, Person: person, Address: address,
@@ -82,4 +83,35 @@ func formatAddress(a cases.Address) string {
 		return street + city
 	}
 	return street + ", " + city
+}
+
+// errNoExtract: a Meldebescheinigung certifies what the register holds, so it is printed from
+// the visit pack's register extract only, never from what was typed at the door.
+var errNoExtract = &web.ValidationError{Fields: map[string]string{"": "Für diese Meldebescheinigung liegt kein Registerauszug vor. " +
+	"Bitte den Vorgang über den gebuchten Besuch auf der Startseite beginnen; ohne Besuchspaket stellt das Bürgeramt die Bescheinigung aus."}}
+
+func (b *WebBackend) meldebescheinigung(ctx context.Context, issue documents.Issue, visitID string) (documents.Certificate, error) {
+	if visitID == "" {
+		return nil, errNoExtract
+	}
+	ap, err := b.a.Appointment(ctx, visitID)
+	if err != nil {
+		return nil, lockedErr(err)
+	}
+	e := ap.Register
+	if e == nil {
+		return nil, errNoExtract
+	}
+	birth, _ := time.Parse(time.DateOnly, e.BirthDate)
+	m := documents.Meldebescheinigung{Issue: issue, Person: documents.Person{
+		FamilyName: e.FamilyName, GivenNames: e.GivenNames, DoctorTitle: e.DoctorTitle,
+		ReligiousOrArtistName: e.ReligiousOrArtistName, BirthDate: birth, BirthPlace: e.BirthPlace,
+	}, FormerNames: e.FormerNames, BirthState: e.BirthState}
+	var addrs, kinds []string
+	for _, r := range e.Residences {
+		addrs = append(addrs, r.Address)
+		kinds = append(kinds, r.Dwelling)
+	}
+	m.Address, m.Dwelling = strings.Join(addrs, "; "), strings.Join(kinds, "; ")
+	return m, nil
 }

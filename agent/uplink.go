@@ -72,7 +72,7 @@ func (a *Agent) startUplink() error {
 		return nil
 	}
 	u, err := uplink.New(uplink.Options{
-		Bundle: a.kit.Bundle, Outbox: outbox{a.store}, Audit: auditLog{a.store},
+		Bundle: a.kit.Bundle, Outbox: outbox{a.store}, Audit: auditLog{a.store}, Visits: a,
 		Logger: a.opts.Logger, Now: a.opts.Now,
 	})
 	if err != nil {

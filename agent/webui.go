@@ -105,6 +105,17 @@ func (b *WebBackend) Overview(ctx context.Context) (web.Overview, error) {
 		ov.Queue.Oldest = now.Add(-qs.OldestAge)
 	}
 	ov.Uplink = b.a.webUplink()
+	visits, err := b.a.Visits(ctx, now.Format(time.DateOnly))
+	if err != nil && !errors.Is(err, store.ErrNoKey) {
+		return web.Overview{}, err
+	}
+	for _, v := range visits {
+		wv := web.Visit{ID: v.ID, Time: v.Time, Name: v.Person.GivenNames + " " + v.Person.FamilyName, Place: v.Place}
+		for _, s := range v.Services {
+			wv.Services = append(wv.Services, web.Service(s))
+		}
+		ov.Visits = append(ov.Visits, wv)
+	}
 	dev := func(kind string, present bool, what string) web.Device {
 		d := web.Device{Kind: kind, Ready: present, Training: b.dev.Training && present}
 		if b.dev.Training && present {
@@ -231,6 +242,13 @@ func (b *WebBackend) CreateCase(ctx context.Context, caseworker string, s web.Se
 	st.init()
 	if s == web.Personalausweis {
 		st.Values["staatsangehoerigkeit"] = "DEU"
+	}
+	if visitID != "" {
+		ap, err := b.a.Appointment(ctx, visitID)
+		if err != nil {
+			return nil, lockedErr(err)
+		}
+		prefill(st.Values, s, ap.Person)
 	}
 	if err := b.save(ctx, id, st); err != nil {
 		return nil, err
@@ -391,7 +409,7 @@ func (b *WebBackend) Print(ctx context.Context, ch web.Change, doc string) (*web
 				title = s.DocT
 			}
 		}
-		cert, err := b.certificate(doc, c, st.Values, title)
+		cert, err := b.certificate(ctx, doc, c, st, title)
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,7 @@ import (
 	"koffer/devices/peer"
 	"koffer/devices/sim"
 	"koffer/store"
+	"koffer/sync/townhall"
 )
 
 // The end-to-end test runs the real daemon (`koffer agent --training --listen`) as a process
@@ -247,8 +248,20 @@ func TestEndToEndFourServicesRealAgent(t *testing.T) {
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
+	// Today's visit pack arrives (as through the uplink) before anyone is logged in; it is
+	// stored at the login.
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "visits", "2026-11-24.json"))
+	require.NoError(t, err)
+	raw = []byte(strings.Replace(string(raw), `"date": "2026-11-24"`, `"date": "`+time.Now().Format("2006-01-02")+`"`, 1))
+	kitKey, err := a.Kit().Bundle.PublicKey()
+	require.NoError(t, err)
+	sealed, err := townhall.SealForKit(kitKey, raw)
+	require.NoError(t, err)
+	require.NoError(t, a.StoreVisitPack(t.Context(), "pack-1", sealed))
+
 	b := newBrowser(t, ts.URL)
 	b.login()
+	assert.Contains(t, b.text("main"), "Hedwig Ottilie Fiktiva", "today's visits on the start page")
 
 	// Personalausweis
 	b.clickText("Personalausweis beantragen")
@@ -289,10 +302,11 @@ func TestEndToEndFourServicesRealAgent(t *testing.T) {
 	b.h1("Guten Tag")
 
 	// Meldebescheinigung
-	b.clickText("Meldebescheinigung")
-	b.h1("Angaben zur Person")
-	b.fillAll(e2ePerson)
-	b.fillAll(e2eAddress)
+	// from the booked visit: its register extract is what the certificate says
+	b.submit(`.besuch form:has(input[name="visit"][value="pack-1/termin-1"]):has(input[name="service"][value="meldebescheinigung"]) button`, "Angaben zur Person")
+	var prefilled string
+	b.eval(`document.getElementById("f-familienname").value`, &prefilled)
+	assert.Equal(t, "Fiktiva", prefilled, "prefilled from the visit pack")
 	b.next("Registerauszug")
 	b.check("f-art-1")
 	b.choose("f-ausweisart", "reisepass")

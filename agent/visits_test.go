@@ -1,0 +1,86 @@
+package agent
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"koffer/agent/web"
+	"koffer/sync/townhall"
+)
+
+// sealTodaysPack seals the example visit pack, moved to today, as the town hall would for
+// this kit.
+func sealTodaysPack(t *testing.T, a *Agent) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("../testdata/visits/2026-11-24.json")
+	require.NoError(t, err)
+	raw = []byte(strings.Replace(string(raw), `"date": "2026-11-24"`, `"date": "`+a.now().Format("2006-01-02")+`"`, 1))
+	pub, err := a.kit.Bundle.PublicKey()
+	require.NoError(t, err)
+	sealed, err := townhall.SealForKit(pub, raw)
+	require.NoError(t, err)
+	return sealed
+}
+
+// TestVisitPackWaitsForLogin: a pack that arrives while nobody is logged in is not stored
+// (the data key is not there to encrypt it) and is stored at the next login.
+func TestVisitPackWaitsForLogin(t *testing.T) {
+	a, _, _ := newUI(t)
+	a.Logout()
+	require.NoError(t, a.StoreVisitPack(t.Context(), "pack-1", sealTodaysPack(t, a)))
+	packs, err := a.Store().VisitPacks(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, packs, "nothing stored without the data key")
+
+	require.NoError(t, a.Login(t.Context(), "mmeier", []byte("richtige Passphrase")))
+	packs, err = a.Store().VisitPacks(t.Context())
+	require.NoError(t, err)
+	require.Len(t, packs, 1)
+	visits, err := a.Visits(t.Context(), a.now().Format("2006-01-02"))
+	require.NoError(t, err)
+	require.Len(t, visits, 2)
+	assert.Equal(t, "pack-1/termin-1", visits[0].ID)
+
+	require.NoError(t, a.StoreVisitPack(t.Context(), "pack-1", []byte("garbage")), "a known pack is not opened again")
+	assert.Error(t, a.StoreVisitPack(t.Context(), "pack-2", []byte("garbage")), "a pack that does not open is refused")
+}
+
+// TestWebUIMeldebescheinigungFromVisitPack: the start page lists the day's appointments, a
+// case started from one is prefilled, and the Meldebescheinigung is printed from the register
+// extract; without a visit it is refused with a German explanation.
+func TestWebUIMeldebescheinigungFromVisitPack(t *testing.T) {
+	a, pr, u := newUI(t)
+	require.NoError(t, a.StoreVisitPack(t.Context(), "pack-1", sealTodaysPack(t, a)))
+
+	start := u.do(http.MethodGet, "/", nil)
+	assert.Contains(t, start.body, "09:30 Uhr · Hedwig Ottilie Fiktiva")
+	assert.Contains(t, start.body, "Pflegeheim Abendrot")
+
+	r := u.do(http.MethodPost, "/vorgang", url.Values{"service": {"meldebescheinigung"}, "visit": {"pack-1/termin-1"}})
+	require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
+	r = u.do(http.MethodGet, r.location, nil)
+	p := r.location
+	page := u.do(http.MethodGet, p, nil)
+	assert.Contains(t, page.body, `value="Fiktiva"`, "prefilled from the visit pack")
+	assert.Contains(t, page.body, `value="17.04.1938"`)
+	p = u.next(p, url.Values{"familienname": {"Fiktiva"}, "vornamen": {"Hedwig Ottilie"}, "geburtsdatum": {"17.04.1938"},
+		"geburtsort": {"Görlitz"}, "staatsangehoerigkeit": {"DEU"}, "strasse": {"Lindenweg"}, "hausnummer": {"4"}, "plz": {"12345"}, "ort": {"Musterstadt"}})
+	p = u.next(p, url.Values{"art": {"einfach"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
+	id := u.finish(p)
+	assertSealed(t, a, id)
+	assert.Equal(t, []string{"Meldebescheinigung"}, jobNames(t, pr))
+
+	// Without a visit there is no extract: nothing is printed.
+	p = u.start(web.Meldebescheinigung)
+	p = u.next(p, personValues())
+	p = u.next(p, url.Values{"art": {"einfach"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
+	r = u.step(p, "drucken", nil)
+	assert.Contains(t, strings.Join(errorsOf(r.body), " "), "kein Registerauszug")
+	assert.Len(t, pr.Jobs(), 1, "no Meldebescheinigung from typed data")
+}
