@@ -10,16 +10,22 @@ PKGS     := ./...
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+.PHONY: deps
+deps: ## install what the USB code compiles against (libusb, pkg-config) if it is missing
+	@pkg-config --exists libusb-1.0 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq pkg-config libusb-1.0-0-dev; \
+	  else echo "koffer needs libusb to build: sudo apt-get install pkg-config libusb-1.0-0-dev"; exit 1; fi; }
+
 .PHONY: build
-build: ## build koffer and townhall into bin/
+build: deps ## build koffer and townhall into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: run
-run: build ## start the agent in training mode (simulated devices) with data in .koffer-dev/
-	$(BIN)/koffer agent --training --data $(DATA)
+run: build ## start the agent in training mode (simulated devices), UI on http://127.0.0.1:8765
+	$(BIN)/koffer agent --training --data $(DATA) --listen 127.0.0.1:8765
 
 .PHONY: test
-test: ## run every test (set KOFFER_REQUIRE_PEERS=1 to fail instead of skip without real peers)
+test: deps ## run every test (set KOFFER_REQUIRE_PEERS=1 to fail instead of skip without real peers)
 	$(GO) test -count=1 -timeout 12m $(PKGS)
 
 .PHONY: bench
