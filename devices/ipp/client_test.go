@@ -19,6 +19,7 @@ import (
 	"koffer/devices"
 	"koffer/devices/ipp"
 	"koffer/devices/ipp/ipptest"
+	"koffer/devices/peer"
 )
 
 func fastOptions() ipp.Options {
@@ -285,7 +286,7 @@ func (a answerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // FuzzClientResponses sends arbitrary printer answers to every operation of the client:
 // nothing may panic, and every failure must be a *devices.Error for the caseworker.
 func FuzzClientResponses(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(fixtureDirExt(), "*.ipp"))
+	files, _ := filepath.Glob(filepath.Join(peer.FixturesDir("ipp"), "*.ipp"))
 	for _, file := range files {
 		if data, err := os.ReadFile(file); err == nil {
 			f.Add(data)
@@ -316,18 +317,6 @@ func FuzzClientResponses(f *testing.F) {
 		_, err = c.Print(t.Context(), ipp.Document{Name: "f", PDF: opener([]byte("%PDF-"))}, nil)
 		check(err)
 	})
-}
-
-func fixtureDirExt() string {
-	if d := os.Getenv("KOFFER_FIXTURES"); d != "" {
-		return filepath.Join(d, "ipp")
-	}
-	for _, rel := range []string{"../../../shared/fixtures/ipp", "../../../../shared/fixtures/ipp"} {
-		if _, err := os.Stat(rel); err == nil {
-			return rel
-		}
-	}
-	return ""
 }
 
 // Paper runs out mid-job: while the job is stopped the caller sees the printer's reason, and

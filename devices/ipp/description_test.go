@@ -11,27 +11,9 @@ import (
 	"koffer/devices/peer"
 )
 
-// fixtureDir finds the shared fixtures/ipp folder: $KOFFER_FIXTURES, else ../shared/fixtures
-// next to the project root (or next to its worktrees folder). Empty when there is none.
-func fixtureDir() string {
-	if d := os.Getenv("KOFFER_FIXTURES"); d != "" {
-		return filepath.Join(d, "ipp")
-	}
-	for _, rel := range []string{"../../../shared/fixtures/ipp", "../../../../shared/fixtures/ipp"} {
-		if _, err := os.Stat(rel); err == nil {
-			return rel
-		}
-	}
-	return ""
-}
-
 func needFixtures(t *testing.T) string {
 	t.Helper()
-	d := fixtureDir()
-	if d == "" {
-		peer.Missing(t, "shared fixtures/ipp not found (set KOFFER_FIXTURES)")
-	}
-	return d
+	return peer.Fixtures(t, "ipp")
 }
 
 func TestParseDescriptionRealPrinters(t *testing.T) {
@@ -110,7 +92,7 @@ func TestParseDescriptionRejectsGarbage(t *testing.T) {
 // FuzzParseDescription feeds mutated printer answers to the decoder: it must never panic, and
 // whatever it decodes must be usable by Negotiate and Problem.
 func FuzzParseDescription(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(fixtureDir(), "*.ipp"))
+	files, _ := filepath.Glob(filepath.Join(peer.FixturesDir("ipp"), "*.ipp"))
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err == nil {

@@ -26,23 +26,7 @@ import (
 // (a git worktree lives one level deeper). It skips, or fails where peers are required.
 func FixtureDir(t testing.TB, rel string) string {
 	t.Helper()
-	var roots []string
-	if env := os.Getenv("KOFFER_FIXTURES"); env != "" {
-		roots = append(roots, env)
-	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-		roots = append(roots, filepath.Join(dir, "shared", "fixtures"))
-	}
-	for _, r := range roots {
-		p := filepath.Join(r, rel)
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-	}
-	peer.Missing(t, "shared fixtures "+rel+" not found (set KOFFER_FIXTURES)")
-	return ""
+	return peer.Fixtures(t, rel)
 }
 
 // SysfsPath returns the first device path (P: line) of a umockdev device file, which is the
