@@ -109,12 +109,20 @@ func agentRun(opts *agentOptions) error {
 	case cfg.Printer != "":
 		dev.Printer = perJobPrinter{uri: cfg.Printer}
 	}
-	if scannerURL != "" {
+	switch {
+	case training:
 		c, err := escl.New(scannerURL, escl.Options{Logger: log.With("subsystem", "escl")})
 		if err != nil {
-			return fmt.Errorf("config scanner: %w", err)
+			return err
 		}
 		dev.Scanner = agent.ESCL{Client: c}
+	case cfg.Scanner != "":
+		if cfg.Scanner != "usb" {
+			if _, err := escl.New(cfg.Scanner, escl.Options{}); err != nil {
+				return fmt.Errorf("config scanner: %w", err)
+			}
+		}
+		dev.Scanner = perJobScanner{uri: cfg.Scanner, log: log.With("subsystem", "escl")}
 	}
 	if ui, err = web.New(web.Options{Backend: a.WebBackend(dev), Logger: log, IdleLock: cfg.IdleLock}); err != nil {
 		return err

@@ -143,24 +143,11 @@ func openPrinter(uri string, jobTimeout time.Duration) (printer, func(), error) 
 	case "sim":
 		return sim.NewPrinter(), func() {}, nil
 	case "usb":
-		uctx, err := usb.NewContext()
+		rt, closeAll, err := openIPPUSB(devices.Printer)
 		if err != nil {
-			return nil, nil, errUSBUnavailable(err)
+			return nil, nil, err
 		}
-		devs, err := usb.OpenIPPDevices(uctx, usb.IPPOptions{})
-		if len(devs) == 0 {
-			uctx.Close()
-			return nil, nil, &devices.Error{Kind: devices.Printer, Code: "printer.usb-not-found",
-				Hint: "Kein Drucker am USB-Anschluss gefunden. Bitte das Kabel prüfen und den Drucker einschalten.",
-				Err:  fmt.Errorf("no ipp-over-usb printer: %v", err)}
-		}
-		closeAll := func() {
-			for _, d := range devs {
-				_ = d.Close()
-			}
-			uctx.Close()
-		}
-		opts.Transport = devs[0].Transport
+		opts.Transport = rt
 		c, err := ipp.New(ipp.USBURI, opts)
 		if err != nil {
 			closeAll()
@@ -192,7 +179,7 @@ func printerStatuses(ctx context.Context, configured []string, withUSB bool) []i
 func usbPrinterStatuses(ctx context.Context) []ipp.Status {
 	uctx, err := usb.NewContext()
 	if err != nil {
-		return []ipp.Status{{URI: "usb", Problem: errUSBUnavailable(err)}}
+		return []ipp.Status{{URI: "usb", Problem: errUSBUnavailable(devices.Printer, err)}}
 	}
 	defer uctx.Close()
 	devs, _ := usb.OpenIPPDevices(uctx, usb.IPPOptions{TransferTimeout: 5 * time.Second})
@@ -204,11 +191,6 @@ func usbPrinterStatuses(ctx context.Context) []ipp.Status {
 		_ = d.Close()
 	}
 	return out
-}
-
-func errUSBUnavailable(err error) error {
-	return &devices.Error{Kind: devices.Printer, Code: "printer.usb-unavailable",
-		Hint: "USB ist auf diesem Gerät nicht verfügbar. Bitte den Technik-Support anrufen.", Err: err}
 }
 
 // perJobPrinter opens the configured printer for each job and closes it after: a USB printer

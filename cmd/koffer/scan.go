@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"koffer/agent"
 	"koffer/agent/documents/scanpdf"
 	"koffer/devices"
 	"koffer/devices/escl"
@@ -67,7 +68,7 @@ func newScanCmd(f *factory, runF func(*scanOptions) error) *cobra.Command {
 	cmd.Flags().StringVar(&opts.Source, "source", "flatbed", "flatbed or adf (document feeder)")
 	cmd.Flags().BoolVar(&opts.Duplex, "duplex", false, "both sides (adf only)")
 	cmd.Flags().BoolVar(&opts.Color, "color", false, "scan in colour (photos)")
-	cmd.Flags().StringVar(&opts.Scanner, "scanner", "", "eSCL root URI of the scanner (env KOFFER_SCANNER)")
+	cmd.Flags().StringVar(&opts.Scanner, "scanner", "", "eSCL root URI of the scanner, or usb (env KOFFER_SCANNER)")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Minute, "give up on the whole job after this long")
 	cmd.Flags().BoolVar(&opts.Training, "training", false, "scan from the simulated scanner of training mode")
 	return cmd
@@ -90,6 +91,14 @@ func scanRun(ctx context.Context, opts *scanOptions) error {
 		}
 		defer sc.Close(context.WithoutCancel(ctx))
 		opts.Scanner = sc.URL()
+	}
+	if opts.Scanner == "usb" {
+		rt, closeAll, err := openIPPUSB(devices.Scanner)
+		if err != nil {
+			return scanFailed(opts, log, err)
+		}
+		defer closeAll()
+		opts.Scanner, opts.Transport = usbESCL, rt
 	}
 	c, err := escl.New(opts.Scanner, escl.Options{Transport: opts.Transport, Logger: log})
 	if err != nil {
@@ -122,17 +131,49 @@ func scanRun(ctx context.Context, opts *scanOptions) error {
 		return err
 	}()
 	if err != nil {
-		var de *devices.Error
-		if errors.As(err, &de) {
-			fmt.Fprintf(opts.f.ErrOut, "Scan fehlgeschlagen: %s\n(Code für die Technik: %s)\n", de.Hint, de.Code)
-			log.Warn("scanFailed", "subsystem", "cli", "code", de.Code, "error", err.Error())
-			if errors.Is(err, context.Canceled) {
-				return context.Canceled // exit 130, as for any interrupted command
-			}
-			return errSilent
-		}
-		return err
+		return scanFailed(opts, log, err)
 	}
 	fmt.Fprintf(opts.f.Out, "%d Seite(n) gescannt: %s\n", pages, opts.Out)
 	return nil
+}
+
+// usbESCL is the eSCL root on an IPP-over-USB device (the host part is not used on USB).
+const usbESCL = "http://localhost/eSCL"
+
+// scanFailed tells the caseworker the German hint and the technician the code.
+func scanFailed(opts *scanOptions, log *slog.Logger, err error) error {
+	var de *devices.Error
+	if !errors.As(err, &de) {
+		return err
+	}
+	fmt.Fprintf(opts.f.ErrOut, "Scan fehlgeschlagen: %s\n(Code für die Technik: %s)\n", de.Hint, de.Code)
+	log.Warn("scanFailed", "subsystem", "cli", "code", de.Code, "error", err.Error())
+	if errors.Is(err, context.Canceled) {
+		return context.Canceled // exit 130, as for any interrupted command
+	}
+	return errSilent
+}
+
+// perJobScanner opens the configured scanner for each scan and closes it after, so a USB
+// scanner plugged in or switched on while the agent runs is found at the next scan.
+type perJobScanner struct {
+	uri string
+	log *slog.Logger
+}
+
+func (p perJobScanner) ScanDocument(ctx context.Context) ([]byte, error) {
+	uri, rt := p.uri, http.RoundTripper(nil)
+	if uri == "usb" {
+		t, closeAll, err := openIPPUSB(devices.Scanner)
+		if err != nil {
+			return nil, err
+		}
+		defer closeAll()
+		uri, rt = usbESCL, t
+	}
+	c, err := escl.New(uri, escl.Options{Transport: rt, Logger: p.log})
+	if err != nil {
+		return nil, err
+	}
+	return agent.ESCL{Client: c}.ScanDocument(ctx)
 }

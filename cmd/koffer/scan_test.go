@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/devices"
 	"koffer/devices/escl/escltest"
 )
 
@@ -120,4 +121,21 @@ func TestScanInterrupted(t *testing.T) {
 	assert.Equal(t, 1, srv.Requests("DELETE Job"), "the job is deleted on the scanner")
 	_, err := os.Stat(path)
 	assert.True(t, os.IsNotExist(err))
+}
+
+// TestScanUSBWithoutDevice: with no IPP-over-USB scanner attached (this machine has no USB at
+// all), scanning from usb ends with the scanner's code and German hint, and no file.
+func TestScanUSBWithoutDevice(t *testing.T) {
+	f, _, errOut := testFactory(t)
+	out := filepath.Join(t.TempDir(), "scan.pdf")
+	got := run(t.Context(), []string{"scan", "--scanner", "usb", "--out", out}, f)
+	assert.Equal(t, exitError, got)
+	assert.Regexp(t, `scanner\.usb-(not-found|unavailable)`, errOut.String())
+	assert.Contains(t, errOut.String(), "Scan fehlgeschlagen")
+	assert.NoFileExists(t, out)
+
+	_, err := perJobScanner{uri: "usb"}.ScanDocument(t.Context())
+	var de *devices.Error
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, devices.Scanner, de.Kind)
 }
