@@ -284,7 +284,15 @@ func (c *Client) Describe(ctx context.Context) (*Description, error) {
 	if err != nil {
 		return nil, err
 	}
-	return DecodeDescription(m), nil
+	d := DecodeDescription(m)
+	// printer-state is required (RFC 8011): an answer without it describes no printer, and
+	// taking it for a ready one would send jobs into the void.
+	if d.State == StateUnknown {
+		return nil, &devices.Error{Kind: devices.Printer, Code: "printer.bad-response",
+			Hint: "Der Drucker antwortet fehlerhaft. Bitte den Drucker aus- und wieder einschalten.",
+			Err:  errors.New("get-printer-attributes answer without printer-state")}
+	}
+	return d, nil
 }
 
 // Job is what the caller says about a print job.

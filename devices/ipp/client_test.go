@@ -332,6 +332,7 @@ func TestWaitReportsPaperOutMidJob(t *testing.T) {
 			describes++
 			ippAnswer(goipp.StatusOk, func(m *goipp.Message) {
 				m.Printer.Add(goipp.MakeAttribute("document-format-supported", goipp.TagMimeType, goipp.String(ipp.PDF)))
+				m.Printer.Add(goipp.MakeAttribute("printer-state", goipp.TagEnum, goipp.Integer(3)))
 				reason := "none"
 				if describes > 1 {
 					reason = "media-empty-error"
