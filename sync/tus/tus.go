@@ -8,6 +8,7 @@
 package tus
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -30,6 +31,11 @@ var (
 	// ErrOffsetMismatch means the server's offset is not where the PATCH started (409): HEAD
 	// again and resume from the offset it reports.
 	ErrOffsetMismatch = errors.New("tus: offset mismatch")
+	// ErrInterrupted means the server stopped this PATCH for another request on the same
+	// upload (tusd: 400 ERR_UPLOAD_INTERRUPTED; 423 Locked elsewhere). A PATCH the client gave
+	// up on can still be landing on the server, so this is expected after a cut: HEAD again and
+	// resume from the offset it reports.
+	ErrInterrupted = errors.New("tus: upload interrupted by another request")
 	// ErrProtocol means the server's answer does not follow tus 1.0.
 	ErrProtocol = errors.New("tus: protocol violation")
 )
@@ -198,10 +204,17 @@ func (c *Client) Patch(ctx context.Context, uploadURL string, src io.ReaderAt, o
 	case http.StatusNoContent, http.StatusOK:
 	case http.StatusConflict:
 		return 0, ErrOffsetMismatch
+	case http.StatusLocked:
+		return 0, ErrInterrupted
 	case http.StatusNotFound, http.StatusGone, http.StatusForbidden:
 		return 0, ErrNotFound
 	default:
-		return 0, statusError(http.MethodPatch, resp)
+		err := statusError(http.MethodPatch, resp)
+		var se *StatusError
+		if errors.As(err, &se) && se.Status == http.StatusBadRequest && bytes.HasPrefix(se.Body, []byte("ERR_UPLOAD_INTERRUPTED")) {
+			return 0, ErrInterrupted
+		}
+		return 0, err
 	}
 	got, err := ParseOffset(resp.Header.Get("Upload-Offset"))
 	if err != nil {

@@ -467,7 +467,7 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 			case errors.Is(err, tus.ErrNotFound):
 				_ = u.opts.Outbox.SetUploadURL(ctx, it.CaseID, "")
 				return result{code: "upload_missing", err: err}
-			case !errors.Is(err, errStalled) && !errors.Is(err, tus.ErrOffsetMismatch):
+			case !errors.Is(err, errStalled) && !errors.Is(err, tus.ErrOffsetMismatch) && !errors.Is(err, tus.ErrInterrupted):
 				return u.transportResult("patch", err)
 			}
 			// Stalled or out of step: ask where the town hall really is and go on from there.
@@ -650,6 +650,8 @@ func codeOf(err error) string {
 		return "protocol"
 	case errors.Is(err, tus.ErrOffsetMismatch):
 		return "offset_mismatch"
+	case errors.Is(err, tus.ErrInterrupted):
+		return "interrupted"
 	case errors.As(err, &ue), errors.As(err, &ce):
 		return "tls_untrusted"
 	case errors.Is(err, context.DeadlineExceeded):
