@@ -52,7 +52,7 @@ func (b *WebBackend) certificate(ctx context.Context, doc string, c *store.Case,
 		return documents.Lebensbescheinigung{Issue: issue, Person: person, Address: address,
 			Insurer: f.Details.Insurer, InsurerRef: f.Details.Reference}, nil
 	case web.DocRegister:
-		return b.meldebescheinigung(ctx, issue, st.VisitID)
+		return b.meldebescheinigung(ctx, issue, st)
 	case web.DocRegistration:
 		moved, _ := time.Parse(time.DateOnly, f.Details.MoveInDate)
 		return documents.Anmeldebestaetigung{Issue: issue, Person: person, Address: address,
@@ -90,7 +90,15 @@ func formatAddress(a cases.Address) string {
 var errNoExtract = &web.ValidationError{Fields: map[string]string{"": "Für diese Meldebescheinigung liegt kein Registerauszug vor. " +
 	"Bitte den Vorgang über den gebuchten Besuch auf der Startseite beginnen; ohne Besuchspaket stellt das Bürgeramt die Bescheinigung aus."}}
 
-func (b *WebBackend) meldebescheinigung(ctx context.Context, issue documents.Issue, visitID string) (documents.Certificate, error) {
+// errExtended: the visit pack carries the simple extract (§18(1) BMG) only.
+var errExtended = &web.ValidationError{Fields: map[string]string{"": "Eine erweiterte Meldebescheinigung stellt das Bürgeramt aus. " +
+	"Der Koffer kann die einfache Meldebescheinigung drucken: bitte unter „Registerauszug und Ausweis“ ändern."}}
+
+func (b *WebBackend) meldebescheinigung(ctx context.Context, issue documents.Issue, st *uiState) (documents.Certificate, error) {
+	if st.Values["art"] == "erweitert" {
+		return nil, errExtended
+	}
+	visitID := st.VisitID
 	if visitID == "" {
 		return nil, errNoExtract
 	}

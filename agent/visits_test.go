@@ -76,6 +76,14 @@ func TestWebUIMeldebescheinigungFromVisitPack(t *testing.T) {
 	assertSealed(t, a, id)
 	assert.Equal(t, []string{"Meldebescheinigung"}, jobNames(t, pr))
 
+	// An extended Meldebescheinigung is the Bürgeramt's: refused with a German note, nothing printed.
+	p = u.start(web.Meldebescheinigung)
+	p = u.next(p, personValues())
+	p = u.next(p, url.Values{"art": {"erweitert"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
+	r = u.step(p, "drucken", nil)
+	assert.Contains(t, strings.Join(errorsOf(r.body), " "), "erweiterte Meldebescheinigung stellt das Bürgeramt aus")
+	assert.Len(t, pr.Jobs(), 1)
+
 	// Without a visit there is no extract: nothing is printed.
 	p = u.start(web.Meldebescheinigung)
 	p = u.next(p, personValues())

@@ -308,7 +308,7 @@ func TestEndToEndFourServicesRealAgent(t *testing.T) {
 	b.eval(`document.getElementById("f-familienname").value`, &prefilled)
 	assert.Equal(t, "Fiktiva", prefilled, "prefilled from the visit pack")
 	b.next("Registerauszug")
-	b.check("f-art-1")
+	b.check("f-art-0")
 	b.choose("f-ausweisart", "reisepass")
 	b.fill("ausweisnummer", "C01X00T47")
 	b.next("Prüfen und abschließen")
