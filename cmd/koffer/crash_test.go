@@ -30,10 +30,12 @@ type agentProc struct {
 	logs *syncBuffer
 }
 
-func startAgentProc(t *testing.T, dir string) *agentProc {
+// startAgentProc runs `koffer agent --data dir` with extra flags as its own process (this test
+// binary re-executed as koffer) and waits until its local API answers.
+func startAgentProc(t *testing.T, dir string, flags ...string) *agentProc {
 	t.Helper()
 	p := &agentProc{logs: &syncBuffer{}}
-	p.cmd = exec.Command(os.Args[0], "agent", "--training", "--data", dir)
+	p.cmd = exec.Command(os.Args[0], append([]string{"agent", "--data", dir}, flags...)...)
 	p.cmd.Env = append(os.Environ(), "KOFFER_TEST_MAIN=1")
 	p.cmd.Stderr = p.logs
 	require.NoError(t, p.cmd.Start())
@@ -135,7 +137,7 @@ func TestCrashWhileSubmitting(t *testing.T) {
 			early++
 			continue
 		}
-		p := startAgentProc(t, f.DataDir)
+		p := startAgentProc(t, f.DataDir, "--training")
 		killAfter := time.Duration(rng.IntN(40_000)) * time.Microsecond
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -150,7 +152,7 @@ func TestCrashWhileSubmitting(t *testing.T) {
 	require.Equal(t, cycles, kills)
 
 	// Restart once more: retry what is uncertain, then check the queue.
-	p := startAgentProc(t, f.DataDir)
+	p := startAgentProc(t, f.DataDir, "--training")
 	for _, id := range uncertain {
 		var out bytes.Buffer
 		cf := *f

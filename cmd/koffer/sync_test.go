@@ -7,7 +7,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -135,7 +134,7 @@ func TestSyncSurvivesKills(t *testing.T) {
 	caseFiles, err := filepath.Glob("../../testdata/cases/valid/*/case.json")
 	require.NoError(t, err)
 
-	p := startEnrolledAgent(t, f.DataDir)
+	p := startAgentProc(t, f.DataDir)
 	var ids []string
 	for i := range 6 {
 		id := uuid.Must(uuid.NewV7()).String()
@@ -160,7 +159,7 @@ func TestSyncSurvivesKills(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 3))
 	for i := range cycles {
 		// Each cycle seals one more case, so the kill lands while the uplink works.
-		p := startEnrolledAgent(t, f.DataDir)
+		p := startAgentProc(t, f.DataDir)
 		id := uuid.Must(uuid.NewV7()).String()
 		cf := *f
 		cf.Out, cf.ErrOut = &bytes.Buffer{}, &bytes.Buffer{}
@@ -170,7 +169,7 @@ func TestSyncSurvivesKills(t *testing.T) {
 		p.kill()
 	}
 
-	p = startEnrolledAgent(t, f.DataDir)
+	p = startAgentProc(t, f.DataDir)
 	defer p.kill()
 	var out bytes.Buffer
 	cf := *f
@@ -218,29 +217,4 @@ func TestSyncSurvivesKills(t *testing.T) {
 	require.NoError(t, s.VerifyAudit(t.Context()))
 	cancel()
 	<-served
-}
-
-// startEnrolledAgent runs `koffer agent` (not training) as its own process.
-func startEnrolledAgent(t *testing.T, dir string) *agentProc {
-	t.Helper()
-	p := &agentProc{logs: &syncBuffer{}}
-	p.cmd = exec.Command(os.Args[0], "agent", "--data", dir)
-	p.cmd.Env = append(os.Environ(), "KOFFER_TEST_MAIN=1")
-	p.cmd.Stderr = p.logs
-	require.NoError(t, p.cmd.Start())
-	c := client.New(dir)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := c.Status(ctx)
-		cancel()
-		if err == nil {
-			return p
-		}
-		if time.Now().After(deadline) {
-			p.kill()
-			t.Fatalf("agent not ready: %v\n%s", err, p.logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -209,12 +209,11 @@ func (c *Client) Patch(ctx context.Context, uploadURL string, src io.ReaderAt, o
 	case http.StatusNotFound, http.StatusGone, http.StatusForbidden:
 		return 0, ErrNotFound
 	default:
-		err := statusError(http.MethodPatch, resp)
-		var se *StatusError
-		if errors.As(err, &se) && se.Status == http.StatusBadRequest && bytes.HasPrefix(se.Body, []byte("ERR_UPLOAD_INTERRUPTED")) {
+		se := statusError(http.MethodPatch, resp)
+		if se.Status == http.StatusBadRequest && bytes.HasPrefix(se.Body, []byte("ERR_UPLOAD_INTERRUPTED")) {
 			return 0, ErrInterrupted
 		}
-		return 0, err
+		return 0, se
 	}
 	got, err := ParseOffset(resp.Header.Get("Upload-Offset"))
 	if err != nil {
