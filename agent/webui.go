@@ -92,8 +92,8 @@ func (b *WebBackend) Lock(context.Context, string) error {
 	return nil
 }
 
-// Overview implements web.Backend. Visit packs are not read yet (their format is the sync
-// side's); the start page then offers the services without an appointment.
+// Overview implements web.Backend: the queue, the uplink, today's appointments from the visit
+// packs (while a caseworker is logged in) and the devices.
 func (b *WebBackend) Overview(ctx context.Context) (web.Overview, error) {
 	now := b.a.now()
 	qs, err := b.a.store.QueueStats(ctx)
