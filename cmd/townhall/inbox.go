@@ -110,15 +110,30 @@ func inboxOpenRun(opts *inboxOpenOptions) error {
 	if err != nil {
 		return err
 	}
-	// Part names are checked by packet.Open: lowercase, no slashes, so they stay in out.
-	if err := os.WriteFile(filepath.Join(opts.out, "manifest.json"), manifest, 0o600); err != nil {
+	// Part names are checked by packet.Open: lowercase, no slashes, unique, never
+	// manifest.json, so they stay in out. writeNew never overwrites: a file already there
+	// (an earlier export, or a name planted by someone else) is an error, not replaced.
+	if err := writeNew(filepath.Join(opts.out, "manifest.json"), manifest); err != nil {
 		return err
 	}
 	for _, part := range p.Parts {
-		if err := os.WriteFile(filepath.Join(opts.out, part.Name), part.Data, 0o600); err != nil {
+		if err := writeNew(filepath.Join(opts.out, part.Name), part.Data); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(opts.f.Out, "case %s: %d parts verified and written to %s\n", opts.caseID, len(p.Parts), opts.out)
 	return nil
+}
+
+// writeNew creates path exclusively and writes data to it.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("inbox open: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("inbox open: %w", err)
+	}
+	return f.Close()
 }

@@ -145,36 +145,46 @@ func (s *Sealer) Seal(w io.Writer, m Manifest, parts []Part) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("seal: %w", err)
 	}
 
+	entries := make([]Part, 0, len(parts)+1)
+	entries = append(entries, Part{Name: manifestName, Data: manifest})
+	entries = append(entries, parts...)
+	if err := s.write(w, hdr, entries); err != nil {
+		return Manifest{}, err
+	}
+	return m, nil
+}
+
+// write produces the packet file: header, the age-encrypted tar of entries in order, and the
+// signature over everything before it. It checks nothing: Seal does, and tests use it to build
+// the hostile packets Open must refuse.
+func (s *Sealer) write(w io.Writer, hdr Header, entries []Part) error {
 	// Everything before the signature is hashed as it is written.
 	h := sha256.New()
 	out := io.MultiWriter(w, h)
 	if _, err := io.WriteString(out, hdr.encode()); err != nil {
-		return Manifest{}, fmt.Errorf("seal: write header: %w", err)
+		return fmt.Errorf("seal: write header: %w", err)
 	}
 	enc, err := age.Encrypt(out, s.Recipient)
 	if err != nil {
-		return Manifest{}, fmt.Errorf("seal: %w", err)
+		return fmt.Errorf("seal: %w", err)
 	}
 	tw := tar.NewWriter(enc)
-	if err := writeEntry(tw, manifestName, manifest); err != nil {
-		return Manifest{}, err
-	}
-	for _, p := range parts {
-		if err := writeEntry(tw, p.Name, p.Data); err != nil {
-			return Manifest{}, err
+	for _, e := range entries {
+		if err := writeEntry(tw, e.Name, e.Data); err != nil {
+			return err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return Manifest{}, fmt.Errorf("seal: %w", err)
+		return fmt.Errorf("seal: %w", err)
 	}
 	if err := enc.Close(); err != nil {
-		return Manifest{}, fmt.Errorf("seal: %w", err)
+		return fmt.Errorf("seal: %w", err)
 	}
 	sig := ed25519.Sign(s.Key, signed(h.Sum(nil)))
 	if _, err := w.Write(sig); err != nil {
-		return Manifest{}, fmt.Errorf("seal: write signature: %w", err)
+		return fmt.Errorf("seal: write signature: %w", err)
 	}
-	return m, nil
+	return nil
 }
 
 func writeEntry(tw *tar.Writer, name string, data []byte) error {
@@ -275,10 +285,17 @@ func Open(data []byte, kitKey ed25519.PublicKey, id age.Identity) (*Packet, erro
 	if m.Version != Version || m.CaseID != h.CaseID || m.KitID != h.KitID {
 		return nil, fmt.Errorf("%w: manifest does not match header", ErrMalformed)
 	}
+	seen := make(map[string]bool, len(m.Parts))
 	for _, info := range m.Parts {
 		if !partName.MatchString(info.Name) || info.Size < 0 || info.Size > int64(len(data)) {
 			return nil, fmt.Errorf("%w: part %q", ErrMalformed, info.Name)
 		}
+		// A repeated or reserved name would let a later entry stand in for a verified one
+		// wherever parts are looked up or written out by name.
+		if info.Name == manifestName || seen[info.Name] {
+			return nil, fmt.Errorf("%w: part name %q repeated or reserved", ErrMalformed, info.Name)
+		}
+		seen[info.Name] = true
 		b, err := readEntry(tr, info.Name, info.Size)
 		if err != nil {
 			return nil, err

@@ -3,6 +3,9 @@ package packet
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -113,6 +116,49 @@ func TestOpenRejects(t *testing.T) {
 	t.Run("other town hall's identity", func(t *testing.T) {
 		_, err := Open(data, k.pub, other.id)
 		assert.ErrorContains(t, err, "decrypt")
+	})
+}
+
+// TestPacketDuplicateParts builds correctly signed and encrypted packets whose manifest repeats a
+// part name or names a part like the manifest: Open refuses both, so no later entry can stand
+// in for a verified one.
+func TestPacketDuplicateParts(t *testing.T) {
+	k := newKeys(t)
+	caseID := uuid.Must(uuid.NewV7()).String()
+	hostile := func(t *testing.T, parts []Part) []byte {
+		t.Helper()
+		m := Manifest{Version: Version, CaseID: caseID, KitID: k.sealer.KitID, Service: "personalausweis"}
+		for _, p := range parts {
+			sum := sha256.Sum256(p.Data)
+			m.Parts = append(m.Parts, PartInfo{Name: p.Name, Kind: p.Kind, Size: int64(len(p.Data)), SHA256: hex.EncodeToString(sum[:])})
+		}
+		raw, err := json.Marshal(m)
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		entries := append([]Part{{Name: manifestName, Data: raw}}, parts...)
+		require.NoError(t, k.sealer.write(&buf, Header{CaseID: caseID, KitID: k.sealer.KitID}, entries))
+		return buf.Bytes()
+	}
+	form := Part{Name: "form.json", Kind: KindForm, Data: []byte(`{"family_name":"Echt"}`)}
+	forged := Part{Name: "form.json", Kind: KindForm, Data: []byte(`{"family_name":"Untergeschoben"}`)}
+	tests := []struct {
+		name  string
+		parts []Part
+	}{
+		{name: "repeated part name", parts: []Part{form, forged}},
+		{name: "part named manifest.json", parts: []Part{form, {Name: manifestName, Kind: KindForm, Data: []byte(`{}`)}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(hostile(t, tt.parts), k.pub, k.id)
+			assert.ErrorIs(t, err, ErrMalformed)
+			assert.ErrorContains(t, err, "repeated or reserved")
+		})
+	}
+	t.Run("the same builder makes packets Open accepts", func(t *testing.T) {
+		p, err := Open(hostile(t, []Part{form}), k.pub, k.id)
+		require.NoError(t, err)
+		assert.Equal(t, form.Data, p.Parts[0].Data)
 	})
 }
 
