@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"koffer/sync/packet"
 )
 
 // Version is the bundle format this package writes and accepts.
@@ -60,8 +62,8 @@ func (b *Bundle) validate() error {
 	if b.Version != Version {
 		return fmt.Errorf("version %d not supported (want %d)", b.Version, Version)
 	}
-	if b.KitID == "" {
-		return errors.New("kit_id missing")
+	if !packet.ValidKitID(b.KitID) {
+		return fmt.Errorf("kit_id %q: want letters, digits, '.', '_' or '-' (at most 64)", b.KitID)
 	}
 	if b.URL != "" {
 		u, err := url.Parse(b.URL)
@@ -226,6 +228,9 @@ func (ca *CA) PEM() string {
 // Issue makes a new kit key and client certificate (valid two years) and the bundle around
 // them. townhallURL may be empty for a kit that never syncs (training).
 func (ca *CA) Issue(kitID, townhallURL, recipient string, now time.Time) (*Bundle, error) {
+	if !packet.ValidKitID(kitID) {
+		return nil, fmt.Errorf("kit name %q: want letters, digits, '.', '_' or '-' (at most 64)", kitID)
+	}
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err

@@ -92,6 +92,10 @@ type Manifest struct {
 	Parts     []PartInfo `json:"parts"`
 }
 
+// ValidKitID reports whether id can name a kit: letters, digits, '.', '_' and '-', at most 64.
+// Kit names become certificate names, packet headers and paths, so one rule holds for all.
+func ValidKitID(id string) bool { return kitID.MatchString(id) }
+
 // Header is the clear-text part of a packet.
 type Header struct {
 	CaseID string

@@ -14,6 +14,7 @@ package receipt
 import (
 	"crypto/ed25519"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -31,6 +32,25 @@ const sigDomain = "koffer receipt signature v1\x00"
 
 // SignerName is the common name of the certificate of a town hall's receipt key.
 const SignerName = "koffer town hall receipts"
+
+// ReceiptSigning is the extended key usage only a receipt key's certificate carries:
+// id-kp-documentSigning (RFC 9336). The name alone proves nothing: the same CA issues kit
+// certificates (client auth only), and a kit must never be able to sign receipts.
+var ReceiptSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
+
+// Certified reports whether cert is a receipt key's certificate by its usage: the dedicated
+// extended key usage and no TLS client or server use.
+func Certified(cert *x509.Certificate) bool {
+	if len(cert.ExtKeyUsage) > 0 {
+		return false
+	}
+	for _, u := range cert.UnknownExtKeyUsage {
+		if u.Equal(ReceiptSigning) {
+			return true
+		}
+	}
+	return false
+}
 
 var (
 	// ErrSignature means the receipt was not signed by a key the pinned CA certified.
@@ -86,7 +106,7 @@ func Verify(raw []byte, ca *x509.Certificate, now time.Time) (Body, error) {
 	if err != nil {
 		return Body{}, fmt.Errorf("%w: certificate: %v", ErrMalformed, err)
 	}
-	if err := cert.CheckSignatureFrom(ca); err != nil || cert.Subject.CommonName != SignerName ||
+	if err := cert.CheckSignatureFrom(ca); err != nil || cert.Subject.CommonName != SignerName || !Certified(cert) ||
 		now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 		return Body{}, fmt.Errorf("%w: receipt key not certified by the town hall CA", ErrSignature)
 	}

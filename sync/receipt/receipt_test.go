@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/json"
 	"math/big"
 	"testing"
@@ -19,15 +20,20 @@ import (
 
 var now = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
+// signer makes a receipt key certified by ca under cn, with the receipt usage.
 func signer(t testing.TB, ca *enroll.CA, cn string) *receipt.Signer {
+	t.Helper()
+	return certified(t, ca, &x509.Certificate{Subject: pkix.Name{CommonName: cn},
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{receipt.ReceiptSigning}})
+}
+
+func certified(t testing.TB, ca *enroll.CA, tmpl *x509.Certificate) *receipt.Signer {
 	t.Helper()
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: cn},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),
-		KeyUsage: x509.KeyUsageDigitalSignature,
-	}
+	tmpl.SerialNumber = big.NewInt(7)
+	tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.AddDate(1, 0, 0)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
 	require.NoError(t, err)
 	cert, err := x509.ParseCertificate(der)
@@ -90,6 +96,38 @@ func TestVerify(t *testing.T) {
 			assert.Equal(t, want, b)
 		})
 	}
+}
+
+// TestForgedReceipt: a certificate the town hall's CA issued for a kit, even one named like the
+// receipt key, cannot sign receipts a kit accepts; and no kit can be enrolled under that name.
+func TestForgedReceipt(t *testing.T) {
+	ca, err := enroll.NewCA("town hall", now)
+	require.NoError(t, err)
+
+	_, err = ca.Issue(receipt.SignerName, "", "", now)
+	require.ErrorContains(t, err, "kit name", "a kit named like the receipt key must not be enrolled")
+
+	// What an older town hall could have issued: a client certificate with the receipt key's name.
+	kitCert := certified(t, ca, &x509.Certificate{Subject: pkix.Name{CommonName: receipt.SignerName},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	forged, err := kitCert.Sign(body())
+	require.NoError(t, err)
+	_, err = receipt.Verify(forged, ca.Cert, now)
+	assert.ErrorIs(t, err, receipt.ErrSignature)
+
+	// Both usages at once is no receipt key either.
+	both := certified(t, ca, &x509.Certificate{Subject: pkix.Name{CommonName: receipt.SignerName},
+		ExtKeyUsage:        []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{receipt.ReceiptSigning}})
+	forged, err = both.Sign(body())
+	require.NoError(t, err)
+	_, err = receipt.Verify(forged, ca.Cert, now)
+	assert.ErrorIs(t, err, receipt.ErrSignature)
+
+	good, err := signer(t, ca, receipt.SignerName).Sign(body())
+	require.NoError(t, err)
+	_, err = receipt.Verify(good, ca.Cert, now)
+	assert.NoError(t, err)
 }
 
 func TestFinal(t *testing.T) {

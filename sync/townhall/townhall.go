@@ -19,6 +19,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -147,10 +148,11 @@ func (t *Townhall) loadOrCreateCA() (*enroll.CA, error) {
 
 func (t *Townhall) loadOrCreateReceiptKey() (*receipt.Signer, error) {
 	cert, key, err := loadPair(t.path(receiptCertFile), t.path(receiptKeyFile))
-	if err == nil {
+	if err == nil && receipt.Certified(cert) {
 		return &receipt.Signer{Key: key, Cert: cert}, nil
 	}
-	if !errors.Is(err, os.ErrNotExist) {
+	// A receipt certificate made before the dedicated usage existed is replaced: kits refuse it.
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("receipt key: %w", err)
 	}
 	var pub ed25519.PublicKey
@@ -162,7 +164,7 @@ func (t *Townhall) loadOrCreateReceiptKey() (*receipt.Signer, error) {
 	cert, err = t.issue(&x509.Certificate{
 		Subject:   pkix.Name{CommonName: receipt.SignerName},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
-		KeyUsage: x509.KeyUsageDigitalSignature,
+		KeyUsage: x509.KeyUsageDigitalSignature, UnknownExtKeyUsage: []asn1.ObjectIdentifier{receipt.ReceiptSigning},
 	}, pub)
 	if err != nil {
 		return nil, fmt.Errorf("receipt key: %w", err)
