@@ -17,6 +17,7 @@ import (
 	"koffer/agent/cases"
 	"koffer/agent/documents"
 	"koffer/agent/keys"
+	"koffer/agent/localapi"
 	"koffer/agent/web"
 	"koffer/devices"
 	"koffer/devices/fingerprint"
@@ -35,6 +36,9 @@ type WebDevices struct {
 	Reader   fingerprint.Reader
 	Scorer   fingerprint.Scorer // default fingerprint.Estimate{}
 	Training bool               // the devices are simulators
+	// States lists the kit's devices with their state (Agent.Devices sets it: the list of
+	// `koffer status --json`); nil derives the list from which devices are set.
+	States func() []localapi.Device
 }
 
 // uiStep is the draft step holding the UI's own state of a case: the values as typed, where
@@ -130,6 +134,13 @@ func (b *WebBackend) Overview(ctx context.Context) (web.Overview, error) {
 		dev("printer", b.dev.Printer != nil, "Drucker"),
 		dev("scanner", b.dev.Scanner != nil, "Scanner"),
 		dev("fingerprint", b.dev.Reader != nil, "Fingerabdruckleser"),
+	}
+	if b.dev.States != nil {
+		ov.Devices = ov.Devices[:0]
+		for _, d := range b.dev.States() {
+			ov.Devices = append(ov.Devices, web.Device{Kind: d.Kind, Name: d.Name, Ready: d.State == DeviceReady,
+				Reason: d.Hint, Training: d.Driver == "sim"})
+		}
 	}
 	return ov, nil
 }
