@@ -193,7 +193,12 @@ func (a *Agent) Serve(ctx context.Context) (err error) {
 		return fmt.Errorf("listen %s: %w", sock, err)
 	}
 	api := localapi.NewHandler(a, a.opts.Logger)
-	servers := []*http.Server{{Handler: api, ReadHeaderTimeout: 10 * time.Second}}
+	// Every request derives from base: cancelling it at shutdown ends long-lived requests (a
+	// browser's event stream, a scan waiting for paper), so shutdown does not wait them out.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	baseCtx := func(net.Listener) context.Context { return base }
+	servers := []*http.Server{{Handler: api, ReadHeaderTimeout: 10 * time.Second, BaseContext: baseCtx}}
 	listeners := []net.Listener{ul}
 	if a.opts.Config.Listen != "" {
 		tl, err := listenLoopback(a.opts.Config.Listen)
@@ -201,7 +206,7 @@ func (a *Agent) Serve(ctx context.Context) (err error) {
 			ul.Close()
 			return err
 		}
-		servers = append(servers, &http.Server{Handler: a.loopbackHandler(api), ReadHeaderTimeout: 10 * time.Second})
+		servers = append(servers, &http.Server{Handler: a.loopbackHandler(api), ReadHeaderTimeout: 10 * time.Second, BaseContext: baseCtx})
 		listeners = append(listeners, tl)
 		a.log.Info("listening", "addr", tl.Addr().String())
 	}
@@ -241,11 +246,14 @@ func (a *Agent) Serve(ctx context.Context) (err error) {
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
 	a.log.Info("stopping")
 	stopRunners()
+	cancelBase()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.Config.ShutdownTimeout)
 	defer cancel()
 	for _, srv := range servers {
 		if serr := srv.Shutdown(sctx); serr != nil {
-			err = errors.Join(err, serr)
+			// A handler that ignores its context: cut its connection rather than hang.
+			a.log.Warn("shutdownForced", "err", serr)
+			_ = srv.Close()
 		}
 	}
 	wg.Wait()
