@@ -103,13 +103,20 @@ type kitDevices struct {
 	close    func(context.Context) error
 }
 
+func (k *kitDevices) current() []inventory.USBDevice {
+	if k.attached == nil {
+		return nil
+	}
+	return k.attached()
+}
+
 // states lists every kind of device with its state: the list of the start page and of
 // `koffer status --json`.
 func (k *kitDevices) states() []localapi.Device {
-	var attached map[usb.ID]bool
-	if k.attached != nil {
+	var attached map[usb.ID]bool // nil: not known (training, or before the first enumeration)
+	if cur := k.current(); cur != nil {
 		attached = map[usb.ID]bool{}
-		for _, d := range k.attached() {
+		for _, d := range cur {
 			if id, err := usb.ParseID(d.ID); err == nil {
 				attached[id] = true
 			}
