@@ -3,8 +3,14 @@ package agent
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"koffer/agent/documents"
+	"koffer/agent/keys"
 	"koffer/agent/localapi"
+	"koffer/agent/web"
 	"koffer/devices"
 	"koffer/devices/inventory"
 	"koffer/devices/ipp/ipptest"
@@ -177,4 +185,90 @@ func TestDeviceJobsOneAtATime(t *testing.T) {
 	close(release)
 	require.NoError(t, <-done)
 	require.NoError(t, d.job(t.Context(), func() error { return nil }), "the device is free again")
+}
+
+// The profile's SDK helper is a real process the reader starts for the capture; the image it
+// sends is what the UI gets.
+func TestProfileReaderSDKHelper(t *testing.T) {
+	g := image.NewGray(image.Rect(0, 0, 3, 2))
+	copy(g.Pix, []byte{0, 40, 80, 120, 160, 200})
+	var pngBuf bytes.Buffer
+	require.NoError(t, png.Encode(&pngBuf, g))
+	answer := fmt.Sprintf(`{"ok":true,"image":{"width":3,"height":2,"ppi":500,"png":%q}}`, base64.StdEncoding.EncodeToString(pngBuf.Bytes()))
+	helper := filepath.Join(t.TempDir(), "reader-helper")
+	require.NoError(t, os.WriteFile(helper, []byte("#!/bin/sh\nread req\necho '"+answer+"'\nread req\n"), 0o755))
+
+	k, err := buildDevices(false, mustProfile(t, "[[device]]\nkind = \"fingerprint\"\ncommand = [\""+helper+"\"]"), slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	img, err := k.web.Reader.Capture(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, g.Pix, img.Gray.Pix)
+	assert.Equal(t, 500, img.PPI)
+}
+
+// The profile's USB reader is opened at each capture: without it attached (this machine has no
+// USB devices) the capture fails with the reader's code and German hint, and the next capture
+// tries again rather than keeping a dead handle.
+func TestProfileReaderUSBNotAttached(t *testing.T) {
+	k, err := buildDevices(false, mustProfile(t, "[[device]]\nkind = \"fingerprint\"\nusb = \"147e:2016\""), slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	for range 2 {
+		_, err = k.web.Reader.Capture(t.Context())
+		var de *devices.Error
+		require.ErrorAs(t, err, &de)
+		assert.Equal(t, devices.Fingerprint, de.Kind)
+		assert.NotEmpty(t, de.Hint)
+	}
+	assert.Equal(t, DeviceFailed, stateOf(t, k.states(), devices.Fingerprint).State)
+}
+
+// blockingScanner holds every scan until released.
+type blockingScanner struct{ started, release chan struct{} }
+
+func (s blockingScanner) ScanDocument(ctx context.Context) ([]byte, error) {
+	close(s.started)
+	select {
+	case <-s.release:
+		return nil, errors.New("scan released")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// A long scan on one case holds that case only: a caseworker (or a second tab) can save a step
+// of another case meanwhile.
+func TestScanHoldsItsCaseOnly(t *testing.T) {
+	a := newTestAgent(t, Options{})
+	dk, err := keys.NewDataKey()
+	require.NoError(t, err)
+	w, err := keys.Wrap(dk, []byte("richtige Passphrase"), keys.Params{Time: 1, MemKiB: 1024, Threads: 1})
+	require.NoError(t, err)
+	_, err = a.Store().AddCaseworker(t.Context(), "mmeier", w)
+	require.NoError(t, err)
+	require.NoError(t, a.Login(t.Context(), "mmeier", []byte("richtige Passphrase")))
+	sc := blockingScanner{started: make(chan struct{}), release: make(chan struct{})}
+	b := a.WebBackend(WebDevices{Scanner: sc})
+	one, err := b.CreateCase(t.Context(), "mmeier", web.Wohnsitzanmeldung, "")
+	require.NoError(t, err)
+	two, err := b.CreateCase(t.Context(), "mmeier", web.Wohnsitzanmeldung, "")
+	require.NoError(t, err)
+
+	scanned := make(chan error, 1)
+	go func() {
+		_, err := b.Scan(t.Context(), web.Change{CaseID: one.ID, Version: one.Version, Key: "k1", Caseworker: "mmeier"}, "vermieter")
+		scanned <- err
+	}()
+	<-sc.started
+	saved := make(chan error, 1)
+	go func() {
+		_, err := b.SaveStep(t.Context(), web.Change{CaseID: two.ID, Version: two.Version, Key: "k2", Caseworker: "mmeier"}, two.Step, map[string]string{"familienname": "Beispiel"})
+		saved <- err
+	}()
+	select {
+	case <-saved:
+	case <-time.After(10 * time.Second):
+		t.Fatal("saving another case waited for the scan")
+	}
+	close(sc.release)
+	assert.ErrorContains(t, <-scanned, "scan released")
 }
