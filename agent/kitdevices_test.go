@@ -92,8 +92,12 @@ command = ["/usr/lib/koffer/reader-helper", "--model", "x"]
 	assert.Equal(t, "extproc", fp.Driver)
 	assert.Equal(t, "/usr/lib/koffer/reader-helper", fp.Address)
 
-	// Unplugged: the watcher no longer lists it.
+	// Before the watcher's first listing nothing is known yet: not reported missing.
 	k.attached = func() []inventory.USBDevice { return nil }
+	assert.Equal(t, DeviceReady, stateOf(t, k.states(), devices.Printer).State)
+
+	// Unplugged: the watcher lists the bus without it.
+	k.attached = func() []inventory.USBDevice { return []inventory.USBDevice{{ID: "1d6b:0002"}} }
 	pr := stateOf(t, k.states(), devices.Printer)
 	assert.Equal(t, DeviceMissing, pr.State)
 	assert.Contains(t, pr.Hint, "Drucker ist nicht angeschlossen")
