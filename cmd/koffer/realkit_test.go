@@ -238,13 +238,26 @@ usb  = "147e:2016"
 			assert.Equal(t, want.Rect.Size(), got.Rect.Size(), "image size")
 			assert.True(t, bytes.Equal(want.Pix, got.Pix), "the sealed fingerprint is the recording's capture.png bit for bit")
 		}
-		form, err := os.ReadFile(filepath.Join(out, "form.json"))
+		raw, err = os.ReadFile(filepath.Join(out, "form.json"))
 		require.NoError(t, err)
-		assert.Contains(t, string(form), `"Beispiel"`)
+		var form struct {
+			Person struct {
+				FamilyName string `json:"family_name"`
+			} `json:"person"`
+			Attachments []struct{ Kind, Finger string } `json:"attachments"`
+		}
+		require.NoError(t, json.Unmarshal(raw, &form), "%s", raw)
+		assert.Equal(t, "Beispiel", form.Person.FamilyName)
+		kinds := map[string]string{}
+		for _, a := range form.Attachments {
+			kinds[a.Kind] = a.Finger
+		}
 		if in.Service == "personalausweis" {
 			assert.Equal(t, 1, prints, "one finger captured, the other hand skipped")
+			assert.Equal(t, map[string]string{"fingerprint": "left_index", "signature": ""}, kinds)
 		} else {
 			assert.Zero(t, prints)
+			assert.Equal(t, map[string]string{"scan": "", "signature": ""}, kinds)
 		}
 	}
 	assert.Equal(t, map[string]bool{"personalausweis": true, "wohnsitzanmeldung": true}, services)
