@@ -27,8 +27,10 @@ func newAgentCmd(f *factory, runF func(*agentOptions) error) *cobra.Command {
 		Use:   "agent",
 		Short: "Run the koffer daemon",
 		Long: `Run the daemon: the local API on DIR/koffer.sock (for the CLI) and, with
---listen, on a loopback address (for the UI). --training selects the simulated
-devices; a data directory without a kit becomes a training kit on first start.`,
+--listen, on a loopback address (for the UI). The printer, scanner and fingerprint
+reader are those of the kit profile (config key profile, default
+/etc/koffer/kit.toml). --training selects the simulated devices instead; a data
+directory without a kit becomes a training kit on first start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ctx = cmd.Context()
