@@ -142,7 +142,11 @@ usb  = "147e:2016"
 
 	b := webtest.NewBrowser(t, "http://"+uiAddr, 4*time.Minute)
 	b.Login("anna", "korrekt pferd batterie")
-	assert.NotContains(t, b.Text("main"), "Simulation", "the start page shows no simulator")
+	page := b.Text("body")
+	assert.NotContains(t, page, "Übungsmodus", "the start page shows no simulator")
+	for _, d := range []string{"Drucker", "Scanner", "Fingerabdruckleser"} {
+		assert.Contains(t, page, d+": bereit", "the start page lists the same devices as koffer status")
+	}
 	// The Technik page runs the doctor inside the agent: it must leave the replayed reader
 	// alone (listing only), or the capture below would not match the recording.
 	b.ClickText("Technik")
