@@ -179,6 +179,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad level", toml: "log_level = \"loud\"\n", want: "log_level"},
 		{name: "bad format", toml: "log_format = \"xml\"\n", want: "log_format"},
 		{name: "not toml", toml: "listen = \n", want: "config"},
+		{name: "old printer key", toml: "printer = \"ipp://p/ipp/print\"\n", want: `key "printer": the kit's devices are described in the kit profile`},
+		{name: "old scanner key", toml: "scanner = \"http://s/eSCL\"\n", want: `key "scanner"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
