@@ -22,6 +22,7 @@ build: deps ## build koffer and townhall into bin/
 
 .PHONY: run
 run: build ## start the agent in training mode (simulated devices), UI on http://127.0.0.1:8765
+	@echo "koffer training kit: open http://127.0.0.1:8765 and log in as übung, passphrase übungskoffer (agent/training.go)"
 	$(BIN)/koffer agent --training --data $(DATA) --listen 127.0.0.1:8765
 
 .PHONY: test

@@ -73,7 +73,9 @@ func agentRun(opts *agentOptions) error {
 	log := slog.New(h)
 
 	dir := opts.f.DataDir
+	created := false
 	if _, err := keys.LoadKit(dir); errors.Is(err, keys.ErrNotInitialised) && training {
+		created = true
 		kit, err := newTrainingKit()
 		if err != nil {
 			return err
@@ -93,6 +95,11 @@ func agentRun(opts *agentOptions) error {
 	})
 	if err != nil {
 		return err
+	}
+	if created {
+		if err := a.SetUpTrainingDemo(opts.ctx); err != nil {
+			return err
+		}
 	}
 	dev := agent.WebDevices{Training: training}
 	scannerURL := cfg.Scanner
@@ -124,7 +131,8 @@ func agentRun(opts *agentOptions) error {
 		}
 		dev.Scanner = perJobScanner{uri: cfg.Scanner, log: log.With("subsystem", "escl")}
 	}
-	if ui, err = web.New(web.Options{Backend: a.WebBackend(dev), Logger: log, IdleLock: cfg.IdleLock}); err != nil {
+	if ui, err = web.New(web.Options{Backend: a.WebBackend(dev), Logger: log, IdleLock: cfg.IdleLock,
+		DemoLogin: a.DemoLogin(opts.ctx)}); err != nil {
 		return err
 	}
 	err = a.Serve(opts.ctx)
