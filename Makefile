@@ -3,6 +3,12 @@ GO       ?= go
 DATA     ?= $(CURDIR)/.koffer-dev
 BIN      := bin
 PKGS     := ./...
+# Stamped into the binaries (koffer version --json). A Debian version must start with a digit:
+# the last v-tag, else 0.0.0+git<commit>.
+COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+VERSION  ?= $(shell git describe --tags --match 'v[0-9]*' 2>/dev/null | sed 's/^v//' | grep . || echo 0.0.0+git$(COMMIT))
+DATE     := $(shell date -u -d @$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || date +%s)} +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS  := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
 
 .DEFAULT_GOAL := help
 
@@ -18,7 +24,7 @@ deps: ## install what the USB code compiles against (libusb, pkg-config) if it i
 
 .PHONY: build
 build: deps ## build koffer and townhall into bin/
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 .PHONY: run
 run: build ## start the agent in training mode (simulated devices), UI on http://127.0.0.1:8765
