@@ -1,7 +1,8 @@
 # koffer: field kit agent of the Bürgerkoffer. `make help` lists the targets.
 GO       ?= go
 DATA     ?= $(CURDIR)/.koffer-dev
-BIN      := bin
+BIN      ?= bin
+DIST     ?= dist
 PKGS     := ./...
 # Stamped into the binaries (koffer version --json). A Debian version must start with a digit:
 # the last v-tag, else 0.0.0+git<commit>.
@@ -31,6 +32,10 @@ run: build ## start the agent in training mode (simulated devices), UI on http:/
 	@echo "koffer training kit: open http://127.0.0.1:8765 and log in as übung, passphrase übungskoffer (agent/training.go)"
 	$(BIN)/koffer agent --training --data $(DATA) --listen 127.0.0.1:8765
 
+.PHONY: deb
+deb: build ## build the Debian packages koffer and koffer-townhall into dist/ (dpkg-deb)
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct) docs/deb/build.sh $(BIN) $(DIST) $(VERSION)
+
 .PHONY: test
 test: deps ## run every test (set KOFFER_REQUIRE_PEERS=1 to fail instead of skip without real peers)
 	$(GO) test -count=1 -timeout 12m $(PKGS)
@@ -54,4 +59,4 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 
 .PHONY: clean
 clean: ## remove build output and the training data directory
-	rm -rf $(BIN) $(DATA)
+	rm -rf $(BIN) $(DIST) $(DATA)
