@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -47,25 +45,13 @@ func TestWatchdogFedOnlyWhileAlive(t *testing.T) {
 // READY=1 the agent sends WATCHDOG=1 on its own.
 func TestServeFeedsWatchdog(t *testing.T) {
 	a := newTestAgent(t, Options{})
-	sock := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	require.NoError(t, err)
-	defer conn.Close()
-	t.Setenv("NOTIFY_SOCKET", sock)
+	read := fakeSystemd(t)
 	t.Setenv("WATCHDOG_USEC", "200000")
 
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx) }()
-	var got []string
-	buf := make([]byte, 256)
-	for len(got) < 3 {
-		require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
-		n, err := conn.Read(buf)
-		require.NoError(t, err)
-		got = append(got, string(buf[:n]))
-	}
-	assert.Equal(t, []string{"READY=1", "WATCHDOG=1", "WATCHDOG=1"}, got)
+	assert.Equal(t, []string{"READY=1", "WATCHDOG=1", "WATCHDOG=1"}, []string{read(), read(), read()})
 	cancel()
 	require.NoError(t, <-done)
 }

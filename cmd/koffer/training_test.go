@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/agent/web/webtest"
 	"koffer/devices/peer"
 	"koffer/store"
 )
@@ -25,7 +26,8 @@ import (
 // --training) names no login, refuses that login and has no such caseworker.
 func TestTrainingKitFirstMinute(t *testing.T) {
 	exe := peer.Need(t, "chromium")[0]
-	ctx := newChromium(t, exe)
+	ctx, cancel := context.WithTimeout(webtest.Chromium(t, exe), 60*time.Second)
+	defer cancel()
 
 	dir := t.TempDir()
 	base := startUI(t, dir, "--training").base
@@ -76,25 +78,6 @@ func login(t *testing.T, ctx context.Context, name, pass string) {
 		chromedp.SendKeys(chromedp.CSS("#passphrase"), pass),
 		chromedp.Submit(chromedp.CSS("#passphrase")),
 	))
-}
-
-// newChromium starts a headless chromium with a fresh profile, bounded to a minute.
-func newChromium(t *testing.T, exe string) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelT(); cancel(); cancelAlloc() })
-	return ctx
 }
 
 type listeningAgent struct {
