@@ -114,6 +114,9 @@ func TestDebInstall(t *testing.T) {
 		out, err := exec.Command("systemd-analyze", "verify", "--man=no", "/usr/lib/systemd/system/"+unit).CombinedOutput()
 		assert.NoError(t, err, "systemd-analyze verify %s: %s", unit, out)
 		assert.Empty(t, strings.TrimSpace(string(out)), "verify %s warns", unit)
+		// systemd's own exposure score (0 best, 100 worst): "OK" ends at 20 (shown as 2.0).
+		out, err = exec.Command("systemd-analyze", "security", "--offline=yes", "--threshold=20", "/usr/lib/systemd/system/"+unit).CombinedOutput()
+		assert.NoError(t, err, "systemd-analyze security %s: %s", unit, out)
 	}
 	unit, err := os.ReadFile("/usr/lib/systemd/system/koffer.service")
 	require.NoError(t, err)
