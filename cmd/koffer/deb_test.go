@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"os/user"
@@ -132,7 +133,10 @@ func TestDebInstall(t *testing.T) {
 	runAsKoffer(t, u)
 	kit, err := os.ReadFile("/var/lib/koffer/kit.json")
 	require.NoError(t, err)
-	assert.Contains(t, sh(t, "/usr/bin/koffer", "version", "--json"), `"commit"`)
+	var bi buildInfo
+	require.NoError(t, json.Unmarshal([]byte(sh(t, "/usr/bin/koffer", "version", "--json")), &bi))
+	assert.Equal(t, sh(t, "dpkg-query", "-W", "-f=${Version}", "koffer"), bi.Version, "make deb stamps the package version")
+	assert.NotEqual(t, "unknown", bi.Commit)
 
 	// Upgrade (the same package again): a config edit and the data stay.
 	conf, err := os.ReadFile("/etc/koffer/koffer.toml")
