@@ -27,3 +27,22 @@ func TestKitVersionHeader(t *testing.T) {
 		})
 	}
 }
+
+// FuzzKitVersionHeader: whatever a kit sends, the town hall keeps it unchanged or not at all,
+// and what it keeps is short printable ASCII.
+func FuzzKitVersionHeader(f *testing.F) {
+	f.Add("1.4.0")
+	f.Add("0.0.0+git4eb3bbebc192")
+	f.Add("1.0 <b>")
+	f.Fuzz(func(t *testing.T, v string) {
+		r := httptest.NewRequest("POST", "/v1/audit", nil)
+		r.Header[receipt.VersionHeader] = []string{v}
+		got := kitVersion(r)
+		if got == "" {
+			return
+		}
+		if got != v || len(got) > 64 || strings.ContainsFunc(got, func(c rune) bool { return c < '!' || c > '~' }) {
+			t.Fatalf("kept %q from %q", got, v)
+		}
+	})
+}
