@@ -238,6 +238,7 @@ func (a *Agent) Serve(ctx context.Context) (err error) {
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		a.log.Warn("sdNotifyFailed", "err", err)
 	}
+	wg.Go(func() { a.feedWatchdog(runCtx) })
 
 	select {
 	case <-ctx.Done():

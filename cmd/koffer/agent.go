@@ -71,7 +71,9 @@ func agentRun(opts *agentOptions) error {
 	log := slog.New(h)
 
 	dir := opts.f.DataDir
+	created := false
 	if _, err := keys.LoadKit(dir); errors.Is(err, keys.ErrNotInitialised) && training {
+		created = true
 		kit, err := newTrainingKit()
 		if err != nil {
 			return err
@@ -92,7 +94,14 @@ func agentRun(opts *agentOptions) error {
 	if err != nil {
 		return err
 	}
-	if ui, err = web.New(web.Options{Backend: a.WebBackend(a.Devices()), Logger: log, IdleLock: cfg.IdleLock}); err != nil {
+	if created {
+		if err := a.SetUpTrainingDemo(opts.ctx); err != nil {
+			_ = a.Close()
+			return err
+		}
+	}
+	if ui, err = web.New(web.Options{Backend: a.WebBackend(a.Devices()), Logger: log, IdleLock: cfg.IdleLock,
+		DemoLogin: a.DemoLogin(opts.ctx)}); err != nil {
 		_ = a.Close()
 		return err
 	}

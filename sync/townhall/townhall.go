@@ -299,6 +299,15 @@ func (t *Townhall) Inbox(ctx context.Context) ([]InboxEntry, error) {
 	return out, nil
 }
 
+// KitVersion is the software version a kit last sent with its audit log ("" before that).
+func (t *Townhall) KitVersion(ctx context.Context, kitID string) (string, error) {
+	var v string
+	if err := t.db.db.QueryRowContext(ctx, `SELECT version FROM kits WHERE id = ?`, kitID).Scan(&v); err != nil {
+		return "", fmt.Errorf("kit version: %w", err)
+	}
+	return v, nil
+}
+
 // AuditLog returns the audit entries a kit has sent, in order.
 func (t *Townhall) AuditLog(ctx context.Context, kitID string) ([]receipt.AuditEntry, error) {
 	rows, err := t.db.db.QueryContext(ctx, `SELECT seq, at, event, case_id, actor, prev_hash, hash FROM audit WHERE kit_id = ? ORDER BY seq`, kitID)
