@@ -82,7 +82,7 @@ func (b *WebBackend) certificate(ctx context.Context, doc string, c *store.Case,
 		if p := f.Details.PreviousAddress; p != nil {
 			fields = append(fields, documents.Field{Label: "Bisherige Anschrift", Value: formatAddress(*p)})
 		}
-		return documents.Formular{Issue: issue, Title: title,
+		return documents.Formular{Issue: issue, Title: title, Signer: "meldepflichtigen Person",
 			Basis: "Anmeldung bei der Meldebehörde (§ 17 Abs. 1, § 23 Bundesmeldegesetz)", Fields: fields}, nil
 	}
 	return nil, fmt.Errorf("print: unknown document %q", doc)

@@ -200,7 +200,7 @@ func TestWebUIWohnsitzanmeldungToSealedPacket(t *testing.T) {
 	c, err := a.Store().Case(t.Context(), id)
 	require.NoError(t, err)
 	assert.True(t, c.Late)
-	assert.Equal(t, []string{"Anmeldeformular", "Anmeldebestätigung"}, jobNames(t, pr))
+	assert.Equal(t, []string{"Anmeldeformular", "Meldebestätigung"}, jobNames(t, pr))
 }
 
 func TestWebUIPersonalausweisToSealedPacket(t *testing.T) {

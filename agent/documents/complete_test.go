@@ -50,7 +50,7 @@ func TestDocumentsCompleteTrainingKit(t *testing.T) {
 			Address: "Sonnenstraße 3, 00000 Übungskommune", Dwelling: "Hauptwohnung", MovedIn: moved, Registered: issued}},
 		{name: "meldebestaetigung-not-asked", sign: true,
 			melde: []string{"Familienname", "Vornamen", "Geburtsdatum", "Einzugsdatum", "Tag der Anmeldung", "Anschrift"},
-			cert: Anmeldebestaetigung{Issue: is, Person: noDoctor, Address: "Sonnenstraße 3, 00000 Übungskommune", MovedIn: moved, Registered: issued}},
+			cert:  Anmeldebestaetigung{Issue: is, Person: noDoctor, Address: "Sonnenstraße 3, 00000 Übungskommune", MovedIn: moved, Registered: issued}},
 		{name: "lebensbescheinigung", sign: true, cert: Lebensbescheinigung{Issue: is, Person: p, Address: "Pflegeheim Abendrot, 00000 Übungskommune",
 			Insurer: "Deutsche Rentenversicherung Bund", InsurerRef: "12 020541 G 007"}},
 		{name: "antragsquittung", sign: true, cert: AusweisQuittung{Issue: is, Person: p, Received: issued, FeeCents: 4600, Payment: "Mit Karte bezahlt"}},

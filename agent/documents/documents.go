@@ -263,8 +263,9 @@ func (m Meldebescheinigung) build() (*layout, time.Time, error) {
 }
 
 func (a Anmeldebestaetigung) build() (*layout, time.Time, error) {
-	b := newBuilder("Anmeldebestätigung")
-	if err := a.head(b, "Bestätigung der Anmeldung", "Meldebestätigung nach § 24 Abs. 2 Bundesmeldegesetz (BMG) – gebührenfrei"); err != nil {
+	// "Meldebestätigung", as the statute and the caseworker's button call it.
+	b := newBuilder("Meldebestätigung")
+	if err := a.head(b, "Meldebestätigung", "Amtliche Meldebestätigung nach § 24 Abs. 2 Bundesmeldegesetz (BMG) – gebührenfrei"); err != nil {
 		return nil, time.Time{}, err
 	}
 	b.text("Die folgende Person hat sich angemeldet:", 11, false)
@@ -279,7 +280,7 @@ func (a Anmeldebestaetigung) build() (*layout, time.Time, error) {
 }
 
 func (l Lebensbescheinigung) build() (*layout, time.Time, error) {
-	b := newBuilder("Bestätigung Lebensbescheinigung")
+	b := newBuilder("Bestätigung der Lebensbescheinigung")
 	if err := l.head(b, "Bestätigung der Lebensbescheinigung", ""); err != nil {
 		return nil, time.Time{}, err
 	}

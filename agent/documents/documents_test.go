@@ -53,7 +53,7 @@ func cases() []docCase {
 			{"Familienname", "Größmann"}, {"Vornamen", "Jürgen Äneas"}, {"Doktorgrad", "Dr."},
 			{"Geburtsdatum", "02.05.1941"}, {"Anschrift", "Sonnenstraße 3, 12345 Müßingen"},
 			{"Einzugsdatum", "01.03.2026"}, {"Tag der Anmeldung", "14.03.2026"}, {"Wohnung", "alleinige Wohnung"},
-		}, text: []string{"Bestätigung der Anmeldung", "§ 24 Abs. 2", "gebührenfrei"},
+		}, text: []string{"Meldebestätigung", "§ 24 Abs. 2", "gebührenfrei"},
 			// §24(2) BMG: only the eight data; no Ordens-/Künstlername, no birth place.
 			absentFields: []string{"Ordens-/Künstlername", "Geburtsort"}},
 		{name: "lebensbescheinigung", cert: sampleLeben(), fields: [][2]string{

@@ -13,7 +13,7 @@ type Formular struct {
 	Title  string
 	Basis  string // legal basis line, may be empty
 	Fields []Field
-	Signer string // who signs, e.g. "meldepflichtige Person"; default "antragstellende Person"
+	Signer string // who signs, in the genitive: "meldepflichtigen Person"; default "antragstellenden Person"
 }
 
 func (f Formular) build() (*layout, time.Time, error) {
@@ -28,7 +28,7 @@ func (f Formular) build() (*layout, time.Time, error) {
 	}
 	signer := f.Signer
 	if signer == "" {
-		signer = "antragstellende Person"
+		signer = "antragstellenden Person"
 	}
 	b.gap(8)
 	b.text("Ich versichere, dass die Angaben richtig und vollständig sind.", 11, false)

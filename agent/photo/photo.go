@@ -135,7 +135,7 @@ type Geometry struct {
 
 // Photo is the finished ID photo.
 type Photo struct {
-	JPEG     []byte // Width×Height, JFIF at 300 ppi
+	JPEG     []byte   // Width×Height, JFIF at 300 ppi
 	Frame    Geometry // the face as aimed in the live frame's guide
 	Result   Geometry // the face in the finished photo
 	Upscaled float64  // how far the frame was enlarged (<1: reduced)
