@@ -3,6 +3,7 @@ package photo_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -189,4 +190,19 @@ func FuzzDecode(f *testing.F) {
 			_, _ = photo.FromImage(img, photo.Adult)
 		}
 	})
+}
+
+// BenchmarkTake measures a whole check and crop of one browser frame (PNG), as the agent does
+// it per "Lichtbild aufnehmen".
+func BenchmarkTake(b *testing.B) {
+	for _, size := range []image.Point{{640, 480}, {1280, 720}, {1920, 1080}} {
+		frame := encodePNG(b, phototest.Frame(phototest.Face(b), size.X, size.Y, 1.05*float64(size.Y)/480, 0.5, 0.5))
+		b.Run(fmt.Sprintf("%dx%d", size.X, size.Y), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := photo.Take(bytes.NewReader(frame), photo.Adult); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
