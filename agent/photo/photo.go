@@ -44,38 +44,55 @@ const (
 	MaxPixels = 3840 * 2160 // a 4K webcam
 )
 
-// Rules is the face geometry of an ID photo, in millimetres of the 35×45 mm photo, and the
-// aiming tolerance allowed in the live frame before the crop normalises it.
+// Rules is the face geometry of an ID photo, in millimetres of the 35×45 mm photo (the
+// Passbild-Schablone of Bundesdruckerei/BMI, which puts ICAO Doc 9303 Part 3 and ISO/IEC
+// 19794-5 "full frontal image" on paper). The live frame is checked against the template's
+// tolerated zones; the crop then sets the head to the ideal size, and the finished photo is
+// checked again.
 type Rules struct {
-	// HeadMin..HeadMax: chin to crown. Passbild-Schablone (Bundesdruckerei/BMI, adults and
-	// children from 10 years): 32–36 mm, i.e. 70–80 % of the height as in ICAO Doc 9303 Part 3
-	// and ISO/IEC 19794-5 (full frontal image).
+	Name string
+	// HeadMin..HeadMax: chin to crown, tolerated in the aimed frame. Adults (from 10 years):
+	// ideal 32–36 mm (70–80 % of the height, as ICAO asks), still tolerated 27–40 mm.
 	HeadMin, HeadMax float64
-	// CentreMin..CentreMax: horizontal midpoint of the face, as a fraction of the width from the
-	// left. ISO/IEC 19794-5 full frontal: 45–55 %; the template's nose line is the centre.
-	CentreMin, CentreMax float64
-	// EyesMin..EyesMax: the eye line, as a fraction of the height from the bottom. ISO/IEC
-	// 19794-5 full frontal: 50–70 % (the template's eye zone, about 22–32 mm from the bottom).
+	// EyesMin..EyesMax: the eye line in mm from the bottom edge, in the frame and the photo.
+	// Adults: the template's eye zone 22–32 mm (49–71 %; ISO/IEC 19794-5: 50–70 %).
 	EyesMin, EyesMax float64
-	// Aim widens each range in the live frame, as a fraction of the guide's size: the caseworker
-	// aims at a moving person, and the crop then sets size and position exactly.
+	// CentreMin..CentreMax: the face's horizontal midpoint as a fraction of the width, in the
+	// photo (ISO/IEC 19794-5: 45–55 %; the template's nose line is the centre).
+	CentreMin, CentreMax float64
+	// Aim widens the centre range in the live frame: the caseworker aims at a moving person,
+	// and the crop then centres the face exactly.
 	Aim float64
 	// MaxUpscale bounds how far the crop may enlarge the frame: beyond it the photo is blurred.
 	MaxUpscale float64
 }
 
-// Adult are the rules of the template for persons aged 10 and over. (Children of 6–9 have a
-// wider template; under 6 no biometric check is asked. The UI passes the rules by age.)
-var Adult = Rules{
-	HeadMin: 32, HeadMax: 36,
-	CentreMin: 0.45, CentreMax: 0.55,
-	EyesMin: 0.50, EyesMax: 0.70,
-	Aim:        0.10,
-	MaxUpscale: 1.5,
+// The templates by age. Children of 6–9 have their own template (eyes 18–32 mm, head 17–40
+// mm); under 6 no biometric check is asked, only format, frontal view and quality, so any
+// single frontal face is taken and cropped.
+var (
+	Adult = Rules{Name: "ab 10 Jahre", HeadMin: 27, HeadMax: 40, EyesMin: 22, EyesMax: 32,
+		CentreMin: 0.45, CentreMax: 0.55, Aim: 0.10, MaxUpscale: 1.5}
+	Child = Rules{Name: "6 bis 9 Jahre", HeadMin: 17, HeadMax: 40, EyesMin: 18, EyesMax: 32,
+		CentreMin: 0.45, CentreMax: 0.55, Aim: 0.10, MaxUpscale: 1.5}
+	Infant = Rules{Name: "unter 6 Jahre", HeadMin: 10, HeadMax: 45, EyesMin: 0, EyesMax: 45,
+		CentreMin: 0.35, CentreMax: 0.65, Aim: 0.10, MaxUpscale: 1.5}
+)
+
+// ForAge is the template for a citizen of age years on the day of the photo.
+func ForAge(age int) Rules {
+	switch {
+	case age < 6:
+		return Infant
+	case age < 10:
+		return Child
+	}
+	return Adult
 }
 
-// Target is where the crop puts the head: 34 mm high (the middle of 32–36 mm), the crown 3 mm
-// below the top edge, which sets the eye line near 56 % from the bottom.
+// Target is where the crop puts the head: 34 mm high (the middle of the adults' ideal 32–36
+// mm, inside every template's tolerated range), the crown 3 mm below the top edge, which sets
+// an adult's eye line about 25 mm from the bottom.
 const (
 	targetHead  = 34.0 // mm
 	targetCrown = 3.0  // mm from the top
@@ -130,7 +147,7 @@ func fail(code string) *Error { return &Error{Code: code, Hint: hints[code]} }
 type Geometry struct {
 	Head   float64 // chin to crown, mm
 	Centre float64 // horizontal midpoint, fraction of the width from the left
-	Eyes   float64 // eye line, fraction of the height from the bottom
+	Eyes   float64 // eye line, mm from the bottom edge
 }
 
 // Photo is the finished ID photo.
@@ -281,17 +298,16 @@ func FromImage(img image.Image, rules Rules) (*Photo, error) {
 	geo := Geometry{
 		Head:   (chin - crown) * mm,
 		Centre: (f.col - float64(g.Min.X)) / float64(g.Dx()),
-		Eyes:   (float64(g.Max.Y) - eyes) / float64(g.Dy()),
+		Eyes:   (float64(g.Max.Y) - eyes) * mm,
 	}
-	aim := rules.Aim
 	switch {
-	case geo.Head < rules.HeadMin-aim*photoH:
+	case geo.Head < rules.HeadMin:
 		return nil, fail(CodeHeadSmall)
-	case geo.Head > rules.HeadMax+aim*photoH:
+	case geo.Head > rules.HeadMax:
 		return nil, fail(CodeHeadLarge)
-	case geo.Centre < rules.CentreMin-aim || geo.Centre > rules.CentreMax+aim:
+	case geo.Centre < rules.CentreMin-rules.Aim || geo.Centre > rules.CentreMax+rules.Aim:
 		return nil, fail(CodeOffCentre)
-	case geo.Eyes < rules.EyesMin-aim || geo.Eyes > rules.EyesMax+aim:
+	case geo.Eyes < rules.EyesMin || geo.Eyes > rules.EyesMax:
 		return nil, fail(CodeEyes)
 	}
 
@@ -323,7 +339,7 @@ func FromImage(img image.Image, rules Rules) (*Photo, error) {
 	final := Geometry{
 		Head:   targetHead,
 		Centre: (f.col - float64(crop.Min.X)) / float64(crop.Dx()),
-		Eyes:   (float64(crop.Max.Y) - eyes) / float64(crop.Dy()),
+		Eyes:   (float64(crop.Max.Y) - eyes) / float64(crop.Dy()) * photoH,
 	}
 	switch {
 	case final.Centre < rules.CentreMin || final.Centre > rules.CentreMax:

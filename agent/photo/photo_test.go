@@ -53,11 +53,11 @@ func TestTakeCentredFace(t *testing.T) {
 			assert.Equal(t, "JFIF\x00", string(p.JPEG[6:11]))
 			assert.Equal(t, []byte{1, 0x01, 0x2C, 0x01, 0x2C}, p.JPEG[13:18])
 
-			// The finished photo: head 34 mm of 45, face centred, eyes in the 50–70 % band.
+			// The finished photo: head 34 mm of 45, face centred, eyes in the 22–32 mm band.
 			assert.InDelta(t, 34, p.Result.Head, 0.01)
 			assert.InDelta(t, 0.5, p.Result.Centre, 0.05)
-			assert.GreaterOrEqual(t, p.Result.Eyes, 0.50)
-			assert.LessOrEqual(t, p.Result.Eyes, 0.70)
+			assert.GreaterOrEqual(t, p.Result.Eyes, 22.0)
+			assert.LessOrEqual(t, p.Result.Eyes, 32.0)
 			assert.InDelta(t, 1.1, p.Upscaled, 0.1, "480 px frame to 531 px photo")
 			// Ground truth: the test face's head is 333 px (crown to chin) at scale 1, so on
 			// the photo it is 333·1.05·Upscaled px of 531 px = 45 mm. The template: 32–36 mm.
@@ -123,6 +123,24 @@ func TestTakeHints(t *testing.T) {
 			assert.NotContains(t, err.Error(), "Kopf", "error strings are English; the hint is for the caseworker")
 		})
 	}
+}
+
+// The template depends on age: a child's smaller head still makes a photo, an adult's of the
+// same size is too small.
+func TestForAge(t *testing.T) {
+	assert.Equal(t, photo.Infant, photo.ForAge(3))
+	assert.Equal(t, photo.Child, photo.ForAge(6))
+	assert.Equal(t, photo.Child, photo.ForAge(9))
+	assert.Equal(t, photo.Adult, photo.ForAge(10))
+
+	small := encodePNG(t, phototest.Frame(phototest.Face(t), 1280, 960, 1.5, 0.5, 0.5)) // head ≈ 23 mm
+	_, err := photo.Take(bytes.NewReader(small), photo.ForAge(40))
+	var pe *photo.Error
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, photo.CodeHeadSmall, pe.Code)
+	p, err := photo.Take(bytes.NewReader(small), photo.ForAge(7))
+	require.NoError(t, err)
+	assert.InDelta(t, 34, p.Result.Head, 0.01)
 }
 
 func TestDecodeRefusesOversizedFrames(t *testing.T) {
