@@ -133,7 +133,7 @@ func TestBuildDevicesRejects(t *testing.T) {
 func TestProfilePrinterRealPrinter(t *testing.T) {
 	p := ipptest.Start(t, ipptest.Options{})
 	cert := documents.Anmeldebestaetigung{
-		Issue:  documents.Issue{Authority: documents.Authority{Name: "Stadt Musterstadt – Bürgeramt"}, CaseID: "0194b8f0-0000-7000-8000-000000000001", Issued: time.Now(), Place: "Musterstadt", Clerk: "kit-1"},
+		Issue:  documents.Issue{Authority: documents.Authority{Name: "Stadt Musterstadt – Bürgeramt"}, CaseID: "0194b8f0-0000-7000-8000-000000000001", Issued: time.Now(), Place: "Musterstadt", Caseworker: "kit-1"},
 		Person: documents.Person{FamilyName: "Beispiel", GivenNames: "Jürgen"},
 	}
 	var want bytes.Buffer
