@@ -4,25 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 
 	"github.com/google/uuid"
 
 	"koffer/agent/cases"
 	"koffer/agent/localapi"
 	"koffer/store"
-	"koffer/sync/packet"
 )
 
-// Draft step names: each holds the JSON of that part of the case file.
-const (
-	StepPerson  = "person"  // cases.Person
-	StepDetails = "details" // cases.Details
-)
-
-// StartDraft opens a new case captured step by step (the UI's path). It needs a logged-in
-// caseworker: every step is stored encrypted with the data key.
-func (a *Agent) StartDraft(ctx context.Context, service cases.Service, actor string) (string, error) {
+// StartDraft opens a new case captured step by step (the UI's path), starting from the case
+// file start (nil: empty). It needs a logged-in caseworker: the draft is stored encrypted with
+// the data key.
+func (a *Agent) StartDraft(ctx context.Context, service cases.Service, actor string, start *cases.File) (string, error) {
 	if !service.Valid() {
 		return "", &cases.ValidationError{Problems: []cases.Problem{{Field: "service", Code: "unknown-service",
 			Message: "unknown service", Hint: "Unbekannte Dienstleistung."}}}
@@ -34,20 +27,100 @@ func (a *Agent) StartDraft(ctx context.Context, service cases.Service, actor str
 	if err := a.store.CreateDraft(ctx, store.NewCase{ID: id, Service: string(service), Actor: actor}); err != nil {
 		return "", err
 	}
+	st := &draftState{}
+	if start != nil {
+		st.File = *start
+	}
+	st.File.Service = service
+	st.File.Attachments = nil
+	if err := a.saveDraft(ctx, id, st); err != nil {
+		return "", err
+	}
 	return id, nil
 }
 
-// SaveDraftStep stores one step (StepPerson or StepDetails, as JSON) durably and encrypted.
-// When it returns nil the UI may say "gespeichert".
-func (a *Agent) SaveDraftStep(ctx context.Context, caseID, step string, data []byte) error {
-	if step != StepPerson && step != StepDetails {
-		return fmt.Errorf("unknown step %q", step)
+// SaveDraft stores the case file of a draft durably and encrypted (attachments are added with
+// AddDraftAttachment). When it returns nil the UI may say "gespeichert".
+func (a *Agent) SaveDraft(ctx context.Context, caseID string, f *cases.File) error {
+	return a.updateDraft(ctx, caseID, func(st *draftState) error {
+		service := st.File.Service
+		st.File = *f
+		st.File.Service, st.File.Attachments = service, nil
+		return nil
+	})
+}
+
+// draft reads the state of draft c.
+func (a *Agent) draft(ctx context.Context, c *store.Case) (*draftState, error) {
+	key, err := a.DataKey()
+	if err != nil {
+		return nil, err
 	}
+	steps, err := a.store.Steps(ctx, key, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	st := &draftState{}
+	if raw, ok := steps[draftStep]; ok {
+		if err := json.Unmarshal(raw, st); err != nil {
+			return nil, fmt.Errorf("draft of %s: %w", c.ID, err)
+		}
+	}
+	st.File.Service = cases.Service(c.Service)
+	st.init()
+	return st, nil
+}
+
+func (st *draftState) init() {
+	if st.UI == nil {
+		st.UI = map[string]string{}
+	}
+	if st.Scans == nil {
+		st.Scans = map[string]int{}
+	}
+	if st.Printed == nil {
+		st.Printed = map[string]bool{}
+	}
+	if st.Attached == nil {
+		st.Attached = map[string]bool{}
+	}
+	if st.Version == 0 {
+		st.Version = 1
+	}
+}
+
+func (a *Agent) saveDraft(ctx context.Context, id string, st *draftState) error {
 	key, err := a.DataKey()
 	if err != nil {
 		return err
 	}
-	return a.store.SaveStep(ctx, key, caseID, step, data)
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return a.store.SaveStep(ctx, key, id, draftStep, data)
+}
+
+// updateDraft loads a draft, applies fn and stores it.
+func (a *Agent) updateDraft(ctx context.Context, id string, fn func(st *draftState) error) error {
+	if _, err := a.DataKey(); err != nil {
+		return err
+	}
+	c, err := a.store.Case(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := cases.Move(cases.State(c.State), cases.Sealed); err != nil {
+		return err
+	}
+	st, err := a.draft(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := fn(st); err != nil {
+		return err
+	}
+	return a.saveDraft(ctx, id, st)
 }
 
 // AddDraftAttachment checks and stores a captured file (scan, fingerprint, signature, photo)
@@ -63,8 +136,8 @@ func (a *Agent) AddDraftAttachment(ctx context.Context, caseID, kind, finger str
 	return a.store.AddAttachment(ctx, key, store.Attachment{CaseID: caseID, Kind: kind, Finger: finger}, data)
 }
 
-// SealDraft assembles a draft into a case file, checks it with the same rules as Submit and
-// seals it; the draft's steps are deleted in the same transaction.
+// SealDraft assembles a draft into a case file (its attachments are the store's rows) and
+// seals it on the same path as Submit; the draft's steps are deleted in the same transaction.
 func (a *Agent) SealDraft(ctx context.Context, caseID, actor string) (localapi.SubmitResponse, error) {
 	key, err := a.DataKey()
 	if err != nil {
@@ -77,52 +150,26 @@ func (a *Agent) SealDraft(ctx context.Context, caseID, actor string) (localapi.S
 	if err := cases.Move(cases.State(c.State), cases.Sealed); err != nil {
 		return localapi.SubmitResponse{}, err
 	}
-	steps, err := a.store.Steps(ctx, key, caseID)
+	st, err := a.draft(ctx, c)
 	if err != nil {
 		return localapi.SubmitResponse{}, err
 	}
-	f := &cases.File{Service: cases.Service(c.Service)}
-	for name, dst := range map[string]any{StepPerson: &f.Person, StepDetails: &f.Details} {
-		if b, ok := steps[name]; ok {
-			if err := json.Unmarshal(b, dst); err != nil {
-				return localapi.SubmitResponse{}, fmt.Errorf("draft step %s: %w", name, err)
-			}
-		}
-	}
+	f := &st.File
 	atts, err := a.store.Attachments(ctx, caseID)
 	if err != nil {
 		return localapi.SubmitResponse{}, err
 	}
 	files := make([][]byte, len(atts))
+	defer func() {
+		for i := range files {
+			clear(files[i])
+		}
+	}()
 	for i, at := range atts {
 		f.Attachments = append(f.Attachments, cases.Attachment{Kind: at.Kind, File: fmt.Sprintf("attachment-%d", at.ID), Finger: at.Finger})
 		if files[i], err = a.store.AttachmentData(ctx, key, at); err != nil {
 			return localapi.SubmitResponse{}, err
 		}
 	}
-	now := a.now().UTC()
-	assess, err := cases.Check(f, now, files, nil)
-	if err != nil {
-		return localapi.SubmitResponse{}, err
-	}
-	parts, err := buildParts(caseID, a.kit.Bundle.KitID, f, assess, now, files)
-	if err != nil {
-		return localapi.SubmitResponse{}, err
-	}
-	item, err := a.store.SealCase(ctx, store.NewCase{ID: caseID, Service: c.Service, Late: assess.Late, Actor: actor},
-		func(w io.Writer) error {
-			_, err := a.sealer.Seal(w, packet.Manifest{CaseID: caseID, Service: c.Service, CreatedAt: c.CreatedAt}, parts)
-			return err
-		})
-	if err != nil {
-		return localapi.SubmitResponse{}, err
-	}
-	for i := range files {
-		clear(files[i])
-	}
-	a.log.Info("draftSealed", "caseId", caseID, "service", c.Service, "size", item.Size, "late", assess.Late)
-	if a.opts.OnSealed != nil {
-		a.opts.OnSealed(caseID)
-	}
-	return localapi.SubmitResponse{ID: caseID, State: store.StateSealed, Late: assess.Late, Fee: assess.Fee.String()}, nil
+	return a.seal(ctx, sealing{id: caseID, file: f, files: files, actor: actor, created: c.CreatedAt, draft: true})
 }

@@ -52,24 +52,19 @@ func TestDraftCaptureAndSeal(t *testing.T) {
 	var cf cases.File
 	require.NoError(t, json.Unmarshal(req.Case, &cf))
 
-	_, err := a.StartDraft(ctx, cases.Wohnsitzanmeldung, "1")
+	_, err := a.StartDraft(ctx, cases.Wohnsitzanmeldung, "1", nil)
 	assert.ErrorIs(t, err, store.ErrNoKey, "drafts need a logged-in caseworker")
 	loggedIn(t, a)
 
-	id, err := a.StartDraft(ctx, cases.Wohnsitzanmeldung, "1")
+	id, err := a.StartDraft(ctx, cases.Wohnsitzanmeldung, "1", nil)
 	require.NoError(t, err)
-	person, err := json.Marshal(cf.Person)
-	require.NoError(t, err)
-	details, err := json.Marshal(cf.Details)
-	require.NoError(t, err)
-	require.NoError(t, a.SaveDraftStep(ctx, id, StepPerson, person))
-	require.NoError(t, a.SaveDraftStep(ctx, id, StepDetails, details))
+	require.NoError(t, a.SaveDraft(ctx, id, &cf))
 	_, err = a.AddDraftAttachment(ctx, id, "scan", "", req.Files[0])
 	require.NoError(t, err)
 
 	// Sealing too early: the rules say what is missing, the draft stays a draft.
 	_, err = a.SealDraft(ctx, id, "1")
-	assert.ErrorContains(t, err, "attachments: the signed registration form is required")
+	assert.ErrorContains(t, err, "attachments: signature required")
 	c, err := a.Store().Case(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, store.StateDraft, c.State)
@@ -107,5 +102,5 @@ func TestDraftCaptureAndSeal(t *testing.T) {
 	assert.False(t, dirHolds(t, a.opts.DataDir, cf.Person.FamilyName))
 
 	a.Logout()
-	assert.ErrorIs(t, a.SaveDraftStep(ctx, id, StepPerson, person), store.ErrNoKey)
+	assert.ErrorIs(t, a.SaveDraft(ctx, id, &cf), store.ErrNoKey)
 }

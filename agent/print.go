@@ -8,7 +8,6 @@ import (
 
 	"koffer/agent/cases"
 	"koffer/agent/documents"
-	"koffer/agent/web"
 	"koffer/devices/ipp"
 	"koffer/store"
 )
@@ -29,9 +28,8 @@ func (c Config) authority() (documents.Authority, string) {
 
 // certificate lays out document doc of case c from the values the caseworker captured.
 // Dates the caseworker did not give stay empty on paper rather than being guessed.
-func (b *WebBackend) certificate(ctx context.Context, doc string, c *store.Case, st *uiState, title string) (documents.Certificate, error) {
-	v := st.Values
-	f, _ := caseFile(cases.Service(c.Service), v)
+func (b *WebBackend) certificate(ctx context.Context, doc string, c *store.Case, st *draftState, title string) (documents.Certificate, error) {
+	f := &st.File
 	now := b.a.now()
 	auth, place := b.a.opts.Config.authority()
 	if b.a.opts.Training {
@@ -44,28 +42,28 @@ func (b *WebBackend) certificate(ctx context.Context, doc string, c *store.Case,
 	address := formatAddress(f.Person.Address)
 
 	switch doc {
-	case web.DocReceipt:
+	case cases.DocReceipt:
 		fee := cases.ServiceFee(f.Service, now, cases.Age(birth, now), f.Details.Provisional)
 		return documents.AusweisQuittung{Issue: issue, Person: person, Received: now,
 			FeeCents: int(fee.Cents), TownHallCase: c.ReceiptNumber}, nil
-	case web.DocConfirmation:
+	case cases.DocConfirmation:
 		return documents.Lebensbescheinigung{Issue: issue, Person: person, Address: address,
 			Insurer: f.Details.Insurer, InsurerRef: f.Details.Reference}, nil
-	case web.DocRegister:
+	case cases.DocRegister:
 		return b.meldebescheinigung(ctx, issue, st)
-	case web.DocRegistration:
+	case cases.DocRegistration:
 		moved, _ := time.Parse(time.DateOnly, f.Details.MoveInDate)
 		return documents.Anmeldebestaetigung{Issue: issue, Person: person, Address: address,
 			Dwelling: "alleinige Wohnung", MovedIn: moved, Registered: now}, nil
-	case web.DocForm:
+	case cases.DocForm:
 		fields := []documents.Field{
 			{Label: "Familienname", Value: person.FamilyName},
 			{Label: "Vornamen", Value: person.GivenNames},
-			{Label: "Geburtsdatum", Value: v["geburtsdatum"]},
+			{Label: "Geburtsdatum", Value: deDate(f.Person.BirthDate)},
 			{Label: "Geburtsort", Value: person.BirthPlace},
 			{Label: "Staatsangehörigkeit", Value: f.Person.Nationality},
 			{Label: "Neue Anschrift", Value: address},
-			{Label: "Einzugsdatum", Value: v["einzug"]},
+			{Label: "Einzugsdatum", Value: deDate(f.Details.MoveInDate)},
 		}
 		if p := f.Details.PreviousAddress; p != nil {
 			fields = append(fields, documents.Field{Label: "Bisherige Anschrift", Value: formatAddress(*p)})
@@ -85,22 +83,21 @@ func formatAddress(a cases.Address) string {
 	return street + ", " + city
 }
 
-// errNoExtract: a Meldebescheinigung certifies what the register holds, so it is printed from
-// the visit pack's register extract only, never from what was typed at the door.
-var errNoExtract = &web.ValidationError{Fields: map[string]string{"": "Für diese Meldebescheinigung liegt kein Registerauszug vor. " +
-	"Bitte den Vorgang über den gebuchten Besuch auf der Startseite beginnen; ohne Besuchspaket stellt das Bürgeramt die Bescheinigung aus."}}
+// deDate shows YYYY-MM-DD as TT.MM.JJJJ on paper; a date not given stays empty.
+func deDate(v string) string {
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t.Format("02.01.2006")
+	}
+	return ""
+}
 
-// errExtended: the visit pack carries the simple extract (§18(1) BMG) only.
-var errExtended = &web.ValidationError{Fields: map[string]string{"": "Eine erweiterte Meldebescheinigung stellt das Bürgeramt aus. " +
-	"Der Koffer kann die einfache Meldebescheinigung drucken: bitte unter „Registerauszug und Ausweis“ ändern."}}
-
-func (b *WebBackend) meldebescheinigung(ctx context.Context, issue documents.Issue, st *uiState) (documents.Certificate, error) {
-	if st.Values["art"] == "erweitert" {
-		return nil, errExtended
+func (b *WebBackend) meldebescheinigung(ctx context.Context, issue documents.Issue, st *draftState) (documents.Certificate, error) {
+	if st.File.Details.Extended {
+		return nil, attachErr(cases.ErrExtended)
 	}
 	visitID := st.VisitID
 	if visitID == "" {
-		return nil, errNoExtract
+		return nil, attachErr(cases.ErrNoExtract)
 	}
 	ap, err := b.a.Appointment(ctx, visitID)
 	if err != nil {
@@ -108,7 +105,7 @@ func (b *WebBackend) meldebescheinigung(ctx context.Context, issue documents.Iss
 	}
 	e := ap.Register
 	if e == nil {
-		return nil, errNoExtract
+		return nil, attachErr(cases.ErrNoExtract)
 	}
 	birth, _ := time.Parse(time.DateOnly, e.BirthDate)
 	m := documents.Meldebescheinigung{Issue: issue, Person: documents.Person{

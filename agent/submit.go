@@ -17,6 +17,8 @@ import (
 )
 
 // form is the form-data part of a packet (form.json): what the town hall's back office reads.
+// Details carry everything captured besides the files: payment, photo source, signature
+// waiver, confirmations and the whole fingerprint capture record (attempts and decisions).
 type form struct {
 	CaseID      string         `json:"case_id"`
 	Service     cases.Service  `json:"service"`
@@ -32,11 +34,13 @@ type form struct {
 }
 
 type formAttached struct {
-	Part     string `json:"part"`
-	Kind     string `json:"kind"`
-	Finger   string `json:"finger,omitempty"`
-	Attempts int    `json:"attempts,omitempty"`
-	Quality  *int   `json:"quality,omitempty"`
+	Part       string `json:"part"`
+	Kind       string `json:"kind"`
+	Finger     string `json:"finger,omitempty"`
+	Attempts   int    `json:"attempts,omitempty"`
+	Quality    *int   `json:"quality,omitempty"`
+	Method     string `json:"method,omitempty"`
+	ByOperator bool   `json:"by_operator,omitempty"`
 }
 
 // Submit validates a complete case (cases.Check, the same rules the UI uses) and seals it: the
@@ -64,21 +68,7 @@ func (a *Agent) Submit(ctx context.Context, req localapi.SubmitRequest) (localap
 	if err != nil {
 		return localapi.SubmitResponse{}, err
 	}
-	now := a.now().UTC()
-	assess, err := cases.Check(f, now, req.Files, nil)
-	if err != nil {
-		return localapi.SubmitResponse{}, err
-	}
-	parts, err := buildParts(id, a.kit.Bundle.KitID, f, assess, now, req.Files)
-	if err != nil {
-		return localapi.SubmitResponse{}, err
-	}
-	item, err := a.store.SealCase(ctx, store.NewCase{
-		ID: id, Service: string(f.Service), Late: assess.Late, CreatedAt: now, Actor: "cli",
-	}, func(w io.Writer) error {
-		_, err := a.sealer.Seal(w, packet.Manifest{CaseID: id, Service: string(f.Service), CreatedAt: now}, parts)
-		return err
-	})
+	res, err := a.seal(ctx, sealing{id: id, file: f, files: req.Files, actor: "cli"})
 	if errors.Is(err, store.ErrExists) {
 		c, cerr := a.store.Case(ctx, id)
 		if cerr != nil {
@@ -86,14 +76,56 @@ func (a *Agent) Submit(ctx context.Context, req localapi.SubmitRequest) (localap
 		}
 		return localapi.SubmitResponse{ID: c.ID, State: c.State, Late: c.Late, Duplicate: true}, nil
 	}
+	return res, err
+}
+
+// sealing is one case on its way into a packet: from the CLI complete, from the UI a draft.
+type sealing struct {
+	id      string
+	file    *cases.File
+	files   [][]byte // files[i] belongs to file.Attachments[i]
+	actor   string
+	created time.Time // a draft's creation; zero: now
+	draft   bool
+}
+
+// seal is the one path from a case file to the outbox, for the CLI and the UI alike: the kit
+// completes what it knows itself (cases.File.Complete), cases.Check applies every rule, the
+// parts are built, the packet is written and fsynced, then the case and its outbox row commit
+// in one transaction, and the uplink is woken.
+func (a *Agent) seal(ctx context.Context, s sealing) (localapi.SubmitResponse, error) {
+	now := a.now().UTC()
+	f := s.file
+	f.Complete()
+	assess, err := cases.Check(f, now, s.files, nil)
 	if err != nil {
 		return localapi.SubmitResponse{}, err
 	}
-	a.log.Info("caseSealed", "caseId", id, "service", string(f.Service), "size", item.Size, "late", assess.Late)
-	if a.opts.OnSealed != nil {
-		a.opts.OnSealed(id)
+	parts, err := buildParts(s.id, a.kit.Bundle.KitID, f, assess, now, s.files)
+	if err != nil {
+		return localapi.SubmitResponse{}, err
 	}
-	return localapi.SubmitResponse{ID: id, State: store.StateSealed, Late: assess.Late, Fee: assess.Fee.String()}, nil
+	nc := store.NewCase{ID: s.id, Service: string(f.Service), Late: assess.Late, Actor: s.actor}
+	created := s.created
+	if !s.draft {
+		nc.CreatedAt, created = now, now
+	}
+	item, err := a.store.SealCase(ctx, nc, func(w io.Writer) error {
+		_, err := a.sealer.Seal(w, packet.Manifest{CaseID: s.id, Service: string(f.Service), CreatedAt: created}, parts)
+		return err
+	})
+	if err != nil {
+		return localapi.SubmitResponse{}, err
+	}
+	event := "caseSealed"
+	if s.draft {
+		event = "draftSealed"
+	}
+	a.log.Info(event, "caseId", s.id, "service", string(f.Service), "size", item.Size, "late", assess.Late)
+	if a.opts.OnSealed != nil {
+		a.opts.OnSealed(s.id)
+	}
+	return localapi.SubmitResponse{ID: s.id, State: store.StateSealed, Late: assess.Late, Fee: assess.Fee.String()}, nil
 }
 
 var extOf = map[string]string{"pdf": ".pdf", "jpeg": ".jpg", "png": ".png", "jp2": ".jp2", "fir": ".fir", "wsq": ".wsq"}
@@ -108,7 +140,8 @@ func buildParts(id, kitID string, f *cases.File, a cases.Assessment, now time.Ti
 	parts := []packet.Part{{}}
 	for i, at := range f.Attachments {
 		name := fmt.Sprintf("%s-%d%s", at.Kind, i+1, extOf[cases.Sniff(files[i])])
-		fm.Attachments = append(fm.Attachments, formAttached{Part: name, Kind: at.Kind, Finger: at.Finger, Attempts: at.Attempts, Quality: at.Quality})
+		fm.Attachments = append(fm.Attachments, formAttached{Part: name, Kind: at.Kind, Finger: at.Finger,
+			Attempts: at.Attempts, Quality: at.Quality, Method: at.Method, ByOperator: at.ByOperator})
 		parts = append(parts, packet.Part{Name: name, Kind: at.Kind, Finger: at.Finger, Data: files[i]})
 	}
 	data, err := json.Marshal(fm)

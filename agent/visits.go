@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"koffer/agent/web"
+	"koffer/agent/cases"
 	"koffer/store"
 	"koffer/sync/uplink"
 	"koffer/sync/visit"
@@ -151,21 +151,29 @@ func (a *Agent) visitPack(ctx context.Context, key cipher.AEAD, id string) (*vis
 	return visit.Parse(raw)
 }
 
-// prefill puts an appointment's person into the first step's fields. For a registration the
-// pack's address is where the person lived until now.
-func prefill(v map[string]string, s web.Service, p visit.Person) {
-	v["familienname"], v["vornamen"] = p.FamilyName, p.GivenNames
-	if t, err := time.Parse(time.DateOnly, p.BirthDate); err == nil {
-		v["geburtsdatum"] = t.Format("02.01.2006")
+// prefill is the case file a draft starts from: the appointment's person, if any. For a
+// registration the pack's address is where the person lived until now. Identity cards are for
+// Germans only (PAuswG §1), so that nationality is the start.
+func prefill(s cases.Service, p *visit.Person) *cases.File {
+	f := &cases.File{Service: s}
+	if s == cases.Personalausweis {
+		f.Person.Nationality = "DEU"
 	}
-	v["geburtsort"] = p.BirthPlace
+	if p == nil {
+		return f
+	}
+	f.Person.FamilyName, f.Person.GivenNames, f.Person.BirthPlace = p.FamilyName, p.GivenNames, p.BirthPlace
+	if _, err := time.Parse(time.DateOnly, p.BirthDate); err == nil {
+		f.Person.BirthDate = p.BirthDate
+	}
 	if p.Nationality != "" {
-		v["staatsangehoerigkeit"] = p.Nationality
+		f.Person.Nationality = p.Nationality
 	}
-	prefix := ""
-	if s == web.Wohnsitzanmeldung {
-		prefix = "alt_"
+	addr := cases.Address{Street: p.Address.Street, HouseNumber: p.Address.HouseNumber, PostalCode: p.Address.PostalCode, City: p.Address.City}
+	if s == cases.Wohnsitzanmeldung {
+		f.Details.PreviousAddress = &addr
+	} else {
+		f.Person.Address = addr
 	}
-	v[prefix+"strasse"], v[prefix+"hausnummer"] = p.Address.Street, p.Address.HouseNumber
-	v[prefix+"plz"], v[prefix+"ort"] = p.Address.PostalCode, p.Address.City
+	return f
 }

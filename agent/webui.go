@@ -1,13 +1,10 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"image/png"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +17,9 @@ import (
 	"koffer/agent/web"
 	"koffer/devices"
 	"koffer/devices/fingerprint"
+	"koffer/devices/fingerprint/iso19794"
 	"koffer/store"
+	"koffer/sync/visit"
 )
 
 // DocumentScanner scans one document and returns it as PDF, JPEG or PNG.
@@ -37,21 +36,22 @@ type WebDevices struct {
 	Training bool               // the devices are simulators
 }
 
-// uiStep is the draft step holding the UI's own state of a case: the values as typed, where
-// the case stands, the version for optimistic concurrency and the idempotency keys applied.
-const uiStep = "ui"
+// draftStep is the draft step holding a case being captured in the UI: the case file as far as
+// it is filled, the UI's own values, where the case stands, the version for optimistic
+// concurrency and the idempotency keys applied. Attachments are store rows of their own.
+const draftStep = "draft"
 
-type uiState struct {
-	Version   int                  `json:"version"`
-	Step      string               `json:"step"`
-	VisitID   string               `json:"visit_id,omitempty"`
-	Keys      []string             `json:"keys"`
-	Values    map[string]string    `json:"values"`
-	Scans     map[string]int       `json:"scans"`
-	Printed   map[string]bool      `json:"printed"`
-	Attempts  []web.FingerAttempt  `json:"attempts"`
-	Decisions []web.FingerDecision `json:"decisions"`
-	Attached  map[string]bool      `json:"attached"` // hand -> fingerprint stored
+type draftState struct {
+	Version  int               `json:"version"`
+	Step     string            `json:"step"`
+	VisitID  string            `json:"visit_id,omitempty"`
+	Keys     []string          `json:"keys"`
+	File     cases.File        `json:"file"`
+	UI       map[string]string `json:"ui"` // UI-only values, by field name
+	Scans    map[string]int    `json:"scans"`
+	Printed  map[string]bool   `json:"printed"`
+	Signed   bool              `json:"signed"`
+	Attached map[string]bool   `json:"attached"` // hand -> fingerprint stored
 }
 
 // WebBackend implements web.Backend over the agent: drafts in the store encrypted with the data
@@ -60,8 +60,10 @@ type WebBackend struct {
 	a   *Agent
 	dev WebDevices
 
-	mu     sync.Mutex
-	images map[string][]byte // caseID/finger/attempt -> PNG of a capture below the threshold
+	mu sync.Mutex
+	// images are the ISO/IEC 19794-4 records of captures not stored yet (below the threshold,
+	// waiting for the operator), by caseID/finger/attempt. Lock and logout drop them.
+	images map[string][]byte
 }
 
 var _ web.Backend = (*WebBackend)(nil)
@@ -89,7 +91,26 @@ func (b *WebBackend) Login(ctx context.Context, name, passphrase string) (web.Ca
 // Lock implements web.Backend: the data key is forgotten; drafts wait for the next login.
 func (b *WebBackend) Lock(context.Context, string) error {
 	b.a.Logout()
+	b.dropImages()
 	return nil
+}
+
+// dropImages forgets every fingerprint image held in memory: they wait for an operator who
+// is no longer there, and biometrics never outlive the session that captured them.
+func (b *WebBackend) dropImages() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, img := range b.images {
+		clear(img)
+		delete(b.images, k)
+	}
+}
+
+// HeldImages is how many fingerprint images wait in memory (for tests and metrics).
+func (b *WebBackend) HeldImages() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.images)
 }
 
 // Overview implements web.Backend: the queue, the uplink, today's appointments from the visit
@@ -134,8 +155,8 @@ func (b *WebBackend) Overview(ctx context.Context) (web.Overview, error) {
 	return ov, nil
 }
 
-// load reads a draft's UI state.
-func (b *WebBackend) load(ctx context.Context, id string) (*store.Case, *uiState, error) {
+// load reads a draft's state; st is nil for a case that is no draft any more.
+func (b *WebBackend) load(ctx context.Context, id string) (*store.Case, *draftState, error) {
 	c, err := b.a.store.Case(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, web.ErrNotFound
@@ -146,40 +167,14 @@ func (b *WebBackend) load(ctx context.Context, id string) (*store.Case, *uiState
 	if c.State != store.StateDraft {
 		return c, nil, nil
 	}
-	key, err := b.a.DataKey()
+	st, err := b.a.draft(ctx, c)
+	if errors.Is(err, store.ErrNoKey) {
+		b.dropImages() // the agent locked itself: nobody can decide on them now
+	}
 	if err != nil {
 		return nil, nil, lockedErr(err)
 	}
-	steps, err := b.a.store.Steps(ctx, key, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	st := &uiState{}
-	if raw, ok := steps[uiStep]; ok {
-		if err := json.Unmarshal(raw, st); err != nil {
-			return nil, nil, fmt.Errorf("ui step of %s: %w", id, err)
-		}
-	}
-	st.init()
 	return c, st, nil
-}
-
-func (st *uiState) init() {
-	if st.Values == nil {
-		st.Values = map[string]string{}
-	}
-	if st.Scans == nil {
-		st.Scans = map[string]int{}
-	}
-	if st.Printed == nil {
-		st.Printed = map[string]bool{}
-	}
-	if st.Attached == nil {
-		st.Attached = map[string]bool{}
-	}
-	if st.Version == 0 {
-		st.Version = 1
-	}
 }
 
 func lockedErr(err error) error {
@@ -189,36 +184,35 @@ func lockedErr(err error) error {
 	return err
 }
 
-func (b *WebBackend) save(ctx context.Context, id string, st *uiState) error {
-	key, err := b.a.DataKey()
-	if err != nil {
-		return lockedErr(err)
-	}
-	data, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	return b.a.store.SaveStep(ctx, key, id, uiStep, data)
-}
-
-func (b *WebBackend) toWeb(c *store.Case, st *uiState) *web.Case {
-	wc := &web.Case{ID: c.ID, Service: web.Service(c.Service), State: c.State, Late: c.Late,
+func (b *WebBackend) toWeb(c *store.Case, st *draftState) *web.Case {
+	wc := &web.Case{ID: c.ID, Service: cases.Service(c.Service), State: c.State, Late: c.Late,
 		SealedAt: c.SealedAt, PacketSize: c.PacketSize, UpdatedAt: c.UpdatedAt}
 	if st == nil {
 		return wc
 	}
 	wc.Version, wc.Step, wc.VisitID = st.Version, st.Step, st.VisitID
-	wc.Values = st.Values
-	wc.Scans, wc.Printed = st.Scans, st.Printed
-	wc.Attempts, wc.Decisions = st.Attempts, st.Decisions
+	wc.Values = map[string]string{}
+	for _, p := range cases.Paths() {
+		if v := st.File.Get(p); v != "" {
+			wc.Values[p] = v
+		}
+	}
+	for k, v := range st.UI {
+		wc.Values[k] = v
+	}
+	wc.Scans, wc.Printed, wc.Signed = st.Scans, st.Printed, st.Signed
+	if cp := st.File.Details.Fingerprints; cp != nil {
+		wc.Capture = *cp
+	}
 	now := b.a.now()
-	f, _ := caseFile(cases.Service(c.Service), st.Values)
+	f := &st.File
 	wc.Fee = "gebührenfrei"
 	if birth, err := time.Parse(time.DateOnly, f.Person.BirthDate); err == nil {
-		fee := cases.ServiceFee(f.Service, now, cases.Age(birth, now), f.Details.Provisional)
-		if fee.Cents > 0 {
+		age := cases.Age(birth, now)
+		if fee := cases.ServiceFee(f.Service, now, age, f.Details.Provisional); fee.Cents > 0 {
 			wc.Fee = fee.String()
 		}
+		wc.NoFingers = f.Service == cases.Personalausweis && !cases.FingerprintsTaken(age)
 	} else if f.Service == cases.Personalausweis {
 		wc.Fee = "wird nach dem Geburtsdatum berechnet"
 	}
@@ -234,24 +228,23 @@ func (b *WebBackend) CreateCase(ctx context.Context, caseworker string, s web.Se
 	if !ok {
 		return nil, fmt.Errorf("unknown service %q", s)
 	}
-	id, err := b.a.StartDraft(ctx, cases.Service(s), caseworker)
-	if err != nil {
-		return nil, lockedErr(err)
-	}
-	st := &uiState{Step: flow.Steps[0].Name, VisitID: visitID}
-	st.init()
-	if s == web.Personalausweis {
-		st.Values["staatsangehoerigkeit"] = "DEU"
-	}
+	var person *visit.Person
 	if visitID != "" {
 		ap, err := b.a.Appointment(ctx, visitID)
 		if err != nil {
 			return nil, lockedErr(err)
 		}
-		prefill(st.Values, s, ap.Person)
+		person = &ap.Person
 	}
-	if err := b.save(ctx, id, st); err != nil {
-		return nil, err
+	id, err := b.a.StartDraft(ctx, s, caseworker, prefill(s, person))
+	if err != nil {
+		return nil, lockedErr(err)
+	}
+	if err := b.a.updateDraft(ctx, id, func(st *draftState) error {
+		st.Step, st.VisitID = flow.Steps[0].Name, visitID
+		return nil
+	}); err != nil {
+		return nil, lockedErr(err)
 	}
 	return b.Case(ctx, id)
 }
@@ -273,10 +266,10 @@ func (b *WebBackend) Drafts(ctx context.Context) ([]web.CaseSummary, error) {
 	}
 	out := make([]web.CaseSummary, 0, len(cs))
 	for _, c := range cs {
-		s := web.CaseSummary{ID: c.ID, Service: web.Service(c.Service), UpdatedAt: c.UpdatedAt}
+		s := web.CaseSummary{ID: c.ID, Service: cases.Service(c.Service), UpdatedAt: c.UpdatedAt}
 		if _, st, err := b.load(ctx, c.ID); err == nil && st != nil {
 			s.Step = st.Step
-			s.Name = strings.TrimSpace(st.Values["vornamen"] + " " + st.Values["familienname"])
+			s.Name = strings.TrimSpace(st.File.Person.GivenNames + " " + st.File.Person.FamilyName)
 		}
 		out = append(out, s)
 	}
@@ -284,7 +277,7 @@ func (b *WebBackend) Drafts(ctx context.Context) ([]web.CaseSummary, error) {
 }
 
 // change applies fn to a draft with the version and idempotency checks, then stores it.
-func (b *WebBackend) change(ctx context.Context, ch web.Change, fn func(c *store.Case, st *uiState) error) (*web.Case, error) {
+func (b *WebBackend) change(ctx context.Context, ch web.Change, fn func(c *store.Case, st *draftState) error) (*web.Case, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c, st, err := b.load(ctx, ch.CaseID)
@@ -311,46 +304,47 @@ func (b *WebBackend) change(ctx context.Context, ch web.Change, fn func(c *store
 	if len(st.Keys) > 50 {
 		st.Keys = st.Keys[len(st.Keys)-50:]
 	}
-	if err := b.save(ctx, ch.CaseID, st); err != nil {
-		return nil, err
+	if err := b.a.saveDraft(ctx, c.ID, st); err != nil {
+		return nil, lockedErr(err)
 	}
 	return b.toWeb(c, st), nil
 }
 
-// SaveStep implements web.Backend: the step's fields are checked with agent/cases on the case
-// file the values add up to; problems of fields on other steps wait for those steps.
-func (b *WebBackend) SaveStep(ctx context.Context, ch web.Change, step string, values map[string]string) (*web.Case, error) {
-	return b.change(ctx, ch, func(c *store.Case, st *uiState) error {
-		flow, _ := web.FlowOf(web.Service(c.Service))
-		i := flow.StepIndex(step)
-		if i < 0 {
-			return &web.ValidationError{Fields: map[string]string{"": "Unbekannter Schritt."}}
-		}
-		merged := map[string]string{}
-		for k, v := range st.Values {
-			merged[k] = v
-		}
-		sig := values["unterschrift"]
-		for k, v := range values {
-			if k != "unterschrift" {
-				merged[k] = v
+// SaveStep implements web.Backend: the step's values go into the case file at the paths the
+// flow names, and agent/cases checks the case file they add up to; problems of fields on other
+// steps wait for those steps.
+func (b *WebBackend) SaveStep(ctx context.Context, ch web.Change, step string, in web.StepInput) (*web.Case, error) {
+	return b.change(ctx, ch, func(c *store.Case, st *draftState) error {
+		f := st.File // st is this request's copy: nothing is kept unless it is saved
+		errs := map[string]string{}
+		for path, v := range in.Fields {
+			var ve *cases.ValidationError
+			if err := f.Set(path, v); errors.As(err, &ve) {
+				errs[path] = ve.Problems[0].Hint
+			} else if err != nil {
+				return err
 			}
 		}
-		errs := checkStep(flow.Steps[i], cases.Service(c.Service), merged, b.a.now())
-		if len(errs) > 0 {
+		_, err := f.Validate(b.a.now())
+		var ve *cases.ValidationError
+		if errors.As(err, &ve) {
+			for _, p := range ve.Problems {
+				if _, onStep := in.Fields[p.Field]; onStep && errs[p.Field] == "" {
+					errs[p.Field] = p.Hint
+				}
+			}
+		}
+		if len(errs) > 0 || in.CheckOnly {
 			return &web.ValidationError{Fields: errs}
 		}
-		if strings.HasPrefix(sig, "data:image/png;base64,") {
-			data, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sig, "data:image/png;base64,"))
-			if err != nil {
-				return &web.ValidationError{Fields: map[string]string{"": "Die Unterschrift ist beschädigt. Bitte erneut unterschreiben."}}
-			}
-			if _, err := b.a.AddDraftAttachment(ctx, c.ID, cases.KindSignature, "", data); err != nil {
+		if in.Signature != nil {
+			if _, err := b.a.AddDraftAttachment(ctx, c.ID, cases.KindSignature, "", in.Signature); err != nil {
 				return attachErr(err)
 			}
-			merged["unterschrift"] = "gespeichert"
+			st.Signed = true
 		}
-		st.Values = merged
+		st.File = f
+		maps.Copy(st.UI, in.UI)
 		return nil
 	})
 }
@@ -373,7 +367,7 @@ func (b *WebBackend) Scan(ctx context.Context, ch web.Change, part string) (*web
 		return nil, &devices.Error{Kind: devices.Scanner, Code: "scanner.not-configured",
 			Hint: "Kein Scanner eingerichtet. Den Vorgang später abschließen und die Technik verständigen."}
 	}
-	return b.change(ctx, ch, func(c *store.Case, st *uiState) error {
+	return b.change(ctx, ch, func(c *store.Case, st *draftState) error {
 		kind := cases.KindScan
 		if part == "foto" {
 			kind = cases.KindPhoto
@@ -401,8 +395,8 @@ func (b *WebBackend) Print(ctx context.Context, ch web.Change, doc string) (*web
 		return nil, &devices.Error{Kind: devices.Printer, Code: "printer.not-configured",
 			Hint: "Kein Drucker eingerichtet. Den Vorgang später abschließen und die Technik verständigen."}
 	}
-	return b.change(ctx, ch, func(c *store.Case, st *uiState) error {
-		flow, _ := web.FlowOf(web.Service(c.Service))
+	return b.change(ctx, ch, func(c *store.Case, st *draftState) error {
+		flow, _ := web.FlowOf(cases.Service(c.Service))
 		title := flow.FinalT
 		for _, s := range flow.Steps {
 			if s.Doc == doc {
@@ -423,14 +417,19 @@ func (b *WebBackend) Print(ctx context.Context, ch web.Change, doc string) (*web
 	})
 }
 
-// CaptureFinger implements web.Backend. A capture that reaches the threshold is stored at once
-// (encrypted); poorer ones are kept in memory until the operator decides.
+// CaptureFinger implements web.Backend. Each capture becomes an ISO/IEC 19794-4 record; one
+// that reaches the threshold is stored at once (encrypted), poorer ones are kept in memory
+// until the operator decides.
 func (b *WebBackend) CaptureFinger(ctx context.Context, ch web.Change, finger string) (*web.Case, error) {
 	if b.dev.Reader == nil {
 		return nil, &devices.Error{Kind: devices.Fingerprint, Code: "fingerprint.not-configured",
 			Hint: "Kein Fingerabdruckleser eingerichtet. Den Vorgang später abschließen und die Technik verständigen."}
 	}
-	return b.change(ctx, ch, func(c *store.Case, st *uiState) error {
+	return b.change(ctx, ch, func(c *store.Case, st *draftState) error {
+		cp := st.capture()
+		if _, p := cp.CheckAction(cases.ActionCapture, finger, ""); p != nil {
+			return &web.ValidationError{Fields: map[string]string{"": p.Hint}}
+		}
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		img, err := b.dev.Reader.Capture(cctx)
@@ -441,59 +440,95 @@ func (b *WebBackend) CaptureFinger(ctx context.Context, ch web.Change, finger st
 		if err != nil {
 			return err
 		}
-		var buf bytes.Buffer
-		if err := png.Encode(&buf, img.Gray); err != nil {
+		rec, err := fingerRecord(finger, img, score)
+		if err != nil {
 			return err
 		}
-		method := "NFIQ 2"
-		if score.Method == fingerprint.MethodEstimate {
-			method = "Schätzung, kein NFIQ 2"
-		}
-		st.Attempts = append(st.Attempts, web.FingerAttempt{Finger: finger, Quality: score.Value, Method: method})
-		b.images[imageKey(c.ID, finger, len(st.Attempts)-1)] = buf.Bytes()
-		hands := web.Hands(st.Attempts, st.Decisions)
-		for _, h := range hands {
-			if h.Finger == finger && h.Status == web.HandCaptured && !st.Attached[h.Hand] {
-				if _, err := b.a.AddDraftAttachment(ctx, c.ID, cases.KindFingerprint, finger, buf.Bytes()); err != nil {
+		cp.Attempts = append(cp.Attempts, cases.FingerAttempt{Finger: finger, Quality: score.Value, Method: string(score.Method)})
+		b.images[imageKey(c.ID, finger, len(cp.Attempts)-1)] = rec
+		for _, h := range cp.Hands() {
+			if h.Finger == finger && h.Status == cases.HandCaptured && !st.Attached[h.Hand] {
+				if _, err := b.a.AddDraftAttachment(ctx, c.ID, cases.KindFingerprint, finger, rec); err != nil {
 					return attachErr(err)
 				}
 				st.Attached[h.Hand] = true
+				b.forgetImages(c.ID, finger)
 			}
 		}
 		return nil
 	})
+}
+
+// fingerRecord encodes one capture as an ISO/IEC 19794-4 record (PNG inside, lossless).
+func fingerRecord(finger string, img *fingerprint.Image, score fingerprint.Score) ([]byte, error) {
+	pos, ok := cases.FingerPosition(finger)
+	if !ok {
+		return nil, fmt.Errorf("capture: finger %q", finger)
+	}
+	r, err := iso19794.FromPrints([]fingerprint.Print{{Finger: pos, Image: img, Score: score, Attempts: 1}}, iso19794.PNG, 0)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	return r.MarshalBinary()
 }
 
 func imageKey(caseID, finger string, attempt int) string {
 	return caseID + "/" + finger + "/" + strconv.Itoa(attempt)
 }
 
+// forgetImages drops the held images of one finger (or, with finger "", of the whole case).
+func (b *WebBackend) forgetImages(caseID, finger string) {
+	prefix := caseID + "/"
+	if finger != "" {
+		prefix += finger + "/"
+	}
+	for k, img := range b.images {
+		if strings.HasPrefix(k, prefix) {
+			clear(img)
+			delete(b.images, k)
+		}
+	}
+}
+
+// capture is the draft's capture record, created on first use.
+func (st *draftState) capture() *cases.Capture {
+	if st.File.Details.Fingerprints == nil {
+		st.File.Details.Fingerprints = &cases.Capture{}
+	}
+	return st.File.Details.Fingerprints
+}
+
 // DecideFinger implements web.Backend.
-func (b *WebBackend) DecideFinger(ctx context.Context, ch web.Change, d web.FingerDecision) (*web.Case, error) {
-	return b.change(ctx, ch, func(c *store.Case, st *uiState) error {
-		if d.Action == web.FingerAccept {
+func (b *WebBackend) DecideFinger(ctx context.Context, ch web.Change, d cases.FingerDecision) (*web.Case, error) {
+	return b.change(ctx, ch, func(c *store.Case, st *draftState) error {
+		cp := st.capture()
+		if _, p := cp.CheckAction(d.Action, d.Finger, d.Reason); p != nil {
+			return &web.ValidationError{Fields: map[string]string{"": p.Hint}}
+		}
+		if d.Action == cases.FingerAccept {
 			best, at := -1, -1
-			for i, a := range st.Attempts {
+			for i, a := range cp.Attempts {
 				if a.Finger == d.Finger && a.Quality > best {
 					best, at = a.Quality, i
 				}
 			}
 			img := b.images[imageKey(c.ID, d.Finger, at)]
 			if img == nil {
-				return &web.ValidationError{Fields: map[string]string{"": "Die Aufnahme ist nach einem Neustart nicht mehr vorhanden. Bitte den nächsten Finger nehmen."}}
+				return &web.ValidationError{Fields: map[string]string{"": "Die Aufnahme ist nicht mehr vorhanden (Neustart oder Sperre). Bitte den Finger erneut erfassen oder den nächsten Finger nehmen."}}
 			}
 			if _, err := b.a.AddDraftAttachment(ctx, c.ID, cases.KindFingerprint, d.Finger, img); err != nil {
 				return attachErr(err)
 			}
 			st.Attached[d.Hand] = true
 		}
-		st.Decisions = append(st.Decisions, d)
+		b.forgetImages(c.ID, d.Finger)
+		cp.Decisions = append(cp.Decisions, d)
 		return nil
 	})
 }
 
-// Seal implements web.Backend: the values become the person and details steps of the draft
-// and SealDraft checks and seals it with the same rules as `koffer case submit`.
+// Seal implements web.Backend: SealDraft checks and seals the draft with the same rules as
+// `koffer case submit`.
 func (b *WebBackend) Seal(ctx context.Context, ch web.Change) (*web.Case, error) {
 	b.mu.Lock() // held through sealing: no step may slip in between check and seal
 	defer b.mu.Unlock()
@@ -510,32 +545,10 @@ func (b *WebBackend) Seal(ctx context.Context, ch web.Change) (*web.Case, error)
 	if ch.Version != st.Version {
 		return nil, web.ErrConflict
 	}
-	f, _ := caseFile(cases.Service(c.Service), st.Values)
-	if f.Service == cases.Personalausweis {
-		none := 0
-		for _, h := range web.Hands(st.Attempts, st.Decisions) {
-			if h.Status == web.HandNone {
-				none++
-			}
-		}
-		f.Details.FingerprintsImpossible = none == 2
-	}
-	person, _ := json.Marshal(f.Person)
-	details, _ := json.Marshal(f.Details)
-	if err := b.a.SaveDraftStep(ctx, c.ID, StepPerson, person); err != nil {
-		return nil, lockedErr(err)
-	}
-	if err := b.a.SaveDraftStep(ctx, c.ID, StepDetails, details); err != nil {
-		return nil, lockedErr(err)
-	}
 	if _, err := b.a.SealDraft(ctx, c.ID, ch.Caseworker); err != nil {
 		return nil, attachErr(err)
 	}
-	for k := range b.images {
-		if strings.HasPrefix(k, c.ID+"/") {
-			delete(b.images, k)
-		}
-	}
+	b.forgetImages(c.ID, "")
 	sealed, err := b.a.store.Case(ctx, c.ID)
 	if err != nil {
 		return nil, err
@@ -572,103 +585,4 @@ func (b *WebBackend) Subscribe(ctx context.Context) <-chan web.Event {
 		}
 	}()
 	return ch
-}
-
-// uiDate turns TT.MM.JJJJ into YYYY-MM-DD; ok is false when it is not a date.
-func uiDate(v string) (string, bool) {
-	t, err := time.Parse("02.01.2006", strings.TrimSpace(v))
-	if err != nil {
-		return v, false
-	}
-	return t.Format(time.DateOnly), true
-}
-
-// caseFile builds the case file the UI values add up to (attachments aside).
-func caseFile(s cases.Service, v map[string]string) (*cases.File, map[string]string) {
-	f := &cases.File{Service: s}
-	p := &f.Person
-	p.FamilyName, p.GivenNames = v["familienname"], v["vornamen"]
-	p.BirthDate, _ = uiDate(v["geburtsdatum"])
-	p.BirthPlace, p.Nationality = v["geburtsort"], strings.ToUpper(strings.TrimSpace(v["staatsangehoerigkeit"]))
-	addr := ""
-	if s == cases.Wohnsitzanmeldung {
-		addr = "neu_"
-	}
-	p.Address = cases.Address{Street: v[addr+"strasse"], HouseNumber: v[addr+"hausnummer"], PostalCode: v[addr+"plz"], City: v[addr+"ort"]}
-	d := &f.Details
-	switch s {
-	case cases.Personalausweis:
-		d.HeightCM, _ = strconv.Atoi(v["groesse"])
-		d.EyeColor = v["augenfarbe"]
-		if v["lichtbild_art"] == "code" {
-			d.PhotoCode = v["lichtbild_code"]
-		}
-	case cases.Lebensbescheinigung:
-		d.Insurer, d.Reference = v["versicherer"], v["aktenzeichen"]
-	case cases.Meldebescheinigung:
-		d.Extended = v["art"] == "erweitert"
-	case cases.Wohnsitzanmeldung:
-		d.MoveInDate, _ = uiDate(v["einzug"])
-		prev := cases.Address{Street: v["alt_strasse"], HouseNumber: v["alt_hausnummer"], PostalCode: v["alt_plz"], City: v["alt_ort"]}
-		if prev != (cases.Address{}) {
-			d.PreviousAddress = &prev
-		}
-	}
-	return f, nil
-}
-
-// uiField maps a case file field to the UI field that shows it.
-func uiField(s cases.Service, field string) string {
-	addr := ""
-	if s == cases.Wohnsitzanmeldung {
-		addr = "neu_"
-	}
-	m := map[string]string{
-		"person.family_name": "familienname", "person.given_names": "vornamen", "person.birth_date": "geburtsdatum",
-		"person.birth_place": "geburtsort", "person.nationality": "staatsangehoerigkeit",
-		"person.address.street": addr + "strasse", "person.address.house_number": addr + "hausnummer",
-		"person.address.postal_code": addr + "plz", "person.address.city": addr + "ort",
-		"details.height_cm": "groesse", "details.eye_color": "augenfarbe", "details.photo_code": "lichtbild_code",
-		"details.insurer": "versicherer", "details.reference": "aktenzeichen", "details.move_in_date": "einzug",
-		"details.previous_address.street": "alt_strasse", "details.previous_address.house_number": "alt_hausnummer",
-		"details.previous_address.postal_code": "alt_plz", "details.previous_address.city": "alt_ort",
-	}
-	return m[field]
-}
-
-// checkStep validates one step: the UI's required marks (confirmations, choices), the date
-// format the UI uses, then agent/cases on the whole case file for the fields of this step.
-func checkStep(step web.Step, s cases.Service, v map[string]string, now time.Time) map[string]string {
-	errs := map[string]string{}
-	onStep := map[string]bool{}
-	for _, fd := range step.Fields {
-		onStep[fd.Name] = true
-		val := strings.TrimSpace(v[fd.Name])
-		switch {
-		case fd.Required && val == "" && fd.Type == "checkbox":
-			errs[fd.Name] = "Bitte bestätigen."
-		case fd.Required && val == "" && (fd.Type == "radio" || fd.Type == "select"):
-			errs[fd.Name] = "Bitte auswählen."
-		case fd.Type == "date" && val != "":
-			if _, ok := uiDate(val); !ok {
-				errs[fd.Name] = "Bitte als TT.MM.JJJJ eingeben, z. B. 01.02.1950."
-			}
-		}
-	}
-	if step.Kind == web.KindPhoto && v["lichtbild_art"] == "code" && strings.TrimSpace(v["lichtbild_code"]) == "" {
-		errs["lichtbild_code"] = "Bitte den Code scannen oder abtippen."
-	}
-	f, _ := caseFile(s, v)
-	_, err := f.Validate(now)
-	var ve *cases.ValidationError
-	if errors.As(err, &ve) {
-		for _, p := range ve.Problems {
-			name := uiField(s, p.Field)
-			if name == "" || !onStep[name] || errs[name] != "" {
-				continue
-			}
-			errs[name] = p.Hint
-		}
-	}
-	return errs
 }

@@ -210,7 +210,7 @@ func TestWebUIPersonalausweisToSealedPacket(t *testing.T) {
 	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
 	assert.Contains(t, errorsOf(r.body), "Einen Personalausweis erhalten nur Deutsche.")
 	p = u.next(p, personValues("groesse", "170", "augenfarbe", "blau"))
-	p = u.next(p, url.Values{"lichtbild_art": {"code"}, "lichtbild_code": {"DM:https://foto.example/x;id=1;key=k"}})
+	p = u.next(p, url.Values{"lichtbild_art": {"photographer"}, "lichtbild_code": {"DM:https://foto.example/x;id=1;key=k"}})
 	for _, hand := range []string{"left", "right"} {
 		for range 3 {
 			page := u.do(http.MethodGet, p, nil)
@@ -229,7 +229,7 @@ func TestWebUIPersonalausweisToSealedPacket(t *testing.T) {
 	p = u.next(p, url.Values{"unterschrift": {signaturePNG(t)}})
 	fee := u.do(http.MethodGet, p, nil)
 	assert.Contains(t, fee.body, "46,00 EUR", "fee from the fee table of agent/cases")
-	p = u.next(p, url.Values{"zahlart": {"bar"}})
+	p = u.next(p, url.Values{"zahlart": {"cash"}})
 	id := u.finish(p)
 	assertSealed(t, a, id)
 	atts, err := a.Store().Attachments(t.Context(), id)

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"koffer/agent/cases"
 )
 
 // Backend is what the caseworker UI needs from the agent. The agent implements it over the
@@ -30,9 +32,10 @@ type Backend interface {
 	Drafts(ctx context.Context) ([]CaseSummary, error)
 
 	// SaveStep validates and durably stores one step's values and moves the case to step
-	// c.Next. *ValidationError lists field errors in German; ErrConflict when c.Version is
-	// stale. A change whose Key was already applied returns the case unchanged, no error.
-	SaveStep(ctx context.Context, c Change, step string, values map[string]string) (*Case, error)
+	// c.Next. *ValidationError lists field errors in German, keyed by case-file path (or by
+	// UI-only field name); ErrConflict when c.Version is stale. A change whose Key was already
+	// applied returns the case unchanged, no error.
+	SaveStep(ctx context.Context, c Change, step string, in StepInput) (*Case, error)
 	// Scan scans a document into the case as part (e.g. "vermieter", "formular", "foto").
 	// Device failures are *devices.Error with a German hint.
 	Scan(ctx context.Context, c Change, part string) (*Case, error)
@@ -42,7 +45,7 @@ type Backend interface {
 	// quality.
 	CaptureFinger(ctx context.Context, c Change, finger string) (*Case, error)
 	// DecideFinger records an operator decision for a hand.
-	DecideFinger(ctx context.Context, c Change, d FingerDecision) (*Case, error)
+	DecideFinger(ctx context.Context, c Change, d cases.FingerDecision) (*Case, error)
 	// Seal validates the whole case, seals it into a packet with an outbox row and forgets
 	// the draft. *ValidationError if something is missing.
 	Seal(ctx context.Context, c Change) (*Case, error)
@@ -62,8 +65,20 @@ var (
 	ErrLocked = errors.New("drafts locked: log in again")
 )
 
-// ValidationError carries field errors in German, keyed by field name. Field "" is for errors
-// of the whole step.
+// StepInput is what one step sends: the values of the fields that fill the case file, keyed
+// by case-file path and in the case file's form, the UI-only values, and a signature drawn on
+// the pad.
+type StepInput struct {
+	Fields    map[string]string
+	UI        map[string]string
+	Signature []byte // PNG, nil when none was drawn
+	// CheckOnly asks for the backend's field errors without storing anything: the page found
+	// errors of its own and shows all of them at once.
+	CheckOnly bool
+}
+
+// ValidationError carries field errors in German, keyed by case-file path or UI-only field
+// name. Field "" is for errors of the whole step.
 type ValidationError struct {
 	Fields map[string]string
 }
@@ -92,23 +107,23 @@ type Caseworker struct {
 	Display string // shown in the header
 }
 
-// Service is one of the four services (the same ids as agent/cases).
-type Service string
+// Service is one of the four services of agent/cases.
+type Service = cases.Service
 
 const (
-	Personalausweis     Service = "personalausweis"
-	Lebensbescheinigung Service = "lebensbescheinigung"
-	Meldebescheinigung  Service = "meldebescheinigung"
-	Wohnsitzanmeldung   Service = "wohnsitzanmeldung"
+	Personalausweis     = cases.Personalausweis
+	Lebensbescheinigung = cases.Lebensbescheinigung
+	Meldebescheinigung  = cases.Meldebescheinigung
+	Wohnsitzanmeldung   = cases.Wohnsitzanmeldung
 )
 
 // Documents a case prints.
 const (
-	DocReceipt      = "quittung"      // Antragsquittung (Personalausweis)
-	DocConfirmation = "bestaetigung"  // Lebensbescheinigung confirmation
-	DocRegister     = "melde"         // Meldebescheinigung
-	DocForm         = "formular"      // Anmeldeformular for signature
-	DocRegistration = "anmeldebestae" // Meldebestätigung (free, 8 fields)
+	DocReceipt      = cases.DocReceipt
+	DocConfirmation = cases.DocConfirmation
+	DocRegister     = cases.DocRegister
+	DocForm         = cases.DocForm
+	DocRegistration = cases.DocRegistration
 )
 
 // Overview is what the start page shows.
@@ -162,13 +177,14 @@ type Case struct {
 	Version    int
 	Step       string // the step to resume at
 	VisitID    string
-	Values     map[string]string
-	Scans      map[string]int // part -> pages
+	Values     map[string]string // by FieldDef.Key: case-file path, or UI-only field name
+	Scans      map[string]int    // part -> pages
 	Printed    map[string]bool
-	Attempts   []FingerAttempt
-	Decisions  []FingerDecision
-	Fee        string // German, "46,00 EUR", from the fee table
-	Late       bool   // registration after the deadline
+	Signed     bool          // a signature is stored
+	Capture    cases.Capture // the fingerprint procedure so far
+	NoFingers  bool          // the person is too young to give fingerprints
+	Fee        string        // German, "46,00 EUR", from the fee table
+	Late       bool          // registration after the deadline
 	Extract    []Field
 	SealedAt   time.Time
 	PacketSize int64
@@ -189,28 +205,6 @@ type CaseSummary struct {
 	Name      string
 	UpdatedAt time.Time
 }
-
-// FingerAttempt is one capture.
-type FingerAttempt struct {
-	Finger  string // "right_index"
-	Quality int    // 0-100
-	Method  string // "NFIQ 2" or "Schätzung (kein NFIQ 2)"
-}
-
-// FingerDecision is the operator's word on a hand.
-type FingerDecision struct {
-	Hand   string // left, right
-	Finger string // the finger the decision is about
-	Action string // FingerAccept, FingerNext, FingerNone
-	Reason string // German reason code, see fingerReasons
-}
-
-// Operator decisions.
-const (
-	FingerAccept = "accept" // keep the best attempt although below the threshold
-	FingerNext   = "next"   // this finger cannot be used, try the next one
-	FingerNone   = "none"   // no finger of this hand can be taken
-)
 
 // Event is a state change pushed to open pages.
 type Event struct {

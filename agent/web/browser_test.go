@@ -301,7 +301,7 @@ func TestBrowserPersonalausweis(t *testing.T) {
 	assert.Contains(t, b.text("#hand-left"), "Drei Versuche unter dem Schwellwert")
 	b.a11y("finger-entscheidung")
 	b.shot("finger-entscheidung")
-	b.choose("grund-left", "verletzt")
+	b.choose("grund-left", "injured")
 	b.submit(`#hand-left button[value="next"]`, "Fingerabdrücke")
 	assert.Contains(t, b.text("#hand-left"), "linker Daumen")
 	b.submit(`#hand-left button[value="erfassen"]`, "Fingerabdrücke")

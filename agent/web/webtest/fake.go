@@ -1,6 +1,6 @@
 // Package webtest holds an in-memory test double of web.Backend for the handler and browser
-// tests of agent/web. It is not the agent: nothing here is durable, devices are scripted, and
-// its validation is a small stand-in for agent/cases. Never wire it into the daemon.
+// tests of agent/web. It is not the agent: nothing here is durable and devices are scripted; the
+// rules are agent/cases' own. Never wire it into the daemon.
 package webtest
 
 import (
@@ -8,13 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"koffer/agent/cases"
 	"koffer/agent/web"
 	"koffer/devices"
 )
@@ -64,10 +63,12 @@ func New() *Fake {
 		{ID: "v2", Time: "11:30", Name: "Hans Beispiel", Place: "Lindenstraße 4, 2. OG",
 			Services: []web.Service{web.Wohnsitzanmeldung, web.Lebensbescheinigung}},
 	}
-	f.prefill["v1"] = map[string]string{"familienname": "Mustermann", "vornamen": "Erika", "geburtsdatum": "12.08.1943",
-		"geburtsort": "Köln", "staatsangehoerigkeit": "DEU", "strasse": "Parkallee", "hausnummer": "3", "plz": "50667", "ort": "Köln"}
-	f.prefill["v2"] = map[string]string{"familienname": "Beispiel", "vornamen": "Hans", "geburtsdatum": "01.03.1950",
-		"geburtsort": "Bremen", "staatsangehoerigkeit": "DEU", "strasse": "Lindenstraße", "hausnummer": "4", "plz": "28195", "ort": "Bremen"}
+	f.prefill["v1"] = map[string]string{"person.family_name": "Mustermann", "person.given_names": "Erika", "person.birth_date": "1943-08-12",
+		"person.birth_place": "Köln", "person.nationality": "DEU", "person.address.street": "Parkallee", "person.address.house_number": "3",
+		"person.address.postal_code": "50667", "person.address.city": "Köln"}
+	f.prefill["v2"] = map[string]string{"person.family_name": "Beispiel", "person.given_names": "Hans", "person.birth_date": "1950-03-01",
+		"person.birth_place": "Bremen", "person.nationality": "DEU", "person.address.street": "Lindenstraße", "person.address.house_number": "4",
+		"person.address.postal_code": "28195", "person.address.city": "Bremen"}
 	f.extracts["v1"] = []web.Field{{Label: "Name", Value: "Erika Mustermann"}, {Label: "Geburtsdatum", Value: "12.08.1943"},
 		{Label: "Anschrift", Value: "Parkallee 3, 50667 Köln"}, {Label: "Meldestatus", Value: "Hauptwohnung seit 01.04.1998"}}
 	f.overview = web.Overview{
@@ -186,8 +187,8 @@ func clone(c *web.Case) *web.Case {
 	cp.Values = maps.Clone(c.Values)
 	cp.Scans = maps.Clone(c.Scans)
 	cp.Printed = maps.Clone(c.Printed)
-	cp.Attempts = slices.Clone(c.Attempts)
-	cp.Decisions = slices.Clone(c.Decisions)
+	cp.Capture.Attempts = slices.Clone(c.Capture.Attempts)
+	cp.Capture.Decisions = slices.Clone(c.Capture.Decisions)
 	return &cp
 }
 
@@ -210,7 +211,7 @@ func (f *Fake) Drafts(context.Context) ([]web.CaseSummary, error) {
 	for _, c := range f.cases {
 		if c.State == "draft" {
 			out = append(out, web.CaseSummary{ID: c.ID, Service: c.Service, Step: c.Step,
-				Name: strings.TrimSpace(c.Values["vornamen"] + " " + c.Values["familienname"]), UpdatedAt: c.UpdatedAt})
+				Name: strings.TrimSpace(c.Values["person.given_names"] + " " + c.Values["person.family_name"]), UpdatedAt: c.UpdatedAt})
 		}
 	}
 	slices.SortFunc(out, func(a, b web.CaseSummary) int { return strings.Compare(a.ID, b.ID) })
@@ -249,15 +250,17 @@ func (f *Fake) change(ch web.Change, fn func(c *web.Case) error) (*web.Case, err
 }
 
 // SaveStep implements web.Backend.
-func (f *Fake) SaveStep(_ context.Context, ch web.Change, step string, values map[string]string) (*web.Case, error) {
+func (f *Fake) SaveStep(_ context.Context, ch web.Change, step string, in web.StepInput) (*web.Case, error) {
 	return f.change(ch, func(c *web.Case) error {
-		if errs := validate(c, step, values, f.now()); len(errs) > 0 {
+		if flow, _ := web.FlowOf(c.Service); flow.StepIndex(step) < 0 {
+			return &web.ValidationError{Fields: map[string]string{"": "Unbekannter Schritt."}}
+		}
+		if errs := validate(c, in.Fields, f.now()); len(errs) > 0 || in.CheckOnly {
 			return &web.ValidationError{Fields: errs}
 		}
-		maps.Copy(c.Values, values)
-		if ein, err := time.Parse("02.01.2006", c.Values["einzug"]); err == nil {
-			c.Late = f.now().Sub(ein) > 14*24*time.Hour
-		}
+		maps.Copy(c.Values, in.Fields)
+		maps.Copy(c.Values, in.UI)
+		c.Signed = c.Signed || in.Signature != nil
 		f.fee(c)
 		return nil
 	})
@@ -294,15 +297,15 @@ func (f *Fake) CaptureFinger(_ context.Context, ch web.Change, finger string) (*
 			q, f.qualities = f.qualities[0], f.qualities[1:]
 		}
 		f.Captures++
-		c.Attempts = append(c.Attempts, web.FingerAttempt{Finger: finger, Quality: q, Method: "Schätzung (kein NFIQ 2)"})
+		c.Capture.Attempts = append(c.Capture.Attempts, cases.FingerAttempt{Finger: finger, Quality: q, Method: cases.MethodNFIQ2})
 		return nil
 	})
 }
 
 // DecideFinger implements web.Backend.
-func (f *Fake) DecideFinger(_ context.Context, ch web.Change, d web.FingerDecision) (*web.Case, error) {
+func (f *Fake) DecideFinger(_ context.Context, ch web.Change, d cases.FingerDecision) (*web.Case, error) {
 	return f.change(ch, func(c *web.Case) error {
-		c.Decisions = append(c.Decisions, d)
+		c.Capture.Decisions = append(c.Capture.Decisions, d)
 		return nil
 	})
 }
@@ -311,11 +314,7 @@ func (f *Fake) DecideFinger(_ context.Context, ch web.Change, d web.FingerDecisi
 func (f *Fake) Seal(_ context.Context, ch web.Change) (*web.Case, error) {
 	return f.change(ch, func(c *web.Case) error {
 		flow, _ := web.FlowOf(c.Service)
-		errs := map[string]string{}
-		for _, st := range flow.Steps {
-			maps.Copy(errs, validate(c, st.Name, c.Values, f.now()))
-		}
-		if len(errs) > 0 {
+		if len(validate(c, c.Values, f.now())) > 0 {
 			return &web.ValidationError{Fields: map[string]string{"": "Es fehlen noch Angaben. Bitte die Schritte prüfen."}}
 		}
 		c.State, c.SealedAt, c.Step = "sealed", f.now(), flow.Steps[len(flow.Steps)-1].Name
@@ -344,69 +343,47 @@ func (f *Fake) Subscribe(ctx context.Context) <-chan web.Event {
 }
 
 func (f *Fake) fee(c *web.Case) {
-	if c.Service != web.Personalausweis {
+	file := caseFile(c, nil)
+	birth, err := time.Parse(time.DateOnly, file.Person.BirthDate)
+	switch {
+	case c.Service != web.Personalausweis:
 		c.Fee = "gebührenfrei"
-		return
-	}
-	b, err := time.Parse("02.01.2006", c.Values["geburtsdatum"])
-	if err != nil {
+	case err != nil:
 		c.Fee = "wird nach dem Geburtsdatum berechnet"
-		return
+	default:
+		now := f.now()
+		c.Fee = cases.ServiceFee(c.Service, now, cases.Age(birth, now), false).String()
+		c.NoFingers = !cases.FingerprintsTaken(cases.Age(birth, now))
 	}
-	if years(b, f.now()) >= 24 {
-		c.Fee = "46,00 EUR"
-	} else {
-		c.Fee = "27,60 EUR"
+	if moved, err := time.Parse(time.DateOnly, file.Details.MoveInDate); err == nil {
+		c.Late = cases.RegistrationLate(moved, f.now())
 	}
 }
 
-func years(b, now time.Time) int {
-	y := now.Year() - b.Year()
-	if now.YearDay() < b.YearDay() {
-		y--
-	}
-	return y
-}
-
-var plzRE = regexp.MustCompile(`^[0-9]{5}$`)
-
-// validate is the fake's stand-in for agent/cases: required fields and a few formats.
-func validate(c *web.Case, step string, values map[string]string, now time.Time) map[string]string {
-	flow, _ := web.FlowOf(c.Service)
-	i := flow.StepIndex(step)
-	if i < 0 {
-		return map[string]string{"": "Unbekannter Schritt."}
-	}
-	errs := map[string]string{}
-	for _, fd := range flow.Steps[i].Fields {
-		v := strings.TrimSpace(values[fd.Name])
-		switch {
-		case fd.Required && v == "":
-			errs[fd.Name] = "Bitte ausfüllen."
-			if fd.Type == "checkbox" {
-				errs[fd.Name] = "Bitte bestätigen."
-			} else if fd.Type == "radio" || fd.Type == "select" {
-				errs[fd.Name] = "Bitte auswählen."
-			}
-		case v == "":
-		case fd.Type == "date":
-			d, err := time.Parse("02.01.2006", v)
-			if err != nil {
-				errs[fd.Name] = "Bitte als TT.MM.JJJJ eingeben, z. B. 01.02.1950."
-			} else if d.After(now) && fd.Name == "geburtsdatum" {
-				errs[fd.Name] = "Das Geburtsdatum liegt in der Zukunft."
-			}
-		case strings.HasSuffix(fd.Name, "plz") && !plzRE.MatchString(v):
-			errs[fd.Name] = "Die Postleitzahl hat fünf Ziffern."
-		case fd.Name == "groesse":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 40 || n > 250 {
-				errs[fd.Name] = "Bitte die Größe in Zentimetern angeben (40 bis 250)."
-			}
+// caseFile is the case file of the fake's values with fields applied on top.
+func caseFile(c *web.Case, fields map[string]string) *cases.File {
+	file := &cases.File{Service: c.Service}
+	for _, vals := range []map[string]string{c.Values, fields} {
+		for k, v := range vals {
+			_ = file.Set(k, v) // UI-only keys are no paths
 		}
 	}
-	if step == "foto" && values["lichtbild_art"] == "code" && strings.TrimSpace(values["lichtbild_code"]) == "" {
-		errs["lichtbild_code"] = "Bitte den Code scannen oder abtippen."
+	return file
+}
+
+// validate applies the rules of agent/cases to the fields of one step, as the agent does; the
+// fake keeps no attachments, so their rules are left out.
+func validate(c *web.Case, fields map[string]string, now time.Time) map[string]string {
+	errs := map[string]string{}
+	file := caseFile(c, fields)
+	_, err := file.Validate(now)
+	var ve *cases.ValidationError
+	if errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			if _, ok := fields[p.Field]; ok && errs[p.Field] == "" {
+				errs[p.Field] = p.Hint
+			}
+		}
 	}
 	return errs
 }
