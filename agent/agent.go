@@ -19,6 +19,7 @@ import (
 	"filippo.io/age"
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"koffer/agent/casework"
 	"koffer/agent/client"
 	"koffer/agent/keys"
 	"koffer/agent/localapi"
@@ -63,6 +64,8 @@ type Agent struct {
 	started time.Time
 
 	pending pendingVisits // visit packs waiting for a login
+
+	core *casework.Core // the application core; the UI and the local API are its clients
 
 	mu       sync.Mutex
 	dataKey  keys.DataKey
@@ -111,6 +114,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.core = a.newCore()
 	if err := a.startUplink(); err != nil {
 		_ = a.store.Close()
 		return nil, err

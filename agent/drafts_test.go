@@ -52,35 +52,35 @@ func TestDraftCaptureAndSeal(t *testing.T) {
 	var cf cases.File
 	require.NoError(t, json.Unmarshal(req.Case, &cf))
 
-	_, err := a.StartDraft(ctx, cases.Wohnsitzanmeldung, "1", nil)
+	_, err := a.core.StartDraft(ctx, cases.Wohnsitzanmeldung, "1", nil)
 	assert.ErrorIs(t, err, store.ErrNoKey, "drafts need a logged-in caseworker")
 	loggedIn(t, a)
 
-	id, err := a.StartDraft(ctx, cases.Wohnsitzanmeldung, "1", nil)
+	id, err := a.core.StartDraft(ctx, cases.Wohnsitzanmeldung, "1", nil)
 	require.NoError(t, err)
-	require.NoError(t, a.SaveDraft(ctx, id, &cf))
-	_, err = a.AddDraftAttachment(ctx, id, "scan", "", req.Files[0])
+	require.NoError(t, a.core.SaveDraft(ctx, id, &cf))
+	_, err = a.core.AddDraftAttachment(ctx, id, "scan", "", req.Files[0])
 	require.NoError(t, err)
 
 	// Sealing too early: the rules say what is missing, the draft stays a draft.
-	_, err = a.SealDraft(ctx, id, "1")
+	_, err = a.core.SealDraft(ctx, id, "1")
 	assert.ErrorContains(t, err, "attachments: signature required")
 	c, err := a.Store().Case(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, store.StateDraft, c.State)
 
-	_, err = a.AddDraftAttachment(ctx, id, "signature", "", req.Files[0])
+	_, err = a.core.AddDraftAttachment(ctx, id, "signature", "", req.Files[0])
 	assert.ErrorContains(t, err, "is pdf", "a PDF is not a signature image")
-	_, err = a.AddDraftAttachment(ctx, id, "signature", "", req.Files[1])
+	_, err = a.core.AddDraftAttachment(ctx, id, "signature", "", req.Files[1])
 	require.NoError(t, err)
 
 	assert.False(t, dirHolds(t, a.opts.DataDir, cf.Person.FamilyName), "the draft is encrypted on disk")
 	assert.False(t, dirHolds(t, a.opts.DataDir, cf.Person.BirthDate))
 
-	res, err := a.SealDraft(ctx, id, "1")
+	res, err := a.core.SealDraft(ctx, id, "1")
 	require.NoError(t, err)
 	assert.Equal(t, "sealed", res.State)
-	_, err = a.SealDraft(ctx, id, "1")
+	_, err = a.core.SealDraft(ctx, id, "1")
 	assert.ErrorIs(t, err, cases.ErrIllegalMove)
 
 	steps, err := a.Store().Steps(ctx, nil, id)
@@ -102,5 +102,5 @@ func TestDraftCaptureAndSeal(t *testing.T) {
 	assert.False(t, dirHolds(t, a.opts.DataDir, cf.Person.FamilyName))
 
 	a.Logout()
-	assert.ErrorIs(t, a.SaveDraft(ctx, id, &cf), store.ErrNoKey)
+	assert.ErrorIs(t, a.core.SaveDraft(ctx, id, &cf), store.ErrNoKey)
 }

@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
-	"koffer/agent/cases"
+	"koffer/agent/casework"
 	"koffer/store"
 	"koffer/sync/uplink"
 	"koffer/sync/visit"
@@ -117,10 +116,9 @@ func (a *Agent) Visits(ctx context.Context, day string) ([]VisitAppointment, err
 }
 
 // VisitAppointment is one appointment with the kit's id for it.
-type VisitAppointment struct {
-	ID string
-	visit.Appointment
-}
+type VisitAppointment = casework.Appointment
+
+var _ casework.Visits = (*Agent)(nil)
 
 // Appointment returns the appointment of visit id "PACK/APPOINTMENT".
 func (a *Agent) Appointment(ctx context.Context, visitID string) (*visit.Appointment, error) {
@@ -149,31 +147,4 @@ func (a *Agent) visitPack(ctx context.Context, key cipher.AEAD, id string) (*vis
 		return nil, err
 	}
 	return visit.Parse(raw)
-}
-
-// prefill is the case file a draft starts from: the appointment's person, if any. For a
-// registration the pack's address is where the person lived until now. Identity cards are for
-// Germans only (PAuswG §1), so that nationality is the start.
-func prefill(s cases.Service, p *visit.Person) *cases.File {
-	f := &cases.File{Service: s}
-	if s == cases.Personalausweis {
-		f.Person.Nationality = "DEU"
-	}
-	if p == nil {
-		return f
-	}
-	f.Person.FamilyName, f.Person.GivenNames, f.Person.BirthPlace = p.FamilyName, p.GivenNames, p.BirthPlace
-	if _, err := time.Parse(time.DateOnly, p.BirthDate); err == nil {
-		f.Person.BirthDate = p.BirthDate
-	}
-	if p.Nationality != "" {
-		f.Person.Nationality = p.Nationality
-	}
-	addr := cases.Address{Street: p.Address.Street, HouseNumber: p.Address.HouseNumber, PostalCode: p.Address.PostalCode, City: p.Address.City}
-	if s == cases.Wohnsitzanmeldung {
-		f.Details.PreviousAddress = &addr
-	} else {
-		f.Person.Address = addr
-	}
-	return f
 }

@@ -297,11 +297,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createCase(w http.ResponseWriter, r *http.Request) {
 	svc := Service(r.PostFormValue("service"))
-	if _, ok := FlowOf(svc); !ok {
+	flow, ok := FlowOf(svc)
+	if !ok {
 		s.render(w, r, http.StatusBadRequest, "error", &page{Title: "Unbekannte Leistung", Error: "Diese Leistung gibt es nicht. Bitte auf der Startseite wählen."})
 		return
 	}
-	c, err := s.opts.Backend.CreateCase(r.Context(), sessionOf(r).caseworker.Name, svc, r.PostFormValue("visit"))
+	c, err := s.opts.Backend.CreateCase(r.Context(), sessionOf(r).caseworker.Name, svc, r.PostFormValue("visit"), flow.Steps[0].Name)
 	if err != nil {
 		s.fail(w, r, "createCase", err)
 		return

@@ -154,9 +154,8 @@ func (f *Fake) Overview(context.Context) (web.Overview, error) {
 }
 
 // CreateCase implements web.Backend.
-func (f *Fake) CreateCase(_ context.Context, _ string, s web.Service, visitID string) (*web.Case, error) {
-	flow, ok := web.FlowOf(s)
-	if !ok {
+func (f *Fake) CreateCase(_ context.Context, _ string, s web.Service, visitID, step string) (*web.Case, error) {
+	if _, ok := web.FlowOf(s); !ok {
 		return nil, fmt.Errorf("unknown service %q", s)
 	}
 	f.mu.Lock()
@@ -164,7 +163,7 @@ func (f *Fake) CreateCase(_ context.Context, _ string, s web.Service, visitID st
 	f.seq++
 	c := &web.Case{
 		ID: fmt.Sprintf("0190a1b2-0000-7000-8000-%012d", f.seq), Service: s, State: "draft", Version: 1,
-		Step: flow.Steps[0].Name, VisitID: visitID, Values: maps.Clone(f.prefill[visitID]),
+		Step: step, VisitID: visitID, Values: maps.Clone(f.prefill[visitID]),
 		Scans: map[string]int{}, Printed: map[string]bool{}, UpdatedAt: f.now(),
 	}
 	if c.Values == nil {

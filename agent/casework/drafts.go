@@ -1,4 +1,4 @@
-package agent
+package casework
 
 import (
 	"context"
@@ -15,16 +15,16 @@ import (
 // StartDraft opens a new case captured step by step (the UI's path), starting from the case
 // file start (nil: empty). It needs a logged-in caseworker: the draft is stored encrypted with
 // the data key.
-func (a *Agent) StartDraft(ctx context.Context, service cases.Service, actor string, start *cases.File) (string, error) {
+func (k *Core) StartDraft(ctx context.Context, service cases.Service, actor string, start *cases.File) (string, error) {
 	if !service.Valid() {
 		return "", &cases.ValidationError{Problems: []cases.Problem{{Field: "service", Code: "unknown-service",
 			Message: "unknown service", Hint: "Unbekannte Dienstleistung."}}}
 	}
-	if _, err := a.DataKey(); err != nil {
+	if _, err := k.opts.Keys.DataKey(); err != nil {
 		return "", err
 	}
 	id := uuid.Must(uuid.NewV7()).String()
-	if err := a.store.CreateDraft(ctx, store.NewCase{ID: id, Service: string(service), Actor: actor}); err != nil {
+	if err := k.opts.Store.CreateDraft(ctx, store.NewCase{ID: id, Service: string(service), Actor: actor}); err != nil {
 		return "", err
 	}
 	st := &draftState{}
@@ -33,7 +33,7 @@ func (a *Agent) StartDraft(ctx context.Context, service cases.Service, actor str
 	}
 	st.File.Service = service
 	st.File.Attachments = nil
-	if err := a.saveDraft(ctx, id, st); err != nil {
+	if err := k.saveDraft(ctx, id, st); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -41,8 +41,8 @@ func (a *Agent) StartDraft(ctx context.Context, service cases.Service, actor str
 
 // SaveDraft stores the case file of a draft durably and encrypted (attachments are added with
 // AddDraftAttachment). When it returns nil the UI may say "gespeichert".
-func (a *Agent) SaveDraft(ctx context.Context, caseID string, f *cases.File) error {
-	return a.updateDraft(ctx, caseID, func(st *draftState) error {
+func (k *Core) SaveDraft(ctx context.Context, caseID string, f *cases.File) error {
+	return k.updateDraft(ctx, caseID, func(st *draftState) error {
 		service := st.File.Service
 		st.File = *f
 		st.File.Service, st.File.Attachments = service, nil
@@ -51,12 +51,12 @@ func (a *Agent) SaveDraft(ctx context.Context, caseID string, f *cases.File) err
 }
 
 // draft reads the state of draft c.
-func (a *Agent) draft(ctx context.Context, c *store.Case) (*draftState, error) {
-	key, err := a.DataKey()
+func (k *Core) draft(ctx context.Context, c *store.Case) (*draftState, error) {
+	key, err := k.opts.Keys.DataKey()
 	if err != nil {
 		return nil, err
 	}
-	steps, err := a.store.Steps(ctx, key, c.ID)
+	steps, err := k.opts.Store.Steps(ctx, key, c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -89,8 +89,8 @@ func (st *draftState) init() {
 	}
 }
 
-func (a *Agent) saveDraft(ctx context.Context, id string, st *draftState) error {
-	key, err := a.DataKey()
+func (k *Core) saveDraft(ctx context.Context, id string, st *draftState) error {
+	key, err := k.opts.Keys.DataKey()
 	if err != nil {
 		return err
 	}
@@ -98,64 +98,64 @@ func (a *Agent) saveDraft(ctx context.Context, id string, st *draftState) error 
 	if err != nil {
 		return err
 	}
-	return a.store.SaveStep(ctx, key, id, draftStep, data)
+	return k.opts.Store.SaveStep(ctx, key, id, draftStep, data)
 }
 
 // updateDraft loads a draft, applies fn and stores it.
-func (a *Agent) updateDraft(ctx context.Context, id string, fn func(st *draftState) error) error {
-	if _, err := a.DataKey(); err != nil {
+func (k *Core) updateDraft(ctx context.Context, id string, fn func(st *draftState) error) error {
+	if _, err := k.opts.Keys.DataKey(); err != nil {
 		return err
 	}
-	c, err := a.store.Case(ctx, id)
+	c, err := k.opts.Store.Case(ctx, id)
 	if err != nil {
 		return err
 	}
 	if err := cases.Move(cases.State(c.State), cases.Sealed); err != nil {
 		return err
 	}
-	st, err := a.draft(ctx, c)
+	st, err := k.draft(ctx, c)
 	if err != nil {
 		return err
 	}
 	if err := fn(st); err != nil {
 		return err
 	}
-	return a.saveDraft(ctx, id, st)
+	return k.saveDraft(ctx, id, st)
 }
 
 // AddDraftAttachment checks and stores a captured file (scan, fingerprint, signature, photo)
 // encrypted with the data key.
-func (a *Agent) AddDraftAttachment(ctx context.Context, caseID, kind, finger string, data []byte) (store.Attachment, error) {
+func (k *Core) AddDraftAttachment(ctx context.Context, caseID, kind, finger string, data []byte) (store.Attachment, error) {
 	if err := cases.CheckAttachment("attachment", kind, data); err != nil {
 		return store.Attachment{}, err
 	}
-	key, err := a.DataKey()
+	key, err := k.opts.Keys.DataKey()
 	if err != nil {
 		return store.Attachment{}, err
 	}
-	return a.store.AddAttachment(ctx, key, store.Attachment{CaseID: caseID, Kind: kind, Finger: finger}, data)
+	return k.opts.Store.AddAttachment(ctx, key, store.Attachment{CaseID: caseID, Kind: kind, Finger: finger}, data)
 }
 
 // SealDraft assembles a draft into a case file (its attachments are the store's rows) and
 // seals it on the same path as Submit; the draft's steps are deleted in the same transaction.
-func (a *Agent) SealDraft(ctx context.Context, caseID, actor string) (localapi.SubmitResponse, error) {
-	key, err := a.DataKey()
+func (k *Core) SealDraft(ctx context.Context, caseID, actor string) (localapi.SubmitResponse, error) {
+	key, err := k.opts.Keys.DataKey()
 	if err != nil {
 		return localapi.SubmitResponse{}, err
 	}
-	c, err := a.store.Case(ctx, caseID)
+	c, err := k.opts.Store.Case(ctx, caseID)
 	if err != nil {
 		return localapi.SubmitResponse{}, err
 	}
 	if err := cases.Move(cases.State(c.State), cases.Sealed); err != nil {
 		return localapi.SubmitResponse{}, err
 	}
-	st, err := a.draft(ctx, c)
+	st, err := k.draft(ctx, c)
 	if err != nil {
 		return localapi.SubmitResponse{}, err
 	}
 	f := &st.File
-	atts, err := a.store.Attachments(ctx, caseID)
+	atts, err := k.opts.Store.Attachments(ctx, caseID)
 	if err != nil {
 		return localapi.SubmitResponse{}, err
 	}
@@ -167,9 +167,9 @@ func (a *Agent) SealDraft(ctx context.Context, caseID, actor string) (localapi.S
 	}()
 	for i, at := range atts {
 		f.Attachments = append(f.Attachments, cases.Attachment{Kind: at.Kind, File: fmt.Sprintf("attachment-%d", at.ID), Finger: at.Finger})
-		if files[i], err = a.store.AttachmentData(ctx, key, at); err != nil {
+		if files[i], err = k.opts.Store.AttachmentData(ctx, key, at); err != nil {
 			return localapi.SubmitResponse{}, err
 		}
 	}
-	return a.seal(ctx, sealing{id: caseID, file: f, files: files, actor: actor, created: c.CreatedAt, draft: true})
+	return k.seal(ctx, sealing{id: caseID, file: f, files: files, actor: actor, created: c.CreatedAt, draft: true})
 }
