@@ -114,24 +114,7 @@ func TestFlowFieldsReachPacket(t *testing.T) {
 				p = u.next(p, form)
 			}
 			id := u.finish(p)
-
-			it, err := a.Store().Outbox(t.Context(), id)
-			require.NoError(t, err)
-			data, err := os.ReadFile(it.PacketPath)
-			require.NoError(t, err)
-			ident, err := a.TrainingIdentity()
-			require.NoError(t, err)
-			pub, err := a.Kit().Bundle.PublicKey()
-			require.NoError(t, err)
-			pk, err := packet.Open(data, pub, ident)
-			require.NoError(t, err)
-			require.Equal(t, "form.json", pk.Parts[0].Name)
-			var got struct {
-				Person      cases.Person       `json:"person"`
-				Details     cases.Details      `json:"details"`
-				Attachments []cases.Attachment `json:"attachments"`
-			}
-			require.NoError(t, json.Unmarshal(pk.Parts[0].Data, &got))
+			pk, got := openForm(t, a, id)
 			sealed := &cases.File{Service: flow.Service, Person: got.Person, Details: got.Details}
 			for name, fd := range filled {
 				if fd.UIOnly {
@@ -148,6 +131,55 @@ func TestFlowFieldsReachPacket(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openForm opens the packet of a sealed case with the training town hall's key and decodes
+// its form.json.
+func openForm(t *testing.T, a *Agent, id string) (*packet.Packet, sealedForm) {
+	t.Helper()
+	it, err := a.Store().Outbox(t.Context(), id)
+	require.NoError(t, err)
+	data, err := os.ReadFile(it.PacketPath)
+	require.NoError(t, err)
+	ident, err := a.TrainingIdentity()
+	require.NoError(t, err)
+	pub, err := a.Kit().Bundle.PublicKey()
+	require.NoError(t, err)
+	pk, err := packet.Open(data, pub, ident)
+	require.NoError(t, err)
+	require.Equal(t, "form.json", pk.Parts[0].Name)
+	var got sealedForm
+	require.NoError(t, json.Unmarshal(pk.Parts[0].Data, &got))
+	return pk, got
+}
+
+type sealedForm struct {
+	Person      cases.Person       `json:"person"`
+	Details     cases.Details      `json:"details"`
+	Attachments []cases.Attachment `json:"attachments"`
+}
+
+// TestCaseFileCarriesCaptureAndWaiver: `koffer case submit` seals the same data the UI does:
+// the capture record, payment and photo source, and a signature waiver instead of a signature.
+func TestCaseFileCarriesCaptureAndWaiver(t *testing.T) {
+	a := newTestAgent(t, Options{})
+	res, err := a.Submit(t.Context(), request(t, "personalausweis-photo-code"))
+	require.NoError(t, err)
+	_, got := openForm(t, a, res.ID)
+	require.NotNil(t, got.Details.Fingerprints)
+	assert.Len(t, got.Details.Fingerprints.Attempts, 3)
+	assert.Contains(t, got.Details.Fingerprints.Decisions, cases.FingerDecision{Hand: "left", Finger: "left_index", Action: cases.FingerNone, Reason: "missing"})
+	assert.Equal(t, "card", got.Details.Payment)
+	assert.Equal(t, cases.PhotoPhotographer, got.Details.PhotoSource)
+	assert.True(t, got.Attachments[0].ByOperator, "filled in from the capture record")
+	assert.Equal(t, cases.MethodNFIQ2, got.Attachments[0].Method)
+
+	res, err = a.Submit(t.Context(), request(t, "wohnsitzanmeldung-waiver"))
+	require.NoError(t, err)
+	_, got = openForm(t, a, res.ID)
+	require.NotNil(t, got.Details.SignatureWaiver)
+	assert.Equal(t, "kann nach einem Schlaganfall nicht schreiben", got.Details.SignatureWaiver.Reason)
+	assert.Equal(t, []string{"form_signed", "landlord_confirmation_present"}, got.Details.Confirmations)
 }
 
 func kinds(p *packet.Packet) []string {
