@@ -13,7 +13,6 @@ import (
 	"koffer/agent/cases"
 	"koffer/agent/keys"
 	"koffer/store"
-	"koffer/sync/packet"
 )
 
 func loggedIn(t *testing.T, a *Agent) {
@@ -87,16 +86,7 @@ func TestDraftCaptureAndSeal(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, steps, "steps are deleted when the packet holds them")
 
-	it, err := a.Store().Outbox(ctx, id)
-	require.NoError(t, err)
-	data, err := os.ReadFile(it.PacketPath)
-	require.NoError(t, err)
-	ident, err := a.TrainingIdentity()
-	require.NoError(t, err)
-	pub, err := a.Kit().Bundle.PublicKey()
-	require.NoError(t, err)
-	p, err := packet.Open(data, pub, ident)
-	require.NoError(t, err)
+	p := openPacket(t, a, id)
 	assert.Contains(t, string(p.Parts[0].Data), cf.Person.FamilyName)
 	assert.Len(t, p.Parts, 3)
 	assert.False(t, dirHolds(t, a.opts.DataDir, cf.Person.FamilyName))

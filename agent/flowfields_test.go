@@ -137,6 +137,16 @@ func TestFlowFieldsReachPacket(t *testing.T) {
 // its form.json.
 func openForm(t *testing.T, a *Agent, id string) (*packet.Packet, sealedForm) {
 	t.Helper()
+	pk := openPacket(t, a, id)
+	require.Equal(t, "form.json", pk.Parts[0].Name)
+	var got sealedForm
+	require.NoError(t, json.Unmarshal(pk.Parts[0].Data, &got))
+	return pk, got
+}
+
+// openPacket opens the packet of a sealed case as the (training) town hall would.
+func openPacket(t *testing.T, a *Agent, id string) *packet.Packet {
+	t.Helper()
 	it, err := a.Store().Outbox(t.Context(), id)
 	require.NoError(t, err)
 	data, err := os.ReadFile(it.PacketPath)
@@ -147,10 +157,7 @@ func openForm(t *testing.T, a *Agent, id string) (*packet.Packet, sealedForm) {
 	require.NoError(t, err)
 	pk, err := packet.Open(data, pub, ident)
 	require.NoError(t, err)
-	require.Equal(t, "form.json", pk.Parts[0].Name)
-	var got sealedForm
-	require.NoError(t, json.Unmarshal(pk.Parts[0].Data, &got))
-	return pk, got
+	return pk
 }
 
 type sealedForm struct {

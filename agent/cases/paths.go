@@ -24,46 +24,37 @@ func str(p func(f *File) *string) pathDef {
 	}
 }
 
-func prevAddress(p func(a *Address) *string) pathDef {
+// optional is a text field of an optional part (previous address, ID document): setting a
+// value creates the part, and a part left empty is none.
+func optional[T comparable](part func(f *File) **T, field func(t *T) *string) pathDef {
 	return pathDef{
 		get: func(f *File) string {
-			if f.Details.PreviousAddress == nil {
+			if *part(f) == nil {
 				return ""
 			}
-			return *p(f.Details.PreviousAddress)
+			return *field(*part(f))
 		},
 		set: func(f *File, v string) *Problem {
-			if f.Details.PreviousAddress == nil {
-				f.Details.PreviousAddress = &Address{}
+			p := part(f)
+			if *p == nil {
+				*p = new(T)
 			}
-			*p(f.Details.PreviousAddress) = v
-			if *f.Details.PreviousAddress == (Address{}) {
-				f.Details.PreviousAddress = nil // an empty previous address is none
+			*field(*p) = v
+			var zero T
+			if **p == zero {
+				*p = nil
 			}
 			return nil
 		},
 	}
 }
 
-func idDocument(p func(d *IDDocument) *string) pathDef {
-	return pathDef{
-		get: func(f *File) string {
-			if f.Details.IDDocument == nil {
-				return ""
-			}
-			return *p(f.Details.IDDocument)
-		},
-		set: func(f *File, v string) *Problem {
-			if f.Details.IDDocument == nil {
-				f.Details.IDDocument = &IDDocument{}
-			}
-			*p(f.Details.IDDocument) = v
-			if *f.Details.IDDocument == (IDDocument{}) {
-				f.Details.IDDocument = nil
-			}
-			return nil
-		},
-	}
+func prevAddress(field func(a *Address) *string) pathDef {
+	return optional(func(f *File) **Address { return &f.Details.PreviousAddress }, field)
+}
+
+func idDocument(field func(d *IDDocument) *string) pathDef {
+	return optional(func(f *File) **IDDocument { return &f.Details.IDDocument }, field)
 }
 
 // confirmation is a flag in details.confirmations: any value sets it, "" clears it.

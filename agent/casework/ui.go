@@ -130,22 +130,30 @@ func (k *Core) Overview(ctx context.Context) (Overview, error) {
 		}
 		ov.Visits = append(ov.Visits, wv)
 	}
-	dev := func(kind string, present bool, what string) Device {
-		d := Device{Kind: kind, Ready: present, Training: k.opts.Devices.Training && present}
+	dev := func(kind devices.Kind, present bool) Device {
+		d := Device{Kind: string(kind), Ready: present, Training: k.opts.Devices.Training && present}
 		if k.opts.Devices.Training && present {
 			d.Name = "Simulation"
 		}
 		if !present {
-			d.Reason = "Kein " + what + " eingerichtet. Bitte die Technik verständigen."
+			d.Reason = "Kein " + deviceDE[kind] + " eingerichtet. Bitte die Technik verständigen."
 		}
 		return d
 	}
 	ov.Devices = []Device{
-		dev("printer", k.opts.Devices.Printer != nil, "Drucker"),
-		dev("scanner", k.opts.Devices.Scanner != nil, "Scanner"),
-		dev("fingerprint", k.opts.Devices.Reader != nil, "Fingerabdruckleser"),
+		dev(devices.Printer, k.opts.Devices.Printer != nil),
+		dev(devices.Scanner, k.opts.Devices.Scanner != nil),
+		dev(devices.Fingerprint, k.opts.Devices.Reader != nil),
 	}
 	return ov, nil
+}
+
+var deviceDE = map[devices.Kind]string{devices.Printer: "Drucker", devices.Scanner: "Scanner", devices.Fingerprint: "Fingerabdruckleser"}
+
+// notConfigured is the error of a job for a device the kit does not have.
+func notConfigured(kind devices.Kind) error {
+	return &devices.Error{Kind: kind, Code: string(kind) + ".not-configured",
+		Hint: "Kein " + deviceDE[kind] + " eingerichtet. Den Vorgang später abschließen und die Technik verständigen."}
 }
 
 // load reads a draft's state; st is nil for a case that is no draft any more.
@@ -352,8 +360,7 @@ func attachErr(err error) error {
 // Scan is the UI operation.
 func (k *Core) Scan(ctx context.Context, ch Change, part string) (*Case, error) {
 	if k.opts.Devices.Scanner == nil {
-		return nil, &devices.Error{Kind: devices.Scanner, Code: "scanner.not-configured",
-			Hint: "Kein Scanner eingerichtet. Den Vorgang später abschließen und die Technik verständigen."}
+		return nil, notConfigured(devices.Scanner)
 	}
 	return k.change(ctx, ch, func(c *store.Case, st *draftState) error {
 		kind := cases.KindScan
@@ -381,8 +388,7 @@ func (k *Core) Scan(ctx context.Context, ch Change, part string) (*Case, error) 
 // Print is the UI operation.
 func (k *Core) Print(ctx context.Context, ch Change, doc string) (*Case, error) {
 	if k.opts.Devices.Printer == nil {
-		return nil, &devices.Error{Kind: devices.Printer, Code: "printer.not-configured",
-			Hint: "Kein Drucker eingerichtet. Den Vorgang später abschließen und die Technik verständigen."}
+		return nil, notConfigured(devices.Printer)
 	}
 	return k.change(ctx, ch, func(c *store.Case, st *draftState) error {
 		cert, err := k.certificate(ctx, doc, c, st)
@@ -405,8 +411,7 @@ func (k *Core) Print(ctx context.Context, ch Change, doc string) (*Case, error) 
 // until the operator decides.
 func (k *Core) CaptureFinger(ctx context.Context, ch Change, finger string) (*Case, error) {
 	if k.opts.Devices.Reader == nil {
-		return nil, &devices.Error{Kind: devices.Fingerprint, Code: "fingerprint.not-configured",
-			Hint: "Kein Fingerabdruckleser eingerichtet. Den Vorgang später abschließen und die Technik verständigen."}
+		return nil, notConfigured(devices.Fingerprint)
 	}
 	return k.change(ctx, ch, func(c *store.Case, st *draftState) error {
 		cp := st.capture()
