@@ -252,7 +252,47 @@ func (k *Core) Case(ctx context.Context, id string) (*Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	return k.toWeb(c, st), nil
+	wc := k.toWeb(c, st)
+	if st != nil && st.File.Service == cases.Meldebescheinigung {
+		wc.Extract, err = k.extract(ctx, st.VisitID)
+		if err != nil {
+			return nil, lockedErr(err)
+		}
+	}
+	return wc, nil
+}
+
+// extract is the register extract a Meldebescheinigung is printed from, as the caseworker
+// compares it with the ID shown.
+func (k *Core) extract(ctx context.Context, visitID string) ([]Field, error) {
+	none := []Field{{Label: "Hinweis", Value: "Kein Registerauszug im Besuchspaket."}}
+	if visitID == "" || k.opts.Visits == nil {
+		return none, nil
+	}
+	ap, err := k.opts.Visits.Appointment(ctx, visitID)
+	if err != nil {
+		return nil, err
+	}
+	e := ap.Register
+	if e == nil {
+		return none, nil
+	}
+	out := []Field{{Label: "Familienname", Value: e.FamilyName}}
+	add := func(label, v string) {
+		if v != "" {
+			out = append(out, Field{Label: label, Value: v})
+		}
+	}
+	add("Frühere Namen", e.FormerNames)
+	add("Vornamen", e.GivenNames)
+	add("Doktorgrad", e.DoctorTitle)
+	add("Ordens- oder Künstlername", e.ReligiousOrArtistName)
+	add("Geburtsdatum", deDate(e.BirthDate))
+	add("Geburtsort", strings.TrimSpace(e.BirthPlace+" "+e.BirthState))
+	for _, r := range e.Residences {
+		add("Anschrift", r.Address+" ("+r.Dwelling+")")
+	}
+	return out, nil
 }
 
 // Drafts is the UI operation.

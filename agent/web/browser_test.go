@@ -372,7 +372,7 @@ func TestBrowserMeldebescheinigung(t *testing.T) {
 	b.startVisit("Erika Mustermann", web.Meldebescheinigung)
 	b.h1("Angaben zur Person")
 	b.next("Registerauszug")
-	assert.Contains(t, b.text("#schritt"), "Hauptwohnung seit 01.04.1998")
+	assert.Contains(t, b.text("#schritt"), "Parkallee 3, 50667 Köln (alleinige Wohnung)")
 	b.check("f-art-0")
 	b.choose("f-ausweisart", "personalausweis")
 	b.fill("ausweisnummer", "L01X00T47")

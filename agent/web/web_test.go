@@ -45,7 +45,7 @@ type harness struct {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	fake := webtest.New()
+	fake := webtest.New(t)
 	fake.Now = clk.Now
 	s, err := web.New(web.Options{Backend: fake, Now: clk.Now, Tick: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
