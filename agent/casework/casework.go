@@ -119,24 +119,24 @@ func New(opts Options) *Core {
 }
 
 // SetDevices replaces the devices (the daemon builds them after the core).
-func (c *Core) SetDevices(d Devices) {
+func (k *Core) SetDevices(d Devices) {
 	if d.Scorer == nil {
 		d.Scorer = fingerprint.Estimate{}
 	}
-	c.opts.Devices = d
+	k.opts.Devices = d
 }
 
-func (c *Core) now() time.Time { return c.opts.Now() }
+func (k *Core) now() time.Time { return k.opts.Now() }
 
 // lockCase serialises the changes of one case; other cases go on.
-func (c *Core) lockCase(id string) func() {
-	c.caseMu.Lock()
-	m := c.cases[id]
+func (k *Core) lockCase(id string) func() {
+	k.caseMu.Lock()
+	m := k.cases[id]
 	if m == nil {
 		m = &sync.Mutex{}
-		c.cases[id] = m
+		k.cases[id] = m
 	}
-	c.caseMu.Unlock()
+	k.caseMu.Unlock()
 	m.Lock()
 	return m.Unlock
 }
@@ -238,7 +238,7 @@ type Case struct {
 	Version    int
 	Step       string // the step to resume at
 	VisitID    string
-	Values     map[string]string // by FieldDef.Key: case-file path, or UI-only field name
+	Values     map[string]string // case-file path -> value, and the UI-only values by name
 	Scans      map[string]int    // part -> pages
 	Printed    map[string]bool
 	Signed     bool          // a signature is stored
@@ -270,4 +270,12 @@ type CaseSummary struct {
 // Event is a state change pushed to open pages.
 type Event struct {
 	Kind string // "devices", "queue", "uplink", "case"
+}
+
+// forgetCaseLock drops the lock of a case that changes no more (sealed). A request still
+// waiting on it finds the case sealed.
+func (k *Core) forgetCaseLock(id string) {
+	k.caseMu.Lock()
+	defer k.caseMu.Unlock()
+	delete(k.cases, id)
 }

@@ -16,6 +16,14 @@ import (
 // file start (nil: empty). It needs a logged-in caseworker: the draft is stored encrypted with
 // the data key.
 func (k *Core) StartDraft(ctx context.Context, service cases.Service, actor string, start *cases.File) (string, error) {
+	st := &draftState{}
+	if start != nil {
+		st.File = *start
+	}
+	return k.startDraft(ctx, service, actor, st)
+}
+
+func (k *Core) startDraft(ctx context.Context, service cases.Service, actor string, st *draftState) (string, error) {
 	if !service.Valid() {
 		return "", &cases.ValidationError{Problems: []cases.Problem{{Field: "service", Code: "unknown-service",
 			Message: "unknown service", Hint: "Unbekannte Dienstleistung."}}}
@@ -26,10 +34,6 @@ func (k *Core) StartDraft(ctx context.Context, service cases.Service, actor stri
 	id := uuid.Must(uuid.NewV7()).String()
 	if err := k.opts.Store.CreateDraft(ctx, store.NewCase{ID: id, Service: string(service), Actor: actor}); err != nil {
 		return "", err
-	}
-	st := &draftState{}
-	if start != nil {
-		st.File = *start
 	}
 	st.File.Service = service
 	st.File.Attachments = nil

@@ -223,7 +223,7 @@ func (k *Core) toWeb(c *store.Case, st *draftState) *Case {
 	return wc
 }
 
-// CreateCase is the UI operation.
+// CreateCase starts a draft of service s at step, prefilled from the visit visitID if set.
 func (k *Core) CreateCase(ctx context.Context, caseworker string, s cases.Service, visitID, step string) (*Case, error) {
 	var person *visit.Person
 	if visitID != "" {
@@ -233,20 +233,14 @@ func (k *Core) CreateCase(ctx context.Context, caseworker string, s cases.Servic
 		}
 		person = &ap.Person
 	}
-	id, err := k.StartDraft(ctx, s, caseworker, prefill(s, person))
+	id, err := k.startDraft(ctx, s, caseworker, &draftState{File: *prefill(s, person), Step: step, VisitID: visitID})
 	if err != nil {
-		return nil, lockedErr(err)
-	}
-	if err := k.updateDraft(ctx, id, func(st *draftState) error {
-		st.Step, st.VisitID = step, visitID
-		return nil
-	}); err != nil {
 		return nil, lockedErr(err)
 	}
 	return k.Case(ctx, id)
 }
 
-// Case is the UI operation.
+// Case loads a case; ErrNotFound if there is none, ErrLocked without the data key.
 func (k *Core) Case(ctx context.Context, id string) (*Case, error) {
 	c, st, err := k.load(ctx, id)
 	if err != nil {
@@ -295,7 +289,7 @@ func (k *Core) extract(ctx context.Context, visitID string) ([]Field, error) {
 	return out, nil
 }
 
-// Drafts is the UI operation.
+// Drafts lists the open drafts, oldest first.
 func (k *Core) Drafts(ctx context.Context) ([]CaseSummary, error) {
 	cs, err := k.opts.Store.Cases(ctx, store.StateDraft)
 	if err != nil {
@@ -346,7 +340,7 @@ func (k *Core) change(ctx context.Context, ch Change, fn func(c *store.Case, st 
 	return k.toWeb(c, st), nil
 }
 
-// SaveStep is the UI operation: the step's values go into the case file at the paths the
+// SaveStep stores one step: the step's values go into the case file at the paths the
 // flow names, and agent/cases checks the case file they add up to; problems of fields on other
 // steps wait for those steps.
 func (k *Core) SaveStep(ctx context.Context, ch Change, step string, in StepInput) (*Case, error) {
@@ -397,7 +391,7 @@ func attachErr(err error) error {
 	return lockedErr(err)
 }
 
-// Scan is the UI operation.
+// Scan scans a document into the case as part ("foto" is the photo taken on site).
 func (k *Core) Scan(ctx context.Context, ch Change, part string) (*Case, error) {
 	if k.opts.Devices.Scanner == nil {
 		return nil, notConfigured(devices.Scanner)
@@ -425,7 +419,7 @@ func (k *Core) Scan(ctx context.Context, ch Change, part string) (*Case, error) 
 	})
 }
 
-// Print is the UI operation.
+// Print lays out document doc of the case and prints it.
 func (k *Core) Print(ctx context.Context, ch Change, doc string) (*Case, error) {
 	if k.opts.Devices.Printer == nil {
 		return nil, notConfigured(devices.Printer)
@@ -446,7 +440,7 @@ func (k *Core) Print(ctx context.Context, ch Change, doc string) (*Case, error) 
 	})
 }
 
-// CaptureFinger is the UI operation. Each capture becomes an ISO/IEC 19794-4 record; one
+// CaptureFinger takes one attempt of finger when the procedure allows it. Each capture becomes an ISO/IEC 19794-4 record; one
 // that reaches the threshold is stored at once (encrypted), poorer ones are kept in memory
 // until the operator decides.
 func (k *Core) CaptureFinger(ctx context.Context, ch Change, finger string) (*Case, error) {
@@ -529,7 +523,7 @@ func (st *draftState) capture() *cases.Capture {
 	return st.File.Details.Fingerprints
 }
 
-// DecideFinger is the UI operation.
+// DecideFinger records an operator decision: keep the best attempt, next finger, or none.
 func (k *Core) DecideFinger(ctx context.Context, ch Change, d cases.FingerDecision) (*Case, error) {
 	return k.change(ctx, ch, func(c *store.Case, st *draftState) error {
 		cp := st.capture()
@@ -558,7 +552,7 @@ func (k *Core) DecideFinger(ctx context.Context, ch Change, d cases.FingerDecisi
 	})
 }
 
-// Seal is the UI operation: SealDraft checks and seals the draft with the same rules as
+// Seal seals a draft for the UI: SealDraft checks and seals the draft with the same rules as
 // `koffer case submit`.
 func (k *Core) Seal(ctx context.Context, ch Change) (*Case, error) {
 	defer k.lockCase(ch.CaseID)() // held through sealing: no step may slip in between check and seal
@@ -579,6 +573,7 @@ func (k *Core) Seal(ctx context.Context, ch Change) (*Case, error) {
 		return nil, attachErr(err)
 	}
 	k.forgetImages(c.ID, "")
+	k.forgetCaseLock(c.ID)
 	sealed, err := k.opts.Store.Case(ctx, c.ID)
 	if err != nil {
 		return nil, err
@@ -586,7 +581,7 @@ func (k *Core) Seal(ctx context.Context, ch Change) (*Case, error) {
 	return k.toWeb(sealed, nil), nil
 }
 
-// Subscribe is the UI operation: it polls the queue every two seconds and reports changes.
+// Subscribe reports queue changes until ctx ends: it polls the queue every two seconds and reports changes.
 func (k *Core) Subscribe(ctx context.Context) <-chan Event {
 	ch := make(chan Event, 1)
 	go func() {
