@@ -358,3 +358,30 @@ func TestLockDropsFingerprintImages(t *testing.T) {
 		})
 	}
 }
+
+// TestWebUISignatureWaiverSeals: "Person kann nicht unterschreiben" needs the reason, and then
+// the registration seals without a signature, the waiver recorded in the packet.
+func TestWebUISignatureWaiverSeals(t *testing.T) {
+	a, _, u := newUI(t)
+	p := u.start(web.Wohnsitzanmeldung)
+	p = u.next(p, personValues())
+	p = u.next(p, url.Values{"neu_strasse": {"Ringweg"}, "neu_hausnummer": {"7"}, "neu_plz": {"28195"}, "neu_ort": {"Bremen"},
+		"einzug": {a.now().AddDate(0, 0, -2).Format("02.01.2006")}})
+	require.Equal(t, http.StatusSeeOther, u.step(p, "scannen", nil).status)
+	p = u.next(p, url.Values{"vermieter_geprueft": {"ja"}})
+	require.Equal(t, http.StatusSeeOther, u.step(p, "drucken", nil).status)
+	p = u.next(p, url.Values{"formular_unterschrieben": {"ja"}})
+
+	r := u.step(p, "weiter", url.Values{"unterschrift_verzicht": {"ja"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Contains(t, errorsOf(r.body), "Bitte angeben, warum die Person nicht unterschreiben kann.")
+	p = u.next(p, url.Values{"unterschrift_verzicht": {"ja"}, "unterschrift_verzicht_grund": {"Lähmung beider Hände"}})
+	id := u.finish(p)
+
+	_, got := openForm(t, a, id)
+	require.NotNil(t, got.Details.SignatureWaiver)
+	assert.Equal(t, "Lähmung beider Hände", got.Details.SignatureWaiver.Reason)
+	for _, at := range got.Attachments {
+		assert.NotEqual(t, "signature", at.Kind)
+	}
+}

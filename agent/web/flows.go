@@ -88,7 +88,10 @@ func concat(parts ...[]FieldDef) []FieldDef {
 
 var yesNo = []Option{{"ja", "Ja"}}
 
-// waiverReason is asked with the "cannot sign" mark: the case seals with the waiver and its reason.
+// waiverMark and waiverReason: a person who cannot sign gets the mark and the reason instead of
+// a signature; the case seals with the waiver recorded.
+var waiverMark = FieldDef{Name: "unterschrift_verzicht", UIOnly: true, Label: "Person kann nicht unterschreiben", Type: "checkbox"}
+
 var waiverReason = FieldDef{Name: "unterschrift_verzicht_grund", Path: "details.signature_waiver.reason",
 	Label: "Grund, warum die Person nicht unterschreiben kann", Type: "text", Auto: "off",
 	Hint: "Nur ausfüllen, wenn „Person kann nicht unterschreiben“ angekreuzt ist."}
@@ -121,7 +124,7 @@ var Flows = []Flow{
 			{Name: "unterschrift", Title: "Unterschrift", Kind: KindSignature,
 				Intro: "Die Person unterschreibt im Feld mit dem Finger oder einem Stift.",
 				Fields: []FieldDef{
-					{Name: "unterschrift_verzicht", UIOnly: true, Label: "Person kann nicht unterschreiben", Type: "checkbox"},
+					waiverMark,
 					waiverReason,
 				}},
 			{Name: "gebuehr", Title: "Gebühr", Kind: KindFee,
@@ -195,7 +198,7 @@ var Flows = []Flow{
 			{Name: "unterschrift", Title: "Unterschrift", Kind: KindSignature,
 				Intro: "Die Person unterschreibt zusätzlich im Feld; die Unterschrift geht mit der Anmeldung ins Rathaus.",
 				Fields: []FieldDef{
-					{Name: "unterschrift_verzicht", UIOnly: true, Label: "Person kann nicht unterschreiben", Type: "checkbox"},
+					waiverMark,
 					waiverReason,
 				}},
 			{Name: "abschluss", Title: "Prüfen und abschließen", Kind: KindSummary},

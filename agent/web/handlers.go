@@ -420,7 +420,7 @@ func summarize(f Flow, c *Case) []summaryGroup {
 			if fd.Type == "checkbox" {
 				v = "Ja"
 			}
-			if fd.Name == "lichtbild_code" {
+			if fd.Path == "details.photo_code" {
 				v = "erfasst (vertraulich, wird versiegelt)" // the code holds the photo's decryption key
 			}
 			g.Fields = append(g.Fields, Field{Label: fd.Label, Value: v})
@@ -520,7 +520,7 @@ func stepInput(step Step, posted map[string]string) (StepInput, map[string]strin
 		}
 	}
 	if step.Kind == KindSignature {
-		waived := posted["unterschrift_verzicht"] != ""
+		waived := posted[waiverMark.Name] != ""
 		switch {
 		case !waived:
 			in.Fields[waiverReason.Path] = "" // no mark, no waiver
@@ -685,7 +685,7 @@ func (s *Server) gate(c *Case, step Step, posted map[string]string) string {
 			return "Bitte zuerst das Dokument scannen."
 		}
 	case KindPhoto:
-		if posted["lichtbild_art"] == cases.PhotoAuthority && c.Scans[step.Part] == 0 {
+		if source, _ := step.FieldByPath("details.photo_source"); posted[source.Name] == cases.PhotoAuthority && c.Scans[step.Part] == 0 {
 			return "Bitte zuerst das Lichtbild aufnehmen."
 		}
 	case KindPrint:
@@ -697,7 +697,7 @@ func (s *Server) gate(c *Case, step Step, posted map[string]string) string {
 			return "Bitte zuerst beide Hände abschließen: Abdruck erfasst oder Entscheidung getroffen."
 		}
 	case KindSignature:
-		if posted["unterschrift"] == "" && posted["unterschrift_verzicht"] == "" {
+		if posted["unterschrift"] == "" && posted[waiverMark.Name] == "" {
 			return "Bitte im Feld unterschreiben lassen oder ankreuzen, dass die Person nicht unterschreiben kann."
 		}
 	}
