@@ -119,9 +119,12 @@ func (k *Core) Overview(ctx context.Context) (Overview, error) {
 		ov.Queue.Oldest = now.Add(-qs.OldestAge)
 	}
 	ov.Uplink = k.uplink()
-	visits, err := k.opts.Visits.Visits(ctx, now.Format(time.DateOnly))
-	if err != nil && !errors.Is(err, store.ErrNoKey) {
-		return Overview{}, err
+	var visits []Appointment
+	if k.opts.Visits != nil {
+		visits, err = k.opts.Visits.Visits(ctx, now.Format(time.DateOnly))
+		if err != nil && !errors.Is(err, store.ErrNoKey) {
+			return Overview{}, err
+		}
 	}
 	for _, v := range visits {
 		wv := Visit{ID: v.ID, Time: v.Time, Name: v.Person.GivenNames + " " + v.Person.FamilyName, Place: v.Place}
@@ -226,6 +229,9 @@ func (k *Core) toWeb(c *store.Case, st *draftState) *Case {
 // CreateCase starts a draft of service s at step, prefilled from the visit visitID if set.
 func (k *Core) CreateCase(ctx context.Context, caseworker string, s cases.Service, visitID, step string) (*Case, error) {
 	var person *visit.Person
+	if visitID != "" && k.opts.Visits == nil {
+		return nil, fmt.Errorf("visit %q: %w", visitID, store.ErrNotFound)
+	}
 	if visitID != "" {
 		ap, err := k.opts.Visits.Appointment(ctx, visitID)
 		if err != nil {
