@@ -102,9 +102,11 @@ func (c Capture) Hands() []HandState {
 	return []HandState{c.hand("left"), c.hand("right")}
 }
 
-// sufficient is the threshold rule of devices/fingerprint: only NFIQ 2 scores reach it.
-func sufficient(a FingerAttempt, kind string) bool {
-	return a.Method == MethodNFIQ2 && a.Quality >= NFIQThreshold[kind]
+// sufficient is the threshold rule of devices/fingerprint (fingerprint.Sufficient): only an
+// NFIQ 2 score at the finger's threshold reaches it.
+func sufficient(a FingerAttempt) bool {
+	pos, ok := FingerPosition(a.Finger)
+	return ok && fingerprint.Sufficient(fingerprint.Score{Value: a.Quality, Method: fingerprint.Method(a.Method)}, pos)
 }
 
 func (c Capture) decided(hand, finger, action string) (FingerDecision, bool) {
@@ -138,7 +140,7 @@ func (c Capture) hand(hand string) HandState {
 			if a.Quality > best {
 				best, st.Method = a.Quality, a.Method
 			}
-			good = good || sufficient(a, kind)
+			good = good || sufficient(a)
 		}
 		st.Finger, st.Attempts, st.Best, st.Threshold = f, mine, best, NFIQThreshold[kind]
 		st.AttemptsLeft = max(0, MaxAttempts-len(mine))
