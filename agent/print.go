@@ -1,16 +1,13 @@
 package agent
 
 import (
-	"context"
-
+	"koffer/agent/casework"
 	"koffer/agent/documents"
-	"koffer/devices/ipp"
 )
 
-// Printer is what the agent needs from a printer; *ipp.Client and *sim.Printer have it.
-type Printer interface {
-	Print(ctx context.Context, doc ipp.Document, onUpdate func(ipp.JobStatus)) (ipp.Result, error)
-}
+// Printer is what the core needs from a printer (casework.Printer); *ipp.Client and
+// *sim.Printer have it.
+type Printer = casework.Printer
 
 // authority is the letterhead of every certificate, from the config.
 func (c Config) authority() (documents.Authority, string) {

@@ -99,7 +99,7 @@ func (k *Core) heldImage(key string) []byte {
 	return bytes.Clone(k.images[key])
 }
 
-// HeldImages is how many fingerprint images wait in memory (for tests and metrics).
+// HeldImages is how many fingerprint images wait in memory for a decision.
 func (k *Core) HeldImages() int {
 	k.imgMu.Lock()
 	defer k.imgMu.Unlock()
