@@ -76,13 +76,16 @@ type Options struct {
 	Visits  Visits
 	Devices Devices
 	// Uplink reports the uplink's state; nil or ok false: the kit has none.
-	Uplink    func() (s uplink.State, ok bool)
-	Authority documents.Authority // letterhead of printed certificates
-	Place     string              // place of issue
-	Training  bool
-	OnSealed  func(caseID string) // after a packet is durably in the outbox
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Uplink func() (s uplink.State, ok bool)
+	// DeviceStates lists the kit's devices for the start page (e.g. from the kit profile, the
+	// list `koffer status` shows too); nil: one line per device of Devices.
+	DeviceStates func(ctx context.Context) []Device
+	Authority    documents.Authority // letterhead of printed certificates
+	Place        string              // place of issue
+	Training     bool
+	OnSealed     func(caseID string) // after a packet is durably in the outbox
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // Core is the application core. Its methods are safe for concurrent use: a change holds the

@@ -101,3 +101,20 @@ func TestCoreImportsNoAdapter(t *testing.T) {
 		assert.False(t, strings.HasPrefix(dep, "koffer/cmd/"), dep)
 	}
 }
+
+// TestOverviewDevices: without a device list of its own the start page names each missing
+// device in German; a DeviceStates hook (the kit profile) replaces the list.
+func TestOverviewDevices(t *testing.T) {
+	k := newCore(t, Devices{Scanner: &heldScanner{}})
+	ov, err := k.Overview(t.Context())
+	require.NoError(t, err)
+	require.Len(t, ov.Devices, 3)
+	assert.False(t, ov.Devices[0].Ready)
+	assert.Equal(t, "Kein Drucker eingerichtet. Bitte die Technik verständigen.", ov.Devices[0].Reason)
+	assert.True(t, ov.Devices[1].Ready, "the scanner is there")
+
+	k.opts.DeviceStates = func(context.Context) []Device { return []Device{{Kind: "printer", Name: "HP OfficeJet", Ready: true}} }
+	ov, err = k.Overview(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, []Device{{Kind: "printer", Name: "HP OfficeJet", Ready: true}}, ov.Devices)
+}

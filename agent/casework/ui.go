@@ -143,6 +143,10 @@ func (k *Core) Overview(ctx context.Context) (Overview, error) {
 		}
 		return d
 	}
+	if k.opts.DeviceStates != nil {
+		ov.Devices = k.opts.DeviceStates(ctx)
+		return ov, nil
+	}
 	ov.Devices = []Device{
 		dev(devices.Printer, k.opts.Devices.Printer != nil),
 		dev(devices.Scanner, k.opts.Devices.Scanner != nil),
