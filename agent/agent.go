@@ -19,6 +19,7 @@ import (
 	"filippo.io/age"
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"koffer/agent/casework"
 	"koffer/agent/client"
 	"koffer/agent/keys"
 	"koffer/agent/localapi"
@@ -67,6 +68,8 @@ type Agent struct {
 
 	pending pendingVisits // visit packs waiting for a login
 
+	core *casework.Core // the application core; the UI and the local API are its clients
+
 	mu       sync.Mutex
 	dataKey  keys.DataKey
 	lastUsed time.Time
@@ -114,6 +117,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.core = a.newCore()
 	if err := a.startUplink(); err != nil {
 		_ = a.store.Close()
 		return nil, err
@@ -142,11 +146,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 
 // Devices are the kit's devices for the caseworker UI: from the kit profile, or the
 // simulators in training mode.
-func (a *Agent) Devices() WebDevices {
-	d := a.devices.web
-	d.States = a.devices.states
-	return d
-}
+func (a *Agent) Devices() WebDevices { return a.devices.web }
 
 // Store is the agent's store (for the wiring of sync/uplink).
 func (a *Agent) Store() *store.Store { return a.store }

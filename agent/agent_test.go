@@ -17,7 +17,6 @@ import (
 	"koffer/agent/localapi"
 	"koffer/store"
 	"koffer/sync/enroll"
-	"koffer/sync/packet"
 )
 
 func newTestAgent(tb testing.TB, opts Options) *Agent {
@@ -57,16 +56,7 @@ func TestSubmitSealsAPacketTheTownHallCanOpen(t *testing.T) {
 	assert.Equal(t, "46,00 EUR", res.Fee)
 	assert.Equal(t, []string{res.ID}, woken, "the uplink is woken")
 
-	it, err := a.Store().Outbox(ctx, res.ID)
-	require.NoError(t, err)
-	data, err := os.ReadFile(it.PacketPath)
-	require.NoError(t, err)
-	id, err := a.TrainingIdentity()
-	require.NoError(t, err)
-	pub, err := a.Kit().Bundle.PublicKey()
-	require.NoError(t, err)
-	p, err := packet.Open(data, pub, id)
-	require.NoError(t, err)
+	p := openPacket(t, a, res.ID)
 	assert.Equal(t, res.ID, p.Manifest.CaseID)
 	assert.Equal(t, "personalausweis", p.Manifest.Service)
 	kinds := map[string]int{}

@@ -13,7 +13,6 @@ import (
 	"koffer/agent/cases"
 	"koffer/agent/keys"
 	"koffer/store"
-	"koffer/sync/packet"
 )
 
 func loggedIn(t *testing.T, a *Agent) {
@@ -52,60 +51,46 @@ func TestDraftCaptureAndSeal(t *testing.T) {
 	var cf cases.File
 	require.NoError(t, json.Unmarshal(req.Case, &cf))
 
-	_, err := a.StartDraft(ctx, cases.Wohnsitzanmeldung, "1")
+	_, err := a.core.StartDraft(ctx, cases.Wohnsitzanmeldung, "1", nil)
 	assert.ErrorIs(t, err, store.ErrNoKey, "drafts need a logged-in caseworker")
 	loggedIn(t, a)
 
-	id, err := a.StartDraft(ctx, cases.Wohnsitzanmeldung, "1")
+	id, err := a.core.StartDraft(ctx, cases.Wohnsitzanmeldung, "1", nil)
 	require.NoError(t, err)
-	person, err := json.Marshal(cf.Person)
-	require.NoError(t, err)
-	details, err := json.Marshal(cf.Details)
-	require.NoError(t, err)
-	require.NoError(t, a.SaveDraftStep(ctx, id, StepPerson, person))
-	require.NoError(t, a.SaveDraftStep(ctx, id, StepDetails, details))
-	_, err = a.AddDraftAttachment(ctx, id, "scan", "", req.Files[0])
+	require.NoError(t, a.core.SaveDraft(ctx, id, &cf))
+	_, err = a.core.AddDraftAttachment(ctx, id, "scan", "", req.Files[0])
 	require.NoError(t, err)
 
 	// Sealing too early: the rules say what is missing, the draft stays a draft.
-	_, err = a.SealDraft(ctx, id, "1")
-	assert.ErrorContains(t, err, "attachments: the signed registration form is required")
+	_, err = a.core.SealDraft(ctx, id, "1")
+	assert.ErrorContains(t, err, "attachments: signature required")
 	c, err := a.Store().Case(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, store.StateDraft, c.State)
 
-	_, err = a.AddDraftAttachment(ctx, id, "signature", "", req.Files[0])
+	_, err = a.core.AddDraftAttachment(ctx, id, "signature", "", req.Files[0])
 	assert.ErrorContains(t, err, "is pdf", "a PDF is not a signature image")
-	_, err = a.AddDraftAttachment(ctx, id, "signature", "", req.Files[1])
+	_, err = a.core.AddDraftAttachment(ctx, id, "signature", "", req.Files[1])
 	require.NoError(t, err)
 
 	assert.False(t, dirHolds(t, a.opts.DataDir, cf.Person.FamilyName), "the draft is encrypted on disk")
 	assert.False(t, dirHolds(t, a.opts.DataDir, cf.Person.BirthDate))
 
-	res, err := a.SealDraft(ctx, id, "1")
+	res, err := a.core.SealDraft(ctx, id, "1")
 	require.NoError(t, err)
 	assert.Equal(t, "sealed", res.State)
-	_, err = a.SealDraft(ctx, id, "1")
+	_, err = a.core.SealDraft(ctx, id, "1")
 	assert.ErrorIs(t, err, cases.ErrIllegalMove)
 
 	steps, err := a.Store().Steps(ctx, nil, id)
 	require.NoError(t, err)
 	assert.Empty(t, steps, "steps are deleted when the packet holds them")
 
-	it, err := a.Store().Outbox(ctx, id)
-	require.NoError(t, err)
-	data, err := os.ReadFile(it.PacketPath)
-	require.NoError(t, err)
-	ident, err := a.TrainingIdentity()
-	require.NoError(t, err)
-	pub, err := a.Kit().Bundle.PublicKey()
-	require.NoError(t, err)
-	p, err := packet.Open(data, pub, ident)
-	require.NoError(t, err)
+	p := openPacket(t, a, id)
 	assert.Contains(t, string(p.Parts[0].Data), cf.Person.FamilyName)
 	assert.Len(t, p.Parts, 3)
 	assert.False(t, dirHolds(t, a.opts.DataDir, cf.Person.FamilyName))
 
 	a.Logout()
-	assert.ErrorIs(t, a.SaveDraftStep(ctx, id, StepPerson, person), store.ErrNoKey)
+	assert.ErrorIs(t, a.core.SaveDraft(ctx, id, &cf), store.ErrNoKey)
 }

@@ -18,9 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"koffer/agent/documents"
-	"koffer/agent/keys"
 	"koffer/agent/localapi"
-	"koffer/agent/web"
 	"koffer/devices"
 	"koffer/devices/inventory"
 	"koffer/devices/ipp/ipptest"
@@ -239,40 +237,3 @@ func (s blockingScanner) ScanDocument(ctx context.Context) ([]byte, error) {
 	}
 }
 
-// A long scan on one case holds that case only: a caseworker (or a second tab) can save a step
-// of another case meanwhile.
-func TestScanHoldsItsCaseOnly(t *testing.T) {
-	a := newTestAgent(t, Options{})
-	dk, err := keys.NewDataKey()
-	require.NoError(t, err)
-	w, err := keys.Wrap(dk, []byte("richtige Passphrase"), keys.Params{Time: 1, MemKiB: 1024, Threads: 1})
-	require.NoError(t, err)
-	_, err = a.Store().AddCaseworker(t.Context(), "mmeier", w)
-	require.NoError(t, err)
-	require.NoError(t, a.Login(t.Context(), "mmeier", []byte("richtige Passphrase")))
-	sc := blockingScanner{started: make(chan struct{}), release: make(chan struct{})}
-	b := a.WebBackend(WebDevices{Scanner: sc})
-	one, err := b.CreateCase(t.Context(), "mmeier", web.Wohnsitzanmeldung, "")
-	require.NoError(t, err)
-	two, err := b.CreateCase(t.Context(), "mmeier", web.Wohnsitzanmeldung, "")
-	require.NoError(t, err)
-
-	scanned := make(chan error, 1)
-	go func() {
-		_, err := b.Scan(t.Context(), web.Change{CaseID: one.ID, Version: one.Version, Key: "k1", Caseworker: "mmeier"}, "vermieter")
-		scanned <- err
-	}()
-	<-sc.started
-	saved := make(chan error, 1)
-	go func() {
-		_, err := b.SaveStep(t.Context(), web.Change{CaseID: two.ID, Version: two.Version, Key: "k2", Caseworker: "mmeier"}, two.Step, map[string]string{"familienname": "Beispiel"})
-		saved <- err
-	}()
-	select {
-	case <-saved:
-	case <-time.After(10 * time.Second):
-		t.Fatal("saving another case waited for the scan")
-	}
-	close(sc.release)
-	assert.ErrorContains(t, <-scanned, "scan released")
-}

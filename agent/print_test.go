@@ -6,7 +6,6 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"koffer/agent/keys"
-	"koffer/agent/web"
 	"koffer/sync/enroll"
 )
 
@@ -40,10 +39,4 @@ func TestLetterheadFromBundle(t *testing.T) {
 			assert.Equal(t, tt.wantPlace, place)
 		})
 	}
-}
-
-func TestOptionLabel(t *testing.T) {
-	assert.Equal(t, "Bar bezahlt", optionLabel(web.Personalausweis, "zahlart", "bar"))
-	assert.Equal(t, "", optionLabel(web.Personalausweis, "zahlart", ""), "not captured: not printed")
-	assert.Equal(t, "", optionLabel(web.Personalausweis, "zahlart", "bitcoin"))
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"koffer/agent/localapi"
-	"koffer/agent/web"
 	"koffer/store"
 	"koffer/sync/receipt"
 	"koffer/sync/uplink"
@@ -108,25 +107,4 @@ func (a *Agent) uplinkStatus() *localapi.Uplink {
 		Reachable: s.Reachable, LastContact: s.LastContact, LastError: s.LastError, LastErrorAt: s.LastErrorAt,
 		Sending: s.Sending, BytesSent: s.BytesSent, Delivered: s.Delivered,
 	}
-}
-
-// webUplink says in German how the connection to the town hall stands, for the start page.
-func (a *Agent) webUplink() web.Uplink {
-	if a.uplink == nil {
-		if a.kit.Training {
-			return web.Uplink{Detail: "Übungsmodus: Vorgänge werden nicht an das Rathaus übertragen."}
-		}
-		return web.Uplink{Detail: "Die Übertragung ist auf diesem Koffer noch nicht eingerichtet. Vorgänge bleiben sicher gespeichert."}
-	}
-	s := a.uplink.State()
-	u := web.Uplink{Online: s.Reachable, Sending: s.Sending != "", LastSync: s.LastContact}
-	switch {
-	case s.Sending != "":
-		u.Detail = "Verbunden mit dem Rathaus. Vorgänge werden gerade übertragen."
-	case s.Reachable:
-		u.Detail = "Verbunden mit dem Rathaus."
-	default:
-		u.Detail = "Keine Verbindung zum Rathaus. Vorgänge bleiben sicher gespeichert und werden übertragen, sobald Netz da ist."
-	}
-	return u
 }

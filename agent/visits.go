@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
-	"koffer/agent/web"
+	"koffer/agent/casework"
 	"koffer/store"
 	"koffer/sync/uplink"
 	"koffer/sync/visit"
@@ -117,10 +116,9 @@ func (a *Agent) Visits(ctx context.Context, day string) ([]VisitAppointment, err
 }
 
 // VisitAppointment is one appointment with the kit's id for it.
-type VisitAppointment struct {
-	ID string
-	visit.Appointment
-}
+type VisitAppointment = casework.Appointment
+
+var _ casework.Visits = (*Agent)(nil)
 
 // Appointment returns the appointment of visit id "PACK/APPOINTMENT".
 func (a *Agent) Appointment(ctx context.Context, visitID string) (*visit.Appointment, error) {
@@ -149,23 +147,4 @@ func (a *Agent) visitPack(ctx context.Context, key cipher.AEAD, id string) (*vis
 		return nil, err
 	}
 	return visit.Parse(raw)
-}
-
-// prefill puts an appointment's person into the first step's fields. For a registration the
-// pack's address is where the person lived until now.
-func prefill(v map[string]string, s web.Service, p visit.Person) {
-	v["familienname"], v["vornamen"] = p.FamilyName, p.GivenNames
-	if t, err := time.Parse(time.DateOnly, p.BirthDate); err == nil {
-		v["geburtsdatum"] = t.Format("02.01.2006")
-	}
-	v["geburtsort"] = p.BirthPlace
-	if p.Nationality != "" {
-		v["staatsangehoerigkeit"] = p.Nationality
-	}
-	prefix := ""
-	if s == web.Wohnsitzanmeldung {
-		prefix = "alt_"
-	}
-	v[prefix+"strasse"], v[prefix+"hausnummer"] = p.Address.Street, p.Address.HouseNumber
-	v[prefix+"plz"], v[prefix+"ort"] = p.Address.PostalCode, p.Address.City
 }

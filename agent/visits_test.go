@@ -71,7 +71,7 @@ func TestWebUIMeldebescheinigungFromVisitPack(t *testing.T) {
 	assert.Contains(t, page.body, `value="17.04.1938"`)
 	p = u.next(p, url.Values{"familienname": {"Fiktiva"}, "vornamen": {"Hedwig Ottilie"}, "geburtsdatum": {"17.04.1938"},
 		"geburtsort": {"Görlitz"}, "staatsangehoerigkeit": {"DEU"}, "strasse": {"Lindenweg"}, "hausnummer": {"4"}, "plz": {"12345"}, "ort": {"Musterstadt"}})
-	p = u.next(p, url.Values{"art": {"einfach"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
+	p = u.next(p, url.Values{"art": {"simple"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
 	id := u.finish(p)
 	assertSealed(t, a, id)
 	assert.Equal(t, []string{"Meldebescheinigung"}, jobNames(t, pr))
@@ -79,7 +79,7 @@ func TestWebUIMeldebescheinigungFromVisitPack(t *testing.T) {
 	// An extended Meldebescheinigung is the Bürgeramt's: refused with a German note, nothing printed.
 	p = u.start(web.Meldebescheinigung)
 	p = u.next(p, personValues())
-	p = u.next(p, url.Values{"art": {"erweitert"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
+	p = u.next(p, url.Values{"art": {"extended"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
 	r = u.step(p, "drucken", nil)
 	assert.Contains(t, strings.Join(errorsOf(r.body), " "), "erweiterte Meldebescheinigung stellt das Bürgeramt aus")
 	assert.Len(t, pr.Jobs(), 1)
@@ -87,7 +87,7 @@ func TestWebUIMeldebescheinigungFromVisitPack(t *testing.T) {
 	// Without a visit there is no extract: nothing is printed.
 	p = u.start(web.Meldebescheinigung)
 	p = u.next(p, personValues())
-	p = u.next(p, url.Values{"art": {"einfach"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
+	p = u.next(p, url.Values{"art": {"simple"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
 	r = u.step(p, "drucken", nil)
 	assert.Contains(t, strings.Join(errorsOf(r.body), " "), "kein Registerauszug")
 	assert.Len(t, pr.Jobs(), 1, "no Meldebescheinigung from typed data")

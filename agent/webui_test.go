@@ -28,6 +28,7 @@ import (
 )
 
 type uiClient struct {
+	b    *WebBackend
 	t    testing.TB
 	base string
 	c    *http.Client
@@ -129,7 +130,7 @@ func newUI(t testing.TB) (*Agent, *sim.Printer, *uiClient) {
 	t.Cleanup(ts.Close)
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	u := &uiClient{t: t, base: ts.URL, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	u := &uiClient{b: b, t: t, base: ts.URL, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	u.do(http.MethodGet, "/anmelden", nil)
 	r := u.do(http.MethodPost, "/anmelden", url.Values{"name": {"mmeier"}, "passphrase": {"richtige Passphrase"}})
 	require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
@@ -210,7 +211,7 @@ func TestWebUIPersonalausweisToSealedPacket(t *testing.T) {
 	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
 	assert.Contains(t, errorsOf(r.body), "Einen Personalausweis erhalten nur Deutsche.")
 	p = u.next(p, personValues("groesse", "170", "augenfarbe", "blau"))
-	p = u.next(p, url.Values{"lichtbild_art": {"code"}, "lichtbild_code": {"DM:https://foto.example/x;id=1;key=k"}})
+	p = u.next(p, url.Values{"lichtbild_art": {"photographer"}, "lichtbild_code": {"DM:https://foto.example/x;id=1;key=k"}})
 	for _, hand := range []string{"left", "right"} {
 		for range 3 {
 			page := u.do(http.MethodGet, p, nil)
@@ -229,7 +230,7 @@ func TestWebUIPersonalausweisToSealedPacket(t *testing.T) {
 	p = u.next(p, url.Values{"unterschrift": {signaturePNG(t)}})
 	fee := u.do(http.MethodGet, p, nil)
 	assert.Contains(t, fee.body, "46,00 EUR", "fee from the fee table of agent/cases")
-	p = u.next(p, url.Values{"zahlart": {"bar"}})
+	p = u.next(p, url.Values{"zahlart": {"cash"}})
 	id := u.finish(p)
 	assertSealed(t, a, id)
 	atts, err := a.Store().Attachments(t.Context(), id)
@@ -325,4 +326,62 @@ func TestWebUITechnik(t *testing.T) {
 	assert.Contains(t, body, "Warteschlange")
 	assert.Contains(t, body, "in Ordnung")
 	assert.NotContains(t, body, ">database<", "check names are shown in German")
+}
+
+// TestLockDropsFingerprintImages: a capture below the threshold waits in memory for the
+// operator; locking the UI or logging out drops it, and it cannot be kept afterwards.
+func TestLockDropsFingerprintImages(t *testing.T) {
+	for _, how := range []string{"/sperren", "/abmelden"} {
+		t.Run(how, func(t *testing.T) {
+			_, _, u := newUI(t)
+			p := u.start(web.Personalausweis)
+			p = u.next(p, personValues("groesse", "170", "augenfarbe", "blau"))
+			p = u.next(p, url.Values{"lichtbild_art": {"photographer"}, "lichtbild_code": {"DM:https://foto.example/x;id=1;key=k"}})
+			r := u.step(p, "erfassen", url.Values{"finger": {"left_index"}})
+			require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
+			require.Equal(t, 1, u.b.HeldImages(), "an estimate waits for the operator's decision")
+
+			u.do(http.MethodPost, how, url.Values{"zurueck": {p}})
+			assert.Zero(t, u.b.HeldImages(), "no fingerprint image stays in memory")
+
+			if how == "/abmelden" {
+				u.do(http.MethodGet, "/anmelden", nil)
+				r = u.do(http.MethodPost, "/anmelden", url.Values{"name": {"mmeier"}, "passphrase": {"richtige Passphrase"}})
+			} else {
+				u.do(http.MethodGet, "/gesperrt", nil)
+				r = u.do(http.MethodPost, "/gesperrt", url.Values{"passphrase": {"richtige Passphrase"}})
+			}
+			require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
+			r = u.step(p, "accept", url.Values{"finger": {"left_index"}})
+			assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+			assert.Contains(t, strings.Join(errorsOf(r.body), " "), "Die Aufnahme ist nicht mehr vorhanden")
+		})
+	}
+}
+
+// TestWebUISignatureWaiverSeals: "Person kann nicht unterschreiben" needs the reason, and then
+// the registration seals without a signature, the waiver recorded in the packet.
+func TestWebUISignatureWaiverSeals(t *testing.T) {
+	a, _, u := newUI(t)
+	p := u.start(web.Wohnsitzanmeldung)
+	p = u.next(p, personValues())
+	p = u.next(p, url.Values{"neu_strasse": {"Ringweg"}, "neu_hausnummer": {"7"}, "neu_plz": {"28195"}, "neu_ort": {"Bremen"},
+		"einzug": {a.now().AddDate(0, 0, -2).Format("02.01.2006")}})
+	require.Equal(t, http.StatusSeeOther, u.step(p, "scannen", nil).status)
+	p = u.next(p, url.Values{"vermieter_geprueft": {"ja"}})
+	require.Equal(t, http.StatusSeeOther, u.step(p, "drucken", nil).status)
+	p = u.next(p, url.Values{"formular_unterschrieben": {"ja"}})
+
+	r := u.step(p, "weiter", url.Values{"unterschrift_verzicht": {"ja"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Contains(t, errorsOf(r.body), "Bitte angeben, warum die Person nicht unterschreiben kann.")
+	p = u.next(p, url.Values{"unterschrift_verzicht": {"ja"}, "unterschrift_verzicht_grund": {"Lähmung beider Hände"}})
+	id := u.finish(p)
+
+	_, got := openForm(t, a, id)
+	require.NotNil(t, got.Details.SignatureWaiver)
+	assert.Equal(t, "Lähmung beider Hände", got.Details.SignatureWaiver.Reason)
+	for _, at := range got.Attachments {
+		assert.NotEqual(t, "signature", at.Kind)
+	}
 }

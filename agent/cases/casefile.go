@@ -8,6 +8,7 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -48,6 +49,11 @@ type Details struct {
 	PhotoCode              string `json:"photo_code,omitempty"` // DataMatrix content from a certified photographer
 	Provisional            bool   `json:"provisional,omitempty"`
 	FingerprintsImpossible bool   `json:"fingerprints_impossible,omitempty"`
+	// PhotoSource is PhotoPhotographer (photo_code) or PhotoAuthority (a photo attachment
+	// taken on site); the kit fills it in when it is left empty.
+	PhotoSource  string   `json:"photo_source,omitempty"`
+	Payment      string   `json:"payment,omitempty"`             // one of PaymentMethods
+	Fingerprints *Capture `json:"fingerprint_capture,omitempty"` // every attempt and decision
 
 	// lebensbescheinigung
 	Insurer   string `json:"insurer,omitempty"`
@@ -59,6 +65,24 @@ type Details struct {
 	// wohnsitzanmeldung
 	MoveInDate      string   `json:"move_in_date,omitempty"` // YYYY-MM-DD
 	PreviousAddress *Address `json:"previous_address,omitempty"`
+
+	// any service with a signature (SignatureRules)
+	SignatureWaiver *Waiver `json:"signature_waiver,omitempty"`
+	// Confirmations the caseworker gave on the spot (Confirmations lists them per service).
+	Confirmations []string `json:"confirmations,omitempty"`
+	// meldebescheinigung: the identity document the person showed
+	IDDocument *IDDocument `json:"id_document,omitempty"`
+}
+
+// Waiver records that the person cannot sign, and why (e.g. "kann wegen Lähmung nicht schreiben").
+type Waiver struct {
+	Reason string `json:"reason"`
+}
+
+// IDDocument is an identity document the caseworker saw.
+type IDDocument struct {
+	Kind   string `json:"kind"` // personalausweis, reisepass
+	Number string `json:"number"`
 }
 
 // Attachment names a file next to the case file.
@@ -67,7 +91,10 @@ type Attachment struct {
 	File     string `json:"file"` // relative to the case file
 	Finger   string `json:"finger,omitempty"`
 	Attempts int    `json:"attempts,omitempty"` // fingerprint capture attempts, 1..3
-	Quality  *int   `json:"quality,omitempty"`  // NFIQ 2 score 0..100, if measured
+	Quality  *int   `json:"quality,omitempty"`  // score 0..100 of the kept attempt, if measured
+	Method   string `json:"method,omitempty"`   // how Quality was scored: nfiq2 or estimate
+	// ByOperator: the caseworker kept it below the threshold or on an estimate.
+	ByOperator bool `json:"by_operator,omitempty"`
 }
 
 // Attachment kinds.
@@ -266,6 +293,34 @@ func (f *File) checkDetails(c *checker, now time.Time, birthOK bool, a *Assessme
 		notFor("photo_code", d.PhotoCode != "")
 		notFor("provisional", d.Provisional)
 		notFor("fingerprints_impossible", d.FingerprintsImpossible)
+		notFor("photo_source", d.PhotoSource != "")
+		notFor("fingerprint_capture", d.Fingerprints != nil)
+	}
+	if !slices.ContainsFunc(SignatureRules, func(r SignatureRule) bool { return r.Service == f.Service }) {
+		notFor("signature_waiver", d.SignatureWaiver != nil)
+	}
+	if f.Service != Meldebescheinigung {
+		notFor("id_document", d.IDDocument != nil)
+	}
+	if d.Payment != "" && !slices.Contains(PaymentMethods, d.Payment) {
+		c.add("details.payment", "payment", "payment must be one of "+strings.Join(PaymentMethods, ", "), "Unbekannte Zahlungsart.")
+	}
+	if d.SignatureWaiver != nil {
+		c.required("details.signature_waiver.reason", d.SignatureWaiver.Reason, "Der Grund, warum die Person nicht unterschreiben kann,")
+	}
+	for i, cf := range d.Confirmations {
+		if !slices.Contains(Confirmations[f.Service], cf) {
+			c.add(fmt.Sprintf("details.confirmations[%d]", i), "confirmation", "not a confirmation of "+string(f.Service), "Unbekannte Bestätigung.")
+		}
+	}
+	if id := d.IDDocument; id != nil {
+		if !slices.Contains(IDDocumentKinds, id.Kind) {
+			c.add("details.id_document.kind", "id-document", "kind must be one of "+strings.Join(IDDocumentKinds, ", "), "Art des Ausweises angeben.")
+		}
+		c.required("details.id_document.number", id.Number, "Ausweisnummer")
+	}
+	if d.Fingerprints != nil {
+		d.Fingerprints.check(c)
 	}
 	if f.Service != Lebensbescheinigung {
 		notFor("insurer", d.Insurer != "")
@@ -302,6 +357,20 @@ func (f *File) checkDetails(c *checker, now time.Time, birthOK bool, a *Assessme
 			c.add("attachments", "photo-missing", "a photo attachment or details.photo_code is required", "Ein Lichtbild fehlt: Foto aufnehmen oder Foto-Code scannen.")
 		case photos > 1:
 			c.add("attachments", "two-photos", "more than one photo", "Nur ein Lichtbild ist erlaubt.")
+		}
+		switch d.PhotoSource {
+		case "":
+		case PhotoPhotographer:
+			if d.PhotoCode == "" {
+				c.add("details.photo_code", "required", "photo_source photographer needs photo_code", "Bitte den Code scannen oder abtippen.")
+			}
+		case PhotoAuthority:
+			if d.PhotoCode != "" {
+				c.add("details.photo_source", "photo-source", "photo_source authority with a photo_code",
+					"Die Herkunft des Lichtbilds passt nicht zum erfassten Lichtbild.")
+			}
+		default:
+			c.add("details.photo_source", "photo-source", "photo_source must be photographer or authority", "Unbekannte Herkunft des Lichtbilds.")
 		}
 	case Lebensbescheinigung:
 		c.required("details.insurer", d.Insurer, "Rentenversicherungsträger")
@@ -341,7 +410,7 @@ func (f *File) checkAttachments(c *checker, birthOK bool, age int) {
 			}
 		}
 		if at.Kind != KindFingerprint {
-			if at.Finger != "" || at.Attempts != 0 || at.Quality != nil {
+			if at.Finger != "" || at.Attempts != 0 || at.Quality != nil || at.Method != "" || at.ByOperator {
 				c.add(field+".finger", "not-fingerprint", "finger, attempts and quality belong to fingerprints only", "Finger nur bei Fingerabdrücken angeben.")
 			}
 			continue
@@ -376,6 +445,9 @@ func (f *File) checkAttachments(c *checker, birthOK bool, age int) {
 		if at.Quality != nil && (*at.Quality < 0 || *at.Quality > 100) {
 			c.add(field+".quality", "quality", "NFIQ 2 score must be 0..100", "Qualitätswert muss zwischen 0 und 100 liegen.")
 		}
+		if at.Method != "" && at.Method != MethodNFIQ2 && at.Method != MethodEstimate {
+			c.add(field+".method", "method", "method must be nfiq2 or estimate", "Unbekanntes Verfahren der Qualitätsmessung.")
+		}
 	}
 	switch f.Service {
 	case Personalausweis:
@@ -386,8 +458,19 @@ func (f *File) checkAttachments(c *checker, birthOK bool, age int) {
 		if f.Details.FingerprintsImpossible && counts[KindFingerprint] > 0 {
 			c.add("details.fingerprints_impossible", "contradiction", "set although fingerprints are attached", "Fingerabdrücke sind vorhanden, der Vermerk widerspricht dem.")
 		}
-		if birthOK && age >= MinSignatureAge && counts[KindSignature] == 0 {
-			c.add("attachments", "signature-missing", fmt.Sprintf("signature required from age %d", MinSignatureAge), "Die Unterschrift fehlt.")
+		if cp := f.Details.Fingerprints; cp != nil {
+			captured := map[string]bool{}
+			for _, h := range cp.Hands() {
+				if h.Status == HandCaptured {
+					captured[h.Finger] = true
+				}
+			}
+			for i, at := range f.Attachments {
+				if at.Kind == KindFingerprint && at.Finger != "" && !captured[at.Finger] {
+					c.add(fmt.Sprintf("attachments[%d].finger", i), "not-captured", "the capture record does not keep this finger",
+						"Der Fingerabdruck passt nicht zum Ablauf der Aufnahme.")
+				}
+			}
 		}
 	case Lebensbescheinigung:
 		if counts[KindScan] == 0 {
@@ -398,12 +481,28 @@ func (f *File) checkAttachments(c *checker, birthOK bool, age int) {
 			c.add("attachments", "scan-missing", "the landlord's confirmation (Wohnungsgeberbestätigung) must be scanned",
 				"Die Wohnungsgeberbestätigung muss gescannt werden.")
 		}
-		if counts[KindSignature] == 0 {
-			c.add("attachments", "signature-missing", "the signed registration form is required", "Die Unterschrift auf dem Anmeldeformular fehlt.")
-		}
 	}
+	f.checkSignature(c, counts[KindSignature], birthOK, age)
 	if f.Service != Personalausweis && counts[KindPhoto] > 0 {
 		c.add("attachments", "not-for-service", "photos belong to personalausweis only", "Ein Lichtbild wird nur für den Personalausweis gebraucht.")
+	}
+}
+
+// checkSignature applies SignatureRules: a signature, or a waiver with its reason, never both.
+func (f *File) checkSignature(c *checker, signatures int, birthOK bool, age int) {
+	rule, needed := SignatureNeeded(f.Service, age, birthOK)
+	waived := f.Details.SignatureWaiver != nil
+	switch {
+	case waived && signatures > 0:
+		c.add("details.signature_waiver", "contradiction", "waiver given although a signature is attached",
+			"Eine Unterschrift ist vorhanden, der Vermerk „kann nicht unterschreiben“ widerspricht dem.")
+	case needed && !waived && signatures == 0:
+		hint := "Die Unterschrift fehlt."
+		if f.Service == Wohnsitzanmeldung {
+			hint = "Die Unterschrift auf dem Anmeldeformular fehlt."
+		}
+		c.add("attachments", "signature-missing", "signature required ("+rule.Basis+") unless details.signature_waiver", hint+
+			" Wenn die Person nicht unterschreiben kann, bitte das vermerken.")
 	}
 }
 

@@ -82,3 +82,24 @@ func Move(from, to State) error {
 
 // States lists every state.
 var States = []State{Draft, Sealed, Uploading, Delivered, Purged, Cancelled}
+
+// Documents the kit prints on the spot.
+const (
+	DocReceipt      = "quittung"      // Antragsquittung (Personalausweis)
+	DocConfirmation = "bestaetigung"  // Lebensbescheinigung confirmation
+	DocRegister     = "melde"         // Meldebescheinigung
+	DocForm         = "formular"      // Anmeldeformular for signature
+	DocRegistration = "anmeldebestae" // Meldebestätigung (free, 8 fields)
+)
+
+// Printing rules of the register extract (BMG §18): a Meldebescheinigung certifies what the
+// register holds, so the kit prints it from the visit pack's extract only, never from what was
+// typed at the door; the pack carries the simple extract (§18(1)) only.
+var (
+	ErrNoExtract = &ValidationError{[]Problem{{Code: "no-extract", Message: "no register extract in the visit pack",
+		Hint: "Für diese Meldebescheinigung liegt kein Registerauszug vor. " +
+			"Bitte den Vorgang über den gebuchten Besuch auf der Startseite beginnen; ohne Besuchspaket stellt das Bürgeramt die Bescheinigung aus."}}}
+	ErrExtended = &ValidationError{[]Problem{{Field: "details.extended", Code: "extended", Message: "the kit prints the simple certificate only",
+		Hint: "Eine erweiterte Meldebescheinigung stellt das Bürgeramt aus. " +
+			"Der Koffer kann die einfache Meldebescheinigung drucken: bitte unter „Registerauszug und Ausweis“ ändern."}}}
+)

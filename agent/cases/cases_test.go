@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,10 +227,132 @@ func FuzzParse(f *testing.F) {
 			require.NotEmpty(t, ve.Problems)
 			return
 		}
+		cf.Complete() // runs on outside input before the seal's Check
 		a, err := cf.Validate(applied)
 		if err == nil {
 			assert.GreaterOrEqual(t, a.Age, 0)
 			assert.True(t, cf.Service.Valid())
 		}
 	})
+}
+
+// FuzzSet: a value posted by a form for any path is stored or refused with a problem, never a
+// panic, and the case file it makes can be checked and completed.
+func FuzzSet(f *testing.F) {
+	f.Add(0, "Muster")
+	f.Add(7, "   ")
+	f.Add(11, "abc")
+	f.Add(-3, "1950-13-45")
+	ps := Paths()
+	f.Fuzz(func(t *testing.T, i int, v string) {
+		p := ps[(i%len(ps)+len(ps))%len(ps)]
+		for _, s := range Services {
+			file := &File{Service: s}
+			if err := file.Set(p, v); err != nil {
+				var ve *ValidationError
+				require.ErrorAs(t, err, &ve)
+				continue
+			}
+			file.Complete()
+			_, _ = file.Validate(applied)
+		}
+	})
+}
+
+// TestSignatureRules: a signature, or a waiver with its reason, as SignatureRules say by age.
+func TestSignatureRules(t *testing.T) {
+	sig := Attachment{Kind: KindSignature, File: "s.png"}
+	scan := Attachment{Kind: KindScan, File: "scan.pdf"}
+	waiver := &Waiver{Reason: "kann nicht schreiben"}
+	base := func(s Service, birth string) *File {
+		f := &File{Service: s, Person: Person{FamilyName: "A", GivenNames: "B", BirthDate: birth, BirthPlace: "C", Nationality: "DEU",
+			Address: Address{Street: "S", HouseNumber: "1", PostalCode: "12345", City: "X"}}}
+		if s == Wohnsitzanmeldung {
+			f.Details.MoveInDate = "2026-02-28"
+			f.Attachments = []Attachment{scan}
+		} else {
+			f.Details = Details{HeightCM: 120, EyeColor: "blau", PhotoCode: "DM", FingerprintsImpossible: true}
+		}
+		return f
+	}
+	tests := []struct {
+		name  string
+		file  func() *File
+		field string // "" = valid
+		code  string
+	}{
+		{name: "registration signed", file: func() *File {
+			f := base(Wohnsitzanmeldung, "1950-01-01")
+			f.Attachments = append(f.Attachments, sig)
+			return f
+		}},
+		{name: "registration waived", file: func() *File { f := base(Wohnsitzanmeldung, "1950-01-01"); f.Details.SignatureWaiver = waiver; return f }},
+		{name: "registration neither", file: func() *File { return base(Wohnsitzanmeldung, "1950-01-01") }, field: "attachments", code: "signature-missing"},
+		{name: "waiver without reason", file: func() *File {
+			f := base(Wohnsitzanmeldung, "1950-01-01")
+			f.Details.SignatureWaiver = &Waiver{}
+			return f
+		}, field: "details.signature_waiver.reason", code: "required"},
+		{name: "waiver and signature", file: func() *File {
+			f := base(Wohnsitzanmeldung, "1950-01-01")
+			f.Details.SignatureWaiver, f.Attachments = waiver, append(f.Attachments, sig)
+			return f
+		}, field: "details.signature_waiver", code: "contradiction"},
+		{name: "id card at 9 needs none", file: func() *File { return base(Personalausweis, "2016-06-01") }},
+		{name: "id card at 10 needs one", file: func() *File { return base(Personalausweis, "2016-01-01") }, field: "attachments", code: "signature-missing"},
+		{name: "id card at 10 waived", file: func() *File { f := base(Personalausweis, "2016-01-01"); f.Details.SignatureWaiver = waiver; return f }},
+		{name: "no waiver for a life certificate", file: func() *File {
+			f := &File{Service: Lebensbescheinigung, Details: Details{SignatureWaiver: waiver}}
+			return f
+		}, field: "details.signature_waiver", code: "not-for-service"},
+		{name: "unknown payment", file: func() *File {
+			f := base(Wohnsitzanmeldung, "1950-01-01")
+			f.Details.SignatureWaiver, f.Details.Payment = waiver, "bitcoin"
+			return f
+		}, field: "details.payment", code: "payment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.file().Validate(applied)
+			if tt.field == "" && tt.code == "" {
+				assert.NoError(t, err)
+				return
+			}
+			var ve *ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.True(t, slices.ContainsFunc(ve.Problems, func(p Problem) bool { return p.Field == tt.field && p.Code == tt.code }),
+				"want %s %s in %v", tt.field, tt.code, ve.Problems)
+		})
+	}
+}
+
+// TestPathsRoundTrip: every path a form may fill reads back what was set.
+func TestPathsRoundTrip(t *testing.T) {
+	for _, p := range Paths() {
+		t.Run(p, func(t *testing.T) {
+			f := &File{}
+			v := "x-" + p
+			switch {
+			case p == "details.height_cm":
+				v = "172"
+			case p == "details.extended":
+				v = "extended"
+			case strings.HasPrefix(p, "details.confirmations."):
+				v = "yes"
+			case p == "person.nationality":
+				v = "DEU"
+			}
+			require.NoError(t, f.Set(p, v))
+			assert.Equal(t, v, f.Get(p))
+		})
+	}
+	assert.Error(t, (&File{}).Set("person.shoe_size", "44"))
+}
+
+// Every payment method has the German label the form offers and the receipt prints.
+func TestPaymentLabels(t *testing.T) {
+	require.Len(t, PaymentLabels, len(PaymentMethods))
+	for _, m := range PaymentMethods {
+		assert.NotEmpty(t, PaymentLabels[m], m)
+	}
 }

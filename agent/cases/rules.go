@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"koffer/devices/fingerprint"
 )
 
 // Hand is left or right.
@@ -14,19 +16,25 @@ type Hand string
 type Finger string
 
 // Finger kinds in the fallback order of BSI TR-03121-3: index first, then thumb, middle, ring;
-// never the little finger.
+// never the little finger. The numbers below are those of devices/fingerprint (the capture
+// protocol the CLI's `koffer finger` runs), named here in the case file's vocabulary.
 var FingerOrder = []string{"index", "thumb", "middle", "ring"}
 
 // Fingerprint rules (PAuswG §9, BSI TR-03121-3 Vol. 2).
 const (
-	MinFingerprintAge = 6 // nobody younger gives fingerprints
-	MaxAttempts       = 3 // capture attempts per finger
-	MinSignatureAge   = 10
+	MinFingerprintAge = fingerprint.MinAge      // nobody younger gives fingerprints
+	MaxAttempts       = fingerprint.MaxAttempts // capture attempts per finger
+	MinSignatureAge   = 10                      // see SignatureRules
 )
 
 // NFIQThreshold is the minimum NFIQ 2 score (0-100) of a plain print per finger kind; below it
 // the capture is repeated (up to MaxAttempts) and then the operator decides.
-var NFIQThreshold = map[string]int{"thumb": 30, "index": 30, "middle": 20, "ring": 10}
+var NFIQThreshold = map[string]int{
+	"thumb":  fingerprint.Thresholds[fingerprint.Thumb],
+	"index":  fingerprint.Thresholds[fingerprint.Index],
+	"middle": fingerprint.Thresholds[fingerprint.Middle],
+	"ring":   fingerprint.Thresholds[fingerprint.Ring],
+}
 
 // ParseFinger splits "right_index" into hand and finger kind. ok is false for anything that is
 // not a hand and a known finger kind; little fingers are reported with ok true and little true.
@@ -146,3 +154,54 @@ func ServiceFee(s Service, applied time.Time, age int, provisional bool) Fee {
 	}
 	return Fee{Currency: "EUR", Basis: "free or municipal tariff"}
 }
+
+// Photo sources of an identity card photo (since 1 May 2025 digital only, BSI TR-03170-2).
+const (
+	PhotoPhotographer = "photographer" // a certified photographer's DataMatrix code (details.photo_code)
+	PhotoAuthority    = "authority"    // taken by the authority on site (a photo attachment)
+)
+
+// PaymentMethods are how a fee may be paid at the door.
+var PaymentMethods = []string{"cash", "card", "invoice"}
+
+// PaymentLabels are the German names of PaymentMethods, as the form offers them and the
+// receipt prints them.
+var PaymentLabels = map[string]string{"cash": "Bar bezahlt", "card": "Mit Karte bezahlt", "invoice": "Rechnung folgt"}
+
+// SignatureRule says from which age a service needs the person's own signature. A person who
+// cannot sign gives none: the caseworker records a waiver with the reason instead.
+type SignatureRule struct {
+	Service Service
+	FromAge int
+	Basis   string // legal reference, English, for the technician and the back office
+}
+
+// SignatureRules are the services that carry a signature.
+var SignatureRules = []SignatureRule{
+	{Personalausweis, MinSignatureAge, "PAuswG §5, §9: the card shows the holder's signature from age 10; none if the person cannot sign"},
+	{Wohnsitzanmeldung, 0, "BMG §23(1): the registration form is signed; for a person under 16 by those having custody (BMG §17(3))"},
+}
+
+// SignatureNeeded reports whether service s needs a signature from a person of age (the age is
+// ignored when unknown), and the rule that says so.
+func SignatureNeeded(s Service, age int, ageKnown bool) (SignatureRule, bool) {
+	for _, r := range SignatureRules {
+		if r.Service == s {
+			return r, !ageKnown && r.FromAge == 0 || ageKnown && age >= r.FromAge
+		}
+	}
+	return SignatureRule{}, false
+}
+
+// Confirmations lists what the caseworker confirms on the spot, per service.
+var Confirmations = map[Service][]string{
+	Lebensbescheinigung: {"signed_in_presence", "identity_checked"},
+	Wohnsitzanmeldung:   {"landlord_confirmation_present", "form_signed"},
+}
+
+// IDDocumentKinds are the identity documents a caseworker accepts as proof.
+var IDDocumentKinds = []string{"personalausweis", "reisepass"}
+
+// FingerprintsTaken reports whether a person of age gives fingerprints (PAuswG §9: nobody
+// under MinFingerprintAge).
+func FingerprintsTaken(age int) bool { return age >= MinFingerprintAge }

@@ -3,9 +3,9 @@ package web
 import (
 	"context"
 	"errors"
-	"sort"
-	"strings"
-	"time"
+
+	"koffer/agent/cases"
+	"koffer/agent/casework"
 )
 
 // Backend is what the caseworker UI needs from the agent. The agent implements it over the
@@ -22,17 +22,19 @@ type Backend interface {
 	// Overview is the start page: today's visits, the queue, the uplink and the devices.
 	Overview(ctx context.Context) (Overview, error)
 
-	// CreateCase starts a draft for a service, prefilled from a visit when visitID is set.
-	CreateCase(ctx context.Context, caseworker string, service Service, visitID string) (*Case, error)
+	// CreateCase starts a draft for a service at step, prefilled from a visit when visitID
+	// is set.
+	CreateCase(ctx context.Context, caseworker string, service Service, visitID, step string) (*Case, error)
 	// Case loads a case. ErrNotFound if there is none.
 	Case(ctx context.Context, id string) (*Case, error)
 	// Drafts lists the open drafts, oldest first (to resume a case later).
 	Drafts(ctx context.Context) ([]CaseSummary, error)
 
 	// SaveStep validates and durably stores one step's values and moves the case to step
-	// c.Next. *ValidationError lists field errors in German; ErrConflict when c.Version is
-	// stale. A change whose Key was already applied returns the case unchanged, no error.
-	SaveStep(ctx context.Context, c Change, step string, values map[string]string) (*Case, error)
+	// c.Next. *ValidationError lists field errors in German, keyed by case-file path (or by
+	// UI-only field name); ErrConflict when c.Version is stale. A change whose Key was already
+	// applied returns the case unchanged, no error.
+	SaveStep(ctx context.Context, c Change, step string, in StepInput) (*Case, error)
 	// Scan scans a document into the case as part (e.g. "vermieter", "formular", "foto").
 	// Device failures are *devices.Error with a German hint.
 	Scan(ctx context.Context, c Change, part string) (*Case, error)
@@ -42,7 +44,7 @@ type Backend interface {
 	// quality.
 	CaptureFinger(ctx context.Context, c Change, finger string) (*Case, error)
 	// DecideFinger records an operator decision for a hand.
-	DecideFinger(ctx context.Context, c Change, d FingerDecision) (*Case, error)
+	DecideFinger(ctx context.Context, c Change, d cases.FingerDecision) (*Case, error)
 	// Seal validates the whole case, seals it into a packet with an outbox row and forgets
 	// the draft. *ValidationError if something is missing.
 	Seal(ctx context.Context, c Change) (*Case, error)
@@ -51,40 +53,31 @@ type Backend interface {
 	Subscribe(ctx context.Context) <-chan Event
 }
 
-// Errors a Backend returns where the UI branches.
+// ErrBadLogin: a wrong name or passphrase.
+var ErrBadLogin = errors.New("bad name or passphrase")
+
+// The core's errors and types, used as they are: the UI is an adapter over agent/casework.
 var (
-	ErrBadLogin = errors.New("bad name or passphrase")
-	ErrConflict = errors.New("case changed since the page was shown")
-	ErrNotFound = errors.New("case not found")
-	ErrSealed   = errors.New("case is sealed")
-	// ErrLocked means the agent has no data key (it locked itself); the UI asks for the
-	// passphrase again.
-	ErrLocked = errors.New("drafts locked: log in again")
+	ErrConflict = casework.ErrConflict
+	ErrNotFound = casework.ErrNotFound
+	ErrSealed   = casework.ErrSealed
+	ErrLocked   = casework.ErrLocked
 )
 
-// ValidationError carries field errors in German, keyed by field name. Field "" is for errors
-// of the whole step.
-type ValidationError struct {
-	Fields map[string]string
-}
-
-func (e *ValidationError) Error() string {
-	keys := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return "invalid fields: " + strings.Join(keys, ", ")
-}
-
-// Change identifies one state-changing request on a case.
-type Change struct {
-	CaseID     string
-	Version    int    // the case version the page showed
-	Key        string // idempotency key, one per rendered form
-	Caseworker string
-	Next       string // the step the case moves to when the change succeeds ("" = stay)
-}
+type (
+	StepInput       = casework.StepInput
+	ValidationError = casework.ValidationError
+	Change          = casework.Change
+	Overview        = casework.Overview
+	Visit           = casework.Visit
+	Queue           = casework.Queue
+	Uplink          = casework.Uplink
+	Device          = casework.Device
+	Case            = casework.Case
+	Field           = casework.Field
+	CaseSummary     = casework.CaseSummary
+	Event           = casework.Event
+)
 
 // Caseworker is a logged-in member of staff.
 type Caseworker struct {
@@ -92,130 +85,24 @@ type Caseworker struct {
 	Display string // shown in the header
 }
 
-// Service is one of the four services (the same ids as agent/cases).
-type Service string
+// Service is one of the four services of agent/cases.
+type Service = cases.Service
 
 const (
-	Personalausweis     Service = "personalausweis"
-	Lebensbescheinigung Service = "lebensbescheinigung"
-	Meldebescheinigung  Service = "meldebescheinigung"
-	Wohnsitzanmeldung   Service = "wohnsitzanmeldung"
+	Personalausweis     = cases.Personalausweis
+	Lebensbescheinigung = cases.Lebensbescheinigung
+	Meldebescheinigung  = cases.Meldebescheinigung
+	Wohnsitzanmeldung   = cases.Wohnsitzanmeldung
 )
 
 // Documents a case prints.
 const (
-	DocReceipt      = "quittung"      // Antragsquittung (Personalausweis)
-	DocConfirmation = "bestaetigung"  // Lebensbescheinigung confirmation
-	DocRegister     = "melde"         // Meldebescheinigung
-	DocForm         = "formular"      // Anmeldeformular for signature
-	DocRegistration = "anmeldebestae" // Meldebestätigung (free, 8 fields)
+	DocReceipt      = cases.DocReceipt
+	DocConfirmation = cases.DocConfirmation
+	DocRegister     = cases.DocRegister
+	DocForm         = cases.DocForm
+	DocRegistration = cases.DocRegistration
 )
-
-// Overview is what the start page shows.
-type Overview struct {
-	Now     time.Time
-	Visits  []Visit
-	Queue   Queue
-	Uplink  Uplink
-	Devices []Device
-}
-
-// Visit is one booked appointment from the visit pack.
-type Visit struct {
-	ID       string
-	Time     string // "10:30"
-	Name     string
-	Place    string
-	Services []Service
-}
-
-// Queue summarises the outbox.
-type Queue struct {
-	Waiting int
-	Oldest  time.Time // zero when empty
-	Failed  int       // parked, needs a technician
-}
-
-// Uplink is the state of the connection to the town hall.
-type Uplink struct {
-	Online   bool
-	Sending  bool
-	Progress int    // percent of the current packet
-	Detail   string // German, e.g. "Keine Verbindung zum Rathaus"
-	LastSync time.Time
-}
-
-// Device is one device's readiness.
-type Device struct {
-	Kind     string // printer, scanner, fingerprint
-	Name     string // model, or "Simulation"
-	Ready    bool
-	Reason   string // German reason and what to do, when not ready
-	Training bool   // a simulator
-}
-
-// Case is a case as the UI sees it.
-type Case struct {
-	ID         string
-	Service    Service
-	State      string // draft, sealed
-	Version    int
-	Step       string // the step to resume at
-	VisitID    string
-	Values     map[string]string
-	Scans      map[string]int // part -> pages
-	Printed    map[string]bool
-	Attempts   []FingerAttempt
-	Decisions  []FingerDecision
-	Fee        string // German, "46,00 EUR", from the fee table
-	Late       bool   // registration after the deadline
-	Extract    []Field
-	SealedAt   time.Time
-	PacketSize int64
-	UpdatedAt  time.Time
-}
-
-// Field is a label and a value, e.g. a line of the register extract.
-type Field struct {
-	Label string
-	Value string
-}
-
-// CaseSummary is one line of the open drafts list.
-type CaseSummary struct {
-	ID        string
-	Service   Service
-	Step      string
-	Name      string
-	UpdatedAt time.Time
-}
-
-// FingerAttempt is one capture.
-type FingerAttempt struct {
-	Finger  string // "right_index"
-	Quality int    // 0-100
-	Method  string // "NFIQ 2" or "Schätzung (kein NFIQ 2)"
-}
-
-// FingerDecision is the operator's word on a hand.
-type FingerDecision struct {
-	Hand   string // left, right
-	Finger string // the finger the decision is about
-	Action string // FingerAccept, FingerNext, FingerNone
-	Reason string // German reason code, see fingerReasons
-}
-
-// Operator decisions.
-const (
-	FingerAccept = "accept" // keep the best attempt although below the threshold
-	FingerNext   = "next"   // this finger cannot be used, try the next one
-	FingerNone   = "none"   // no finger of this hand can be taken
-)
-
-// Event is a state change pushed to open pages.
-type Event struct {
-	Kind string // "devices", "queue", "uplink", "case"
-}
 
 // Technician is what the Technik page needs from the backend; without it the page says the
 // report is not available. It is the report of `koffer doctor`, run by the agent.

@@ -26,7 +26,7 @@ func TestLoginPageNamesDemoLoginOnlyInTraining(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := web.New(web.Options{Backend: webtest.New(), DemoLogin: tt.demo, Logger: slog.New(slog.DiscardHandler)})
+			s, err := web.New(web.Options{Backend: webtest.New(t), DemoLogin: tt.demo, Logger: slog.New(slog.DiscardHandler)})
 			require.NoError(t, err)
 			srv := httptest.NewServer(s)
 			defer srv.Close()

@@ -22,11 +22,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"koffer/agent"
+	"koffer/agent/cases"
 	"koffer/agent/web"
 	"koffer/devices/escl"
 	"koffer/devices/peer"
 	"koffer/devices/sim"
 	"koffer/store"
+	"koffer/sync/packet"
 	"koffer/sync/townhall"
 )
 
@@ -331,7 +333,9 @@ func TestEndToEndFourServicesRealAgent(t *testing.T) {
 	b.submit(`button[value="drucken"]`, "Anmeldeformular")
 	b.check("f-formular_unterschrieben")
 	b.next("Unterschrift")
-	b.sign()
+	// The person cannot sign: the case seals with the waiver and its reason.
+	b.check("f-unterschrift_verzicht")
+	b.fill("unterschrift_verzicht_grund", "kann nach einem Schlaganfall nicht schreiben")
 	b.next("Prüfen und abschließen")
 	b.printAndSeal("Meldebestätigung")
 	b.clickText("Zur Startseite")
@@ -342,8 +346,34 @@ func TestEndToEndFourServicesRealAgent(t *testing.T) {
 	cs, err := a.Store().Cases(t.Context(), store.StateSealed)
 	require.NoError(t, err)
 	require.Len(t, cs, 4, "four sealed packets in the outbox")
+	ident, err := a.TrainingIdentity()
+	require.NoError(t, err)
 	for _, c := range cs {
 		assert.Positive(t, c.PacketSize, c.Service)
+		it, err := a.Store().Outbox(t.Context(), c.ID)
+		require.NoError(t, err)
+		data, err := os.ReadFile(it.PacketPath)
+		require.NoError(t, err)
+		pk, err := packet.Open(data, kitKey, ident)
+		require.NoError(t, err)
+		var form struct {
+			Details cases.Details `json:"details"`
+		}
+		require.NoError(t, json.Unmarshal(pk.Parts[0].Data, &form))
+		switch c.Service {
+		case string(cases.Personalausweis):
+			assert.Equal(t, "card", form.Details.Payment, "the payment method is sealed")
+			require.NotNil(t, form.Details.Fingerprints, "the capture record is sealed")
+			assert.NotEmpty(t, form.Details.Fingerprints.Attempts)
+			for _, part := range pk.Parts {
+				if part.Kind == cases.KindFingerprint {
+					assert.Equal(t, "fir", cases.Sniff(part.Data), "an ISO/IEC 19794-4 record")
+				}
+			}
+		case string(cases.Wohnsitzanmeldung):
+			require.NotNil(t, form.Details.SignatureWaiver, "the waiver is sealed")
+			assert.Equal(t, "kann nach einem Schlaganfall nicht schreiben", form.Details.SignatureWaiver.Reason)
+		}
 	}
 	var names []string
 	for _, j := range pr.Jobs() {

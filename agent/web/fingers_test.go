@@ -6,97 +6,9 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestHands(t *testing.T) {
-	att := func(f string, q ...int) []FingerAttempt {
-		var out []FingerAttempt
-		for _, x := range q {
-			out = append(out, FingerAttempt{Finger: f, Quality: x})
-		}
-		return out
-	}
-	cat := func(a ...[]FingerAttempt) []FingerAttempt {
-		var out []FingerAttempt
-		for _, x := range a {
-			out = append(out, x...)
-		}
-		return out
-	}
-	tests := []struct {
-		name      string
-		attempts  []FingerAttempt
-		decisions []FingerDecision
-		want      HandState // only the compared fields
-	}{
-		{name: "fresh starts with the index finger", want: HandState{Status: HandOpen, Finger: "left_index", AttemptsLeft: 3, Threshold: 30}},
-		{name: "good first attempt", attempts: att("left_index", 55), want: HandState{Status: HandCaptured, Finger: "left_index", AttemptsLeft: 2, Threshold: 30, Best: 55}},
-		{name: "threshold is inclusive", attempts: att("left_index", 30), want: HandState{Status: HandCaptured, Finger: "left_index", AttemptsLeft: 2, Threshold: 30, Best: 30}},
-		{name: "two poor attempts leave one", attempts: att("left_index", 10, 29), want: HandState{Status: HandOpen, Finger: "left_index", AttemptsLeft: 1, Threshold: 30, Best: 29}},
-		{name: "three poor attempts need a decision", attempts: att("left_index", 10, 12, 20), want: HandState{Status: HandDecide, Finger: "left_index", AttemptsLeft: 0, Threshold: 30, Best: 20}},
-		{name: "operator accepts the best", attempts: att("left_index", 10, 12, 20),
-			decisions: []FingerDecision{{Hand: "left", Finger: "left_index", Action: FingerAccept}},
-			want:      HandState{Status: HandCaptured, Finger: "left_index", Threshold: 30, Best: 20, Operator: true}},
-		{name: "next finger is the thumb", attempts: att("left_index", 10, 12, 20),
-			decisions: []FingerDecision{{Hand: "left", Finger: "left_index", Action: FingerNext, Reason: "verletzt"}},
-			want:      HandState{Status: HandOpen, Finger: "left_thumb", AttemptsLeft: 3, Threshold: 30, Best: -1}},
-		{name: "middle finger has threshold 20", attempts: cat(att("left_middle", 21)),
-			decisions: []FingerDecision{{Hand: "left", Finger: "left_index", Action: FingerNext, Reason: "fehlt"}, {Hand: "left", Finger: "left_thumb", Action: FingerNext, Reason: "fehlt"}},
-			want:      HandState{Status: HandCaptured, Finger: "left_middle", AttemptsLeft: 2, Threshold: 20, Best: 21}},
-		{name: "ring finger has threshold 10", attempts: att("left_ring", 10),
-			decisions: []FingerDecision{{Hand: "left", Finger: "left_index", Action: FingerNext, Reason: "fehlt"}, {Hand: "left", Finger: "left_thumb", Action: FingerNext, Reason: "fehlt"}, {Hand: "left", Finger: "left_middle", Action: FingerNext, Reason: "fehlt"}},
-			want:      HandState{Status: HandCaptured, Finger: "left_ring", AttemptsLeft: 2, Threshold: 10, Best: 10}},
-		{name: "never the little finger", decisions: []FingerDecision{
-			{Hand: "left", Finger: "left_index", Action: FingerNext, Reason: "fehlt"}, {Hand: "left", Finger: "left_thumb", Action: FingerNext, Reason: "fehlt"},
-			{Hand: "left", Finger: "left_middle", Action: FingerNext, Reason: "fehlt"}, {Hand: "left", Finger: "left_ring", Action: FingerNext, Reason: "verletzt"}},
-			want: HandState{Status: HandNone, Reason: "verletzt"}},
-		{name: "no finger of this hand", decisions: []FingerDecision{{Hand: "left", Finger: "left_index", Action: FingerNone, Reason: "fehlt"}},
-			want: HandState{Status: HandNone, Reason: "fehlt"}},
-		{name: "the other hand does not count", attempts: att("right_index", 90), want: HandState{Status: HandOpen, Finger: "left_index", AttemptsLeft: 3, Threshold: 30, Best: -1}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Hands(tt.attempts, tt.decisions)[0]
-			assert.Equal(t, "left", got.Hand)
-			assert.Equal(t, tt.want.Status, got.Status)
-			assert.Equal(t, tt.want.Finger, got.Finger)
-			assert.Equal(t, tt.want.Reason, got.Reason)
-			assert.Equal(t, tt.want.Operator, got.Operator)
-			if got.Status != HandNone {
-				assert.Equal(t, tt.want.Threshold, got.Threshold)
-				if tt.want.Best != 0 {
-					assert.Equal(t, tt.want.Best, got.Best)
-				}
-				if got.Status != HandCaptured || !got.Operator {
-					assert.Equal(t, tt.want.AttemptsLeft, got.AttemptsLeft)
-				}
-			}
-		})
-	}
-}
-
-func TestCheckFingerAction(t *testing.T) {
-	c := &Case{Attempts: []FingerAttempt{{Finger: "right_index", Quality: 5}, {Finger: "right_index", Quality: 5}, {Finger: "right_index", Quality: 5}}}
-	tests := []struct {
-		name, action, finger string
-		ok                   bool
-	}{
-		{name: "capture current", action: "capture", finger: "left_index", ok: true},
-		{name: "capture out of turn", action: "capture", finger: "left_thumb"},
-		{name: "capture after three attempts", action: "capture", finger: "right_index"},
-		{name: "accept after three", action: FingerAccept, finger: "right_index", ok: true},
-		{name: "accept without attempts", action: FingerAccept, finger: "left_index"},
-		{name: "little finger", action: "capture", finger: "left_little"},
-		{name: "unknown hand", action: "capture", finger: "third_index"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, msg := CheckFingerAction(c, tt.action, tt.finger)
-			assert.Equal(t, tt.ok, msg == "", msg)
-		})
-	}
-}
-
 func TestFingerName(t *testing.T) {
 	assert.Equal(t, "rechter Zeigefinger", FingerName("right_index"))
 	assert.Equal(t, "linker Daumen", FingerName("left_thumb"))
 	assert.Equal(t, "Linke Hand", HandName("left"))
+	assert.Equal(t, "Anderer Grund", reasonLabel("other"))
 }

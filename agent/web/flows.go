@@ -1,8 +1,11 @@
 package web
 
+import "koffer/agent/cases"
+
 // The four services as guided steps. This is presentation: which step shows which fields in
-// which order, with German labels. Whether values are valid is decided by the Backend (the same
-// rules as `koffer case submit`).
+// which order, with German labels, and for each field the case-file path it fills (the names of
+// docs/case-file.md), so the agent needs no mapping of its own. Whether values are valid is
+// decided by the Backend (agent/cases, the same rules as `koffer case submit`).
 
 // Step kinds.
 const (
@@ -40,7 +43,12 @@ type Step struct {
 
 // FieldDef is one input.
 type FieldDef struct {
-	Name     string
+	Name string // the form field's name
+	// Path is the case-file path the value fills (e.g. "person.birth_date"); the value is sent
+	// in the case file's form (dates as YYYY-MM-DD). UIOnly fields fill none: they steer the
+	// page and stay in the draft.
+	Path     string
+	UIOnly   bool
 	Label    string
 	Type     string // text, date, select, checkbox, radio, textarea, number
 	Options  []Option
@@ -54,19 +62,19 @@ type FieldDef struct {
 type Option struct{ Value, Label string }
 
 var personFields = []FieldDef{
-	{Name: "familienname", Label: "Familienname", Type: "text", Required: true, Auto: "off"},
-	{Name: "vornamen", Label: "Vornamen", Type: "text", Required: true, Auto: "off"},
-	{Name: "geburtsdatum", Label: "Geburtsdatum", Type: "date", Required: true, Hint: "TT.MM.JJJJ"},
-	{Name: "geburtsort", Label: "Geburtsort", Type: "text", Required: true, Auto: "off"},
-	{Name: "staatsangehoerigkeit", Label: "Staatsangehörigkeit (Ländercode)", Type: "text", Required: true, Auto: "off", Hint: "Drei Buchstaben, z. B. DEU"},
+	{Name: "familienname", Path: "person.family_name", Label: "Familienname", Type: "text", Required: true, Auto: "off"},
+	{Name: "vornamen", Path: "person.given_names", Label: "Vornamen", Type: "text", Required: true, Auto: "off"},
+	{Name: "geburtsdatum", Path: "person.birth_date", Label: "Geburtsdatum", Type: "date", Required: true, Hint: "TT.MM.JJJJ"},
+	{Name: "geburtsort", Path: "person.birth_place", Label: "Geburtsort", Type: "text", Required: true, Auto: "off"},
+	{Name: "staatsangehoerigkeit", Path: "person.nationality", Label: "Staatsangehörigkeit (Ländercode)", Type: "text", Required: true, Auto: "off", Hint: "Drei Buchstaben, z. B. DEU"},
 }
 
-func addressFields(prefix, what string, required bool) []FieldDef {
+func addressFields(prefix, path, what string, required bool) []FieldDef {
 	return []FieldDef{
-		{Name: prefix + "strasse", Label: what + ": Straße", Type: "text", Required: required, Auto: "off"},
-		{Name: prefix + "hausnummer", Label: what + ": Hausnummer", Type: "text", Required: required, Auto: "off"},
-		{Name: prefix + "plz", Label: what + ": Postleitzahl", Type: "text", Required: required, Mode: "numeric", Auto: "off"},
-		{Name: prefix + "ort", Label: what + ": Ort", Type: "text", Required: required, Auto: "off"},
+		{Name: prefix + "strasse", Path: path + ".street", Label: what + ": Straße", Type: "text", Required: required, Auto: "off"},
+		{Name: prefix + "hausnummer", Path: path + ".house_number", Label: what + ": Hausnummer", Type: "text", Required: required, Auto: "off"},
+		{Name: prefix + "plz", Path: path + ".postal_code", Label: what + ": Postleitzahl", Type: "text", Required: required, Mode: "numeric", Auto: "off"},
+		{Name: prefix + "ort", Path: path + ".city", Label: what + ": Ort", Type: "text", Required: required, Auto: "off"},
 	}
 }
 
@@ -80,6 +88,14 @@ func concat(parts ...[]FieldDef) []FieldDef {
 
 var yesNo = []Option{{"ja", "Ja"}}
 
+// waiverMark and waiverReason: a person who cannot sign gets the mark and the reason instead of
+// a signature; the case seals with the waiver recorded.
+var waiverMark = FieldDef{Name: "unterschrift_verzicht", UIOnly: true, Label: "Person kann nicht unterschreiben", Type: "checkbox"}
+
+var waiverReason = FieldDef{Name: "unterschrift_verzicht_grund", Path: "details.signature_waiver.reason",
+	Label: "Grund, warum die Person nicht unterschreiben kann", Type: "text", Auto: "off",
+	Hint: "Nur ausfüllen, wenn „Person kann nicht unterschreiben“ angekreuzt ist."}
+
 // Flows lists the services in the order the start page shows them.
 var Flows = []Flow{
 	{
@@ -90,17 +106,17 @@ var Flows = []Flow{
 			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
 				Intro: "Bitte mit der Person prüfen. Vorausgefüllt aus dem Besuchspaket.",
 				Fields: concat(personFields, []FieldDef{
-					{Name: "groesse", Label: "Größe in cm", Type: "number", Required: true, Mode: "numeric"},
-					{Name: "augenfarbe", Label: "Augenfarbe", Type: "select", Required: true, Options: []Option{
+					{Name: "groesse", Path: "details.height_cm", Label: "Größe in cm", Type: "number", Required: true, Mode: "numeric"},
+					{Name: "augenfarbe", Path: "details.eye_color", Label: "Augenfarbe", Type: "select", Required: true, Options: []Option{
 						{"", "Bitte wählen"}, {"blau", "blau"}, {"braun", "braun"}, {"gruen", "grün"},
 						{"grau", "grau"}, {"andere", "andere"}}},
-				}, addressFields("", "Anschrift", true))},
+				}, addressFields("", "person.address", "Anschrift", true))},
 			{Name: "foto", Title: "Lichtbild", Kind: KindPhoto, Part: "foto",
 				Intro: "Lichtbild per Code vom Fotografen oder Aufnahme durch die Behörde.",
 				Fields: []FieldDef{
-					{Name: "lichtbild_art", Label: "Herkunft des Lichtbilds", Type: "radio", Required: true, Options: []Option{
-						{"code", "Code vom Fotografen (DataMatrix)"}, {"behoerde", "Aufnahme durch die Behörde"}}},
-					{Name: "lichtbild_code", Label: "Inhalt des Lichtbild-Codes", Type: "textarea",
+					{Name: "lichtbild_art", Path: "details.photo_source", Label: "Herkunft des Lichtbilds", Type: "radio", Required: true, Options: []Option{
+						{cases.PhotoPhotographer, "Code vom Fotografen (DataMatrix)"}, {cases.PhotoAuthority, "Aufnahme durch die Behörde"}}},
+					{Name: "lichtbild_code", Path: "details.photo_code", Label: "Inhalt des Lichtbild-Codes", Type: "textarea",
 						Hint: "Code scannen oder abtippen. Ohne Netz wird er versiegelt und im Rathaus abgerufen."},
 				}},
 			{Name: "finger", Title: "Fingerabdrücke", Kind: KindFingers,
@@ -108,12 +124,12 @@ var Flows = []Flow{
 			{Name: "unterschrift", Title: "Unterschrift", Kind: KindSignature,
 				Intro: "Die Person unterschreibt im Feld mit dem Finger oder einem Stift.",
 				Fields: []FieldDef{
-					{Name: "unterschrift_verzicht", Label: "Person kann nicht unterschreiben", Type: "checkbox"},
+					waiverMark,
+					waiverReason,
 				}},
 			{Name: "gebuehr", Title: "Gebühr", Kind: KindFee,
 				Fields: []FieldDef{
-					{Name: "zahlart", Label: "Zahlungsart", Type: "radio", Required: true, Options: []Option{
-						{"bar", "Bar bezahlt"}, {"karte", "Mit Karte bezahlt"}, {"rechnung", "Rechnung folgt"}}},
+					{Name: "zahlart", Path: "details.payment", Label: "Zahlungsart", Type: "radio", Required: true, Options: paymentOptions()},
 				}},
 			{Name: "abschluss", Title: "Prüfen und abschließen", Kind: KindSummary},
 		},
@@ -124,15 +140,15 @@ var Flows = []Flow{
 		Final: DocConfirmation, FinalT: "Bestätigung der Lebensbescheinigung",
 		Steps: []Step{
 			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
-				Fields: concat(personFields, addressFields("", "Anschrift", true), []FieldDef{
-					{Name: "versicherer", Label: "Rentenversicherung oder Kasse", Type: "text", Required: true, Auto: "off"},
-					{Name: "aktenzeichen", Label: "Aktenzeichen der Kasse", Type: "text", Required: true, Auto: "off"},
+				Fields: concat(personFields, addressFields("", "person.address", "Anschrift", true), []FieldDef{
+					{Name: "versicherer", Path: "details.insurer", Label: "Rentenversicherung oder Kasse", Type: "text", Required: true, Auto: "off"},
+					{Name: "aktenzeichen", Path: "details.reference", Label: "Aktenzeichen der Kasse", Type: "text", Required: true, Auto: "off"},
 				})},
 			{Name: "formular", Title: "Formular der Kasse", Kind: KindScan, Part: "formular",
 				Intro: "Die Person unterschreibt das Formular der Kasse vor Ihnen. Dann das Formular scannen.",
 				Fields: []FieldDef{
-					{Name: "persoenlich_unterschrieben", Label: "Die Person hat in meiner Gegenwart unterschrieben", Type: "checkbox", Required: true, Options: yesNo},
-					{Name: "identitaet_geprueft", Label: "Identität anhand eines Ausweises geprüft", Type: "checkbox", Required: true, Options: yesNo},
+					{Name: "persoenlich_unterschrieben", Path: "details.confirmations.signed_in_presence", Label: "Die Person hat in meiner Gegenwart unterschrieben", Type: "checkbox", Required: true, Options: yesNo},
+					{Name: "identitaet_geprueft", Path: "details.confirmations.identity_checked", Label: "Identität anhand eines Ausweises geprüft", Type: "checkbox", Required: true, Options: yesNo},
 				}},
 			{Name: "abschluss", Title: "Prüfen und abschließen", Kind: KindSummary},
 		},
@@ -144,15 +160,15 @@ var Flows = []Flow{
 		Steps: []Step{
 			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
 				Intro:  "Vorausgefüllt aus dem Besuchspaket. Bitte mit dem Ausweis abgleichen.",
-				Fields: concat(personFields, addressFields("", "Anschrift", true))},
+				Fields: concat(personFields, addressFields("", "person.address", "Anschrift", true))},
 			{Name: "auszug", Title: "Registerauszug und Ausweis", Kind: KindForm,
 				Intro: "Der Auszug kommt aus dem Besuchspaket des Rathauses.",
 				Fields: []FieldDef{
-					{Name: "art", Label: "Art der Bescheinigung", Type: "radio", Required: true, Options: []Option{
-						{"einfach", "Einfache Meldebescheinigung"}, {"erweitert", "Erweiterte Meldebescheinigung"}}},
-					{Name: "ausweisart", Label: "Vorgelegter Ausweis", Type: "select", Required: true, Options: []Option{
+					{Name: "art", Path: "details.extended", Label: "Art der Bescheinigung", Type: "radio", Required: true, Options: []Option{
+						{"simple", "Einfache Meldebescheinigung"}, {"extended", "Erweiterte Meldebescheinigung"}}},
+					{Name: "ausweisart", Path: "details.id_document.kind", Label: "Vorgelegter Ausweis", Type: "select", Required: true, Options: []Option{
 						{"", "Bitte wählen"}, {"personalausweis", "Personalausweis"}, {"reisepass", "Reisepass"}}},
-					{Name: "ausweisnummer", Label: "Ausweisnummer", Type: "text", Required: true, Auto: "off"},
+					{Name: "ausweisnummer", Path: "details.id_document.number", Label: "Ausweisnummer", Type: "text", Required: true, Auto: "off"},
 				}},
 			{Name: "abschluss", Title: "Prüfen und abschließen", Kind: KindSummary},
 		},
@@ -165,23 +181,24 @@ var Flows = []Flow{
 			{Name: "person", Title: "Angaben zur Person", Kind: KindForm, Fields: personFields},
 			{Name: "adresse", Title: "Neue und bisherige Anschrift", Kind: KindForm,
 				Intro: "Anmeldung innerhalb von zwei Wochen nach dem Einzug. Eine spätere Anmeldung wird vermerkt.",
-				Fields: concat(addressFields("neu_", "Neue Anschrift", true),
-					[]FieldDef{{Name: "einzug", Label: "Einzugsdatum", Type: "date", Required: true, Hint: "TT.MM.JJJJ"}},
-					addressFields("alt_", "Bisherige Anschrift", false))},
+				Fields: concat(addressFields("neu_", "person.address", "Neue Anschrift", true),
+					[]FieldDef{{Name: "einzug", Path: "details.move_in_date", Label: "Einzugsdatum", Type: "date", Required: true, Hint: "TT.MM.JJJJ"}},
+					addressFields("alt_", "details.previous_address", "Bisherige Anschrift", false))},
 			{Name: "vermieter", Title: "Wohnungsgeberbestätigung", Kind: KindScan, Part: "vermieter",
 				Intro: "Die Bestätigung des Wohnungsgebers muss vorliegen. Bitte einlegen und scannen.",
 				Fields: []FieldDef{
-					{Name: "vermieter_geprueft", Label: "Bestätigung liegt vor und ist unterschrieben", Type: "checkbox", Required: true, Options: yesNo},
+					{Name: "vermieter_geprueft", Path: "details.confirmations.landlord_confirmation_present", Label: "Bestätigung liegt vor und ist unterschrieben", Type: "checkbox", Required: true, Options: yesNo},
 				}},
 			{Name: "formular", Title: "Anmeldeformular unterschreiben", Kind: KindPrint, Doc: DocForm, DocT: "Anmeldeformular",
 				Intro: "Formular drucken und von der Person unterschreiben lassen.",
 				Fields: []FieldDef{
-					{Name: "formular_unterschrieben", Label: "Die Person hat das Formular unterschrieben", Type: "checkbox", Required: true, Options: yesNo},
+					{Name: "formular_unterschrieben", Path: "details.confirmations.form_signed", Label: "Die Person hat das Formular unterschrieben", Type: "checkbox", Required: true, Options: yesNo},
 				}},
 			{Name: "unterschrift", Title: "Unterschrift", Kind: KindSignature,
 				Intro: "Die Person unterschreibt zusätzlich im Feld; die Unterschrift geht mit der Anmeldung ins Rathaus.",
 				Fields: []FieldDef{
-					{Name: "unterschrift_verzicht", Label: "Person kann nicht unterschreiben", Type: "checkbox"},
+					waiverMark,
+					waiverReason,
 				}},
 			{Name: "abschluss", Title: "Prüfen und abschließen", Kind: KindSummary},
 		},
@@ -236,4 +253,31 @@ func (f Flow) FieldLabel(name string) string {
 		}
 	}
 	return name
+}
+
+// Key is the field's key in Case.Values: its case-file path, or its name when it is UI-only.
+func (fd FieldDef) Key() string {
+	if fd.UIOnly {
+		return fd.Name
+	}
+	return fd.Path
+}
+
+// FieldByPath finds the field that fills a case-file path on a step.
+func (s Step) FieldByPath(path string) (FieldDef, bool) {
+	for _, fd := range s.Fields {
+		if !fd.UIOnly && fd.Path == path {
+			return fd, true
+		}
+	}
+	return FieldDef{}, false
+}
+
+// paymentOptions offers the payment methods of agent/cases with their labels.
+func paymentOptions() []Option {
+	var out []Option
+	for _, m := range cases.PaymentMethods {
+		out = append(out, Option{m, cases.PaymentLabels[m]})
+	}
+	return out
 }

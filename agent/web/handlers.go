@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"koffer/agent/cases"
+	"koffer/agent/documents"
 	"koffer/devices"
 )
 
@@ -40,7 +43,7 @@ type page struct {
 	Values    map[string]string
 	Errors    map[string]string
 	Key       string
-	Hands     []HandState
+	Hands     []cases.HandState
 	NoFingers bool // under the fingerprint age
 	Prev      string
 	Device    string // German hint of a device failure
@@ -299,11 +302,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createCase(w http.ResponseWriter, r *http.Request) {
 	svc := Service(r.PostFormValue("service"))
-	if _, ok := FlowOf(svc); !ok {
+	flow, ok := FlowOf(svc)
+	if !ok {
 		s.render(w, r, http.StatusBadRequest, "error", &page{Title: "Unbekannte Leistung", Error: "Diese Leistung gibt es nicht. Bitte auf der Startseite wählen."})
 		return
 	}
-	c, err := s.opts.Backend.CreateCase(r.Context(), sessionOf(r).caseworker.Name, svc, r.PostFormValue("visit"))
+	c, err := s.opts.Backend.CreateCase(r.Context(), sessionOf(r).caseworker.Name, svc, r.PostFormValue("visit"), flow.Steps[0].Name)
 	if err != nil {
 		s.fail(w, r, "createCase", err)
 		return
@@ -382,18 +386,15 @@ func (s *Server) showStepPage(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	step := f.Steps[i]
-	values := map[string]string{}
-	for k, v := range c.Values {
-		values[k] = v
-	}
+	values := formValues(f, c)
 	for k, v := range p.Values {
 		values[k] = v
 	}
 	p.Title, p.Flow, p.Step, p.StepNo, p.Case, p.Values = step.Title, f, step, i+1, c, values
 	p.Key, p.Prev = newToken(), f.PrevStep(name)
 	if step.Kind == KindFingers {
-		p.Hands = Hands(c.Attempts, c.Decisions)
-		p.NoFingers = underFingerAge(c.Values["geburtsdatum"], s.opts.Now())
+		p.Hands = c.Capture.Hands()
+		p.NoFingers = c.NoFingers
 	}
 	if step.Kind == KindSummary {
 		p.Summary = summarize(f, c)
@@ -409,9 +410,12 @@ func summarize(f Flow, c *Case) []summaryGroup {
 	for _, st := range f.Steps {
 		g := summaryGroup{Step: st}
 		for _, fd := range st.Fields {
-			v := c.Values[fd.Name]
+			v := c.Values[fd.Key()]
 			if v == "" {
 				continue
+			}
+			if fd.Type == "date" {
+				v = deDate(v)
 			}
 			for _, o := range fd.Options {
 				if o.Value == v && o.Label != "Ja" {
@@ -421,19 +425,19 @@ func summarize(f Flow, c *Case) []summaryGroup {
 			if fd.Type == "checkbox" {
 				v = "Ja"
 			}
-			if fd.Name == "lichtbild_code" {
+			if fd.Path == "details.photo_code" {
 				v = "erfasst (vertraulich, wird versiegelt)" // the code holds the photo's decryption key
 			}
 			g.Fields = append(g.Fields, Field{Label: fd.Label, Value: v})
 		}
 		switch st.Kind {
 		case KindFingers:
-			for _, h := range Hands(c.Attempts, c.Decisions) {
+			for _, h := range c.Capture.Hands() {
 				g.Fields = append(g.Fields, Field{Label: HandName(h.Hand), Value: handSummary(h)})
 			}
 		case KindSignature:
 			v := "Unterschrift erfasst"
-			if c.Values["unterschrift"] == "" {
+			if !c.Signed {
 				v = "Keine Unterschrift"
 			}
 			g.Fields = append(g.Fields, Field{Label: "Unterschrift", Value: v})
@@ -451,35 +455,115 @@ func summarize(f Flow, c *Case) []summaryGroup {
 	return out
 }
 
-func handSummary(h HandState) string {
+func handSummary(h cases.HandState) string {
 	switch h.Status {
-	case HandCaptured:
+	case cases.HandCaptured:
 		s := fmt.Sprintf("%s erfasst, Qualität %d", FingerName(h.Finger), h.Best)
 		if h.Operator {
 			s += " (unter dem Schwellwert, Entscheidung der Sachbearbeitung)"
 		}
 		return s
-	case HandNone:
+	case cases.HandNone:
 		return "Kein Abdruck möglich: " + reasonLabel(h.Reason)
 	}
 	return "Noch nicht erfasst"
 }
 
-// underFingerAge reports whether a birth date (TT.MM.JJJJ) is of a child under 6.
-func underFingerAge(birth string, now time.Time) bool {
-	b, err := time.Parse("02.01.2006", strings.TrimSpace(birth))
-	if err != nil {
-		return false
+// formValues turns a case's values into form values by field name, dates as TT.MM.JJJJ.
+func formValues(f Flow, c *Case) map[string]string {
+	out := map[string]string{}
+	for _, st := range f.Steps {
+		for _, fd := range st.Fields {
+			v := c.Values[fd.Key()]
+			if fd.Type == "date" {
+				v = deDate(v)
+			}
+			if v != "" {
+				out[fd.Name] = v
+			}
+		}
 	}
-	return age(b, now) < minFingerAge
+	if c.Signed {
+		out["unterschrift"] = "gespeichert"
+	}
+	return out
 }
 
-func age(birth, on time.Time) int {
-	a := on.Year() - birth.Year()
-	if on.Month() < birth.Month() || on.Month() == birth.Month() && on.Day() < birth.Day() {
-		a--
+// deDate shows YYYY-MM-DD as TT.MM.JJJJ; anything else stays as it is.
+func deDate(v string) string {
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t.Format("02.01.2006")
 	}
-	return a
+	return v
+}
+
+// stepInput checks what the page itself asks (confirmations ticked, a choice made, dates as
+// TT.MM.JJJJ) and turns the posted values into the case file's form. The rules of the case
+// are the backend's.
+func stepInput(step Step, posted map[string]string) (StepInput, map[string]string) {
+	in := StepInput{Fields: map[string]string{}, UI: map[string]string{}}
+	errs := map[string]string{}
+	for _, fd := range step.Fields {
+		v := posted[fd.Name]
+		switch {
+		case fd.Required && v == "" && fd.Type == "checkbox":
+			errs[fd.Name] = "Bitte bestätigen."
+		case fd.Required && v == "" && (fd.Type == "radio" || fd.Type == "select"):
+			errs[fd.Name] = "Bitte auswählen."
+		case fd.Type == "date" && v != "":
+			t, err := time.Parse("02.01.2006", v)
+			if err != nil {
+				errs[fd.Name] = "Bitte als TT.MM.JJJJ eingeben, z. B. 01.02.1950."
+				continue
+			}
+			v = t.Format(time.DateOnly)
+		}
+		if fd.UIOnly {
+			in.UI[fd.Name] = v
+		} else {
+			in.Fields[fd.Path] = v
+		}
+	}
+	if step.Kind == KindSignature {
+		waived := posted[waiverMark.Name] != ""
+		switch {
+		case !waived:
+			in.Fields[waiverReason.Path] = "" // no mark, no waiver
+		case posted[waiverReason.Name] == "":
+			errs[waiverReason.Name] = "Bitte angeben, warum die Person nicht unterschreiben kann."
+		}
+		if sig, ok := strings.CutPrefix(posted["unterschrift"], "data:image/png;base64,"); ok && !waived {
+			data, err := base64.StdEncoding.DecodeString(sig)
+			if err != nil {
+				errs[""] = "Die Unterschrift ist beschädigt. Bitte erneut unterschreiben."
+			}
+			in.Signature = data
+		}
+	}
+	return in, errs
+}
+
+// fieldErrors maps the backend's errors (by case-file path) to the fields of a step; errors of
+// fields on other steps wait for those steps.
+func fieldErrors(step Step, byKey map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, msg := range byKey {
+		switch fd, ok := step.FieldByPath(k); {
+		case k == "":
+			out[""] = msg
+		case ok:
+			if out[fd.Name] == "" {
+				out[fd.Name] = msg
+			}
+		default:
+			for _, fd := range step.Fields {
+				if fd.UIOnly && fd.Name == k {
+					out[k] = msg
+				}
+			}
+		}
+	}
+	return out
 }
 
 func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
@@ -531,6 +615,8 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 			err = &ValidationError{Fields: map[string]string{"": msg}}
 			break
 		}
+		in, errs := stepInput(step, posted)
+		in.CheckOnly = len(errs) > 0
 		ch.Next = f.NextStep(name)
 		if ch.Next == "" {
 			ch.Next = name
@@ -538,7 +624,17 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 		if f.StepIndex(c.Step) > f.StepIndex(ch.Next) {
 			ch.Next = c.Step // editing an earlier step keeps the furthest step reached
 		}
-		next, err = s.opts.Backend.SaveStep(r.Context(), ch, name, posted)
+		next, err = s.opts.Backend.SaveStep(r.Context(), ch, name, in)
+		if ve := (*ValidationError)(nil); errors.As(err, &ve) || in.CheckOnly {
+			if ve != nil {
+				for k, msg := range fieldErrors(step, ve.Fields) {
+					if errs[k] == "" {
+						errs[k] = msg
+					}
+				}
+			}
+			err = &ValidationError{Fields: errs}
+		}
 		if err == nil {
 			back = stepURL(next, ch.Next) + "?ok=1"
 		}
@@ -550,23 +646,23 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 			doc = f.Final
 		}
 		next, err = s.opts.Backend.Print(r.Context(), ch, doc)
-	case "erfassen", FingerAccept, FingerNext, FingerNone:
+	case "erfassen", cases.FingerAccept, cases.FingerSkip, cases.FingerNone:
 		finger := r.PostFormValue("finger")
-		if _, msg := CheckFingerAction(c, strings.Replace(action, "erfassen", "capture", 1), finger); msg != "" {
-			err = &ValidationError{Fields: map[string]string{"": msg}}
+		hand, _, _ := strings.Cut(finger, "_")
+		reason := r.PostFormValue("grund_" + hand)
+		if _, p := c.Capture.CheckAction(strings.Replace(action, "erfassen", cases.ActionCapture, 1), finger, reason); p != nil {
+			field := ""
+			if p.Field == "reason" {
+				field = "grund_" + hand
+			}
+			err = &ValidationError{Fields: map[string]string{field: p.Hint}}
 			break
 		}
 		if action == "erfassen" {
 			next, err = s.opts.Backend.CaptureFinger(r.Context(), ch, finger)
 			break
 		}
-		hand, _, _ := strings.Cut(finger, "_")
-		reason := r.PostFormValue("grund_" + hand)
-		if action != FingerAccept && reasonLabel(reason) == reason {
-			err = &ValidationError{Fields: map[string]string{"grund_" + hand: "Bitte einen Grund wählen."}}
-			break
-		}
-		next, err = s.opts.Backend.DecideFinger(r.Context(), ch, FingerDecision{Hand: hand, Finger: finger, Action: action, Reason: reason})
+		next, err = s.opts.Backend.DecideFinger(r.Context(), ch, cases.FingerDecision{Hand: hand, Finger: finger, Action: action, Reason: reason})
 	case "versiegeln":
 		if step.Kind != KindSummary {
 			break
@@ -594,7 +690,7 @@ func (s *Server) gate(c *Case, step Step, posted map[string]string) string {
 			return "Bitte zuerst das Dokument scannen."
 		}
 	case KindPhoto:
-		if posted["lichtbild_art"] == "behoerde" && c.Scans[step.Part] == 0 {
+		if source, _ := step.FieldByPath("details.photo_source"); posted[source.Name] == cases.PhotoAuthority && c.Scans[step.Part] == 0 {
 			return "Bitte zuerst das Lichtbild aufnehmen."
 		}
 	case KindPrint:
@@ -602,11 +698,11 @@ func (s *Server) gate(c *Case, step Step, posted map[string]string) string {
 			return "Bitte zuerst das " + step.DocT + " drucken."
 		}
 	case KindFingers:
-		if !underFingerAge(c.Values["geburtsdatum"], s.opts.Now()) && !FingersDone(c) {
+		if !c.NoFingers && !c.Capture.Done() {
 			return "Bitte zuerst beide Hände abschließen: Abdruck erfasst oder Entscheidung getroffen."
 		}
 	case KindSignature:
-		if posted["unterschrift"] == "" && posted["unterschrift_verzicht"] == "" {
+		if posted["unterschrift"] == "" && posted[waiverMark.Name] == "" {
 			return "Bitte im Feld unterschreiben lassen oder ankreuzen, dass die Person nicht unterschreiben kann."
 		}
 	}
@@ -654,7 +750,8 @@ var funcs = template.FuncMap{
 	"fingerName":  FingerName,
 	"handName":    HandName,
 	"reasonLabel": reasonLabel,
-	"reasons":     func() []Option { return FingerReasons },
+	"reasons":     reasonOptions,
+	"methodName":  MethodName,
 	"deDate":      func(t time.Time) string { return t.Format("02.01.2006") },
 	"deTime":      func(t time.Time) string { return t.Format("15:04") },
 	"QueueText":   QueueText,
@@ -684,15 +781,11 @@ var funcs = template.FuncMap{
 		return fieldCtx{F: f, Values: values, Errors: errs}
 	},
 	"add": func(a, b int) int { return a + b },
-	"attemptsUsed": func(h HandState) int {
+	"attemptsUsed": func(h cases.HandState) int {
 		return len(h.Attempts)
 	},
-	"shortID": func(id string) string {
-		if len(id) > 8 {
-			return strings.ToUpper(id[len(id)-8:])
-		}
-		return strings.ToUpper(id)
-	},
+	// The short case number, the same on screen as on paper.
+	"shortID": documents.CaseNumber,
 }
 
 func deviceName(kind string) string {

@@ -45,7 +45,7 @@ type harness struct {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	fake := webtest.New()
+	fake := webtest.New(t)
 	fake.Now = clk.Now
 	s, err := web.New(web.Options{Backend: fake, Now: clk.Now, Tick: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
@@ -314,7 +314,7 @@ func TestIdleLockKeepsDraftAndPendingInput(t *testing.T) {
 	assert.Equal(t, "adresse", drafts[0].Step, "the saved step survived the lock")
 	c, err := h.fake.Case(t.Context(), drafts[0].ID)
 	require.NoError(t, err)
-	assert.Equal(t, "Beispiel", c.Values["familienname"])
+	assert.Equal(t, "Beispiel", c.Values["person.family_name"])
 }
 
 func TestDoubleSubmitAndSecondTab(t *testing.T) {
@@ -340,7 +340,7 @@ func TestDoubleSubmitAndSecondTab(t *testing.T) {
 	assert.Contains(t, r.body, "in einem anderen Fenster")
 	c, err = h.fake.Case(t.Context(), id)
 	require.NoError(t, err)
-	assert.Equal(t, "Mustermann", c.Values["familienname"])
+	assert.Equal(t, "Mustermann", c.Values["person.family_name"])
 	assert.Equal(t, 2, c.Version)
 }
 
@@ -352,7 +352,7 @@ func TestValidationErrorsAtTheField(t *testing.T) {
 	r := b.step(path, page, "weiter", url.Values{"familienname": {"Muster"}, "geburtsdatum": {"1950-03-01"}})
 	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
 	assert.Contains(t, r.body, `id="e-vornamen"`)
-	assert.Contains(t, r.body, "Bitte ausfüllen.")
+	assert.Contains(t, r.body, "Vorname fehlt.", "the rule of agent/cases")
 	assert.Contains(t, r.body, "Bitte als TT.MM.JJJJ eingeben")
 	assert.Contains(t, r.body, `value="Muster"`, "what was typed stays")
 	assert.NotContains(t, r.body, "invalid fields", "no English internals on screen")

@@ -1,77 +1,106 @@
-// Package webtest holds an in-memory test double of web.Backend for the handler and browser
-// tests of agent/web. It is not the agent: nothing here is durable, devices are scripted, and
-// its validation is a small stand-in for agent/cases. Never wire it into the daemon.
+// Package webtest runs the handler and browser tests of agent/web against the real application
+// core (agent/casework) on a real store in a temporary directory: drafts, rules, the
+// fingerprint procedure and sealing are the core's own. Only what surrounds the core is
+// scripted here: the caseworkers, the day's visits, the devices (qualities, failures) and the
+// start page's queue and uplink. Never wire it into the daemon.
 package webtest
 
 import (
+	"bytes"
 	"context"
+	"crypto/cipher"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"maps"
-	"regexp"
+	"image"
+	"image/png"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
+	"filippo.io/age"
+	"github.com/stretchr/testify/require"
+
+	"koffer/agent/casework"
+	"koffer/agent/keys"
 	"koffer/agent/web"
 	"koffer/devices"
+	"koffer/devices/fingerprint"
+	"koffer/devices/ipp"
+	"koffer/store"
+	"koffer/sync/packet"
+	"koffer/sync/visit"
 )
 
 var _ web.Backend = (*Fake)(nil)
 
-// Fake is an in-memory Backend. Set the exported fields before serving; they are read under the
-// fake's lock and may be changed later with Update.
+// Fake is web.Backend over a real casework.Core. Set Now before serving.
 type Fake struct {
+	*casework.Core
 	Now func() time.Time // default time.Now
 
 	mu        sync.Mutex
 	users     map[string]string // name -> passphrase
 	visits    []web.Visit
-	prefill   map[string]map[string]string // visit id -> values
-	extracts  map[string][]web.Field
-	cases     map[string]*web.Case
-	applied   map[string]map[string]bool // case -> idempotency keys
-	seq       int
+	booked    map[string]*visit.Appointment
 	overview  web.Overview
 	subs      []chan web.Event
 	printErr  error
 	scanErr   error
-	qualities []int // next capture qualities; 80 when empty
+	qualities []int  // next capture qualities (NFIQ 2); 80 when empty
+	printing  string // the document being printed
 
 	// Counters for assertions.
-	Prints   map[string]int // doc -> count
+	Prints   map[string]int // doc -> printed
 	Seals    int
 	Locks    int
 	Captures int
 }
 
-// New returns a fake with one caseworker "anna" / "korrekt pferd batterie", two visits and
-// ready simulated devices.
-func New() *Fake {
+// New returns the core on a store in t's temporary directory with one caseworker "anna" /
+// "korrekt pferd batterie", two visits and ready devices.
+func New(t testing.TB) *Fake {
+	t.Helper()
 	f := &Fake{
-		users:    map[string]string{"anna": "korrekt pferd batterie"},
-		cases:    map[string]*web.Case{},
-		applied:  map[string]map[string]bool{},
-		Prints:   map[string]int{},
-		prefill:  map[string]map[string]string{},
-		extracts: map[string][]web.Field{},
+		users:  map[string]string{"anna": "korrekt pferd batterie"},
+		Prints: map[string]int{},
+		booked: map[string]*visit.Appointment{},
 	}
+	st, err := store.Open(context.Background(), t.TempDir(), store.Options{Now: f.now})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	dk, err := keys.NewDataKey()
+	require.NoError(t, err)
+	aead, err := dk.AEAD()
+	require.NoError(t, err)
+	_, kitKey, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	townhall, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	f.Core = casework.New(casework.Options{
+		Store: st, Keys: keyring{aead}, KitID: "webtest",
+		Sealer: &packet.Sealer{KitID: "webtest", Key: kitKey, Recipient: townhall.Recipient(), Now: f.now},
+		Visits: f, Training: true, Now: f.now,
+		Devices: casework.Devices{Printer: printer{f}, Scanner: scanner{f}, Reader: reader{f}, Scorer: scorer{f}, Training: true},
+	})
+
 	f.visits = []web.Visit{
 		{ID: "v1", Time: "10:00", Name: "Erika Mustermann", Place: "Seniorenheim Am Park, Zimmer 12",
 			Services: []web.Service{web.Personalausweis, web.Meldebescheinigung}},
 		{ID: "v2", Time: "11:30", Name: "Hans Beispiel", Place: "Lindenstraße 4, 2. OG",
 			Services: []web.Service{web.Wohnsitzanmeldung, web.Lebensbescheinigung}},
 	}
-	f.prefill["v1"] = map[string]string{"familienname": "Mustermann", "vornamen": "Erika", "geburtsdatum": "12.08.1943",
-		"geburtsort": "Köln", "staatsangehoerigkeit": "DEU", "strasse": "Parkallee", "hausnummer": "3", "plz": "50667", "ort": "Köln"}
-	f.prefill["v2"] = map[string]string{"familienname": "Beispiel", "vornamen": "Hans", "geburtsdatum": "01.03.1950",
-		"geburtsort": "Bremen", "staatsangehoerigkeit": "DEU", "strasse": "Lindenstraße", "hausnummer": "4", "plz": "28195", "ort": "Bremen"}
-	f.extracts["v1"] = []web.Field{{Label: "Name", Value: "Erika Mustermann"}, {Label: "Geburtsdatum", Value: "12.08.1943"},
-		{Label: "Anschrift", Value: "Parkallee 3, 50667 Köln"}, {Label: "Meldestatus", Value: "Hauptwohnung seit 01.04.1998"}}
+	f.booked["v1"] = &visit.Appointment{ID: "v1", Person: visit.Person{FamilyName: "Mustermann", GivenNames: "Erika",
+		BirthDate: "1943-08-12", BirthPlace: "Köln", Nationality: "DEU",
+		Address: visit.Address{Street: "Parkallee", HouseNumber: "3", PostalCode: "50667", City: "Köln"}},
+		Register: &visit.Extract{FamilyName: "Mustermann", GivenNames: "Erika", BirthDate: "1943-08-12", BirthPlace: "Köln",
+			Residences: []visit.Residence{{Address: "Parkallee 3, 50667 Köln", Dwelling: "alleinige Wohnung"}}}}
+	f.booked["v2"] = &visit.Appointment{ID: "v2", Person: visit.Person{FamilyName: "Beispiel", GivenNames: "Hans",
+		BirthDate: "1950-03-01", BirthPlace: "Bremen", Nationality: "DEU",
+		Address: visit.Address{Street: "Lindenstraße", HouseNumber: "4", PostalCode: "28195", City: "Bremen"}}}
 	f.overview = web.Overview{
-		Queue:  web.Queue{},
 		Uplink: web.Uplink{Online: false, Detail: "Kein Mobilfunk. Vorgänge werden später übertragen."},
 		Devices: []web.Device{
 			{Kind: "printer", Name: "Simulation", Ready: true, Training: true},
@@ -82,11 +111,32 @@ func New() *Fake {
 	return f
 }
 
+type keyring struct{ aead cipher.AEAD }
+
+func (k keyring) DataKey() (cipher.AEAD, error) { return k.aead, nil }
+
 func (f *Fake) now() time.Time {
 	if f.Now != nil {
 		return f.Now()
 	}
 	return time.Now()
+}
+
+// Visits implements casework.Visits.
+func (f *Fake) Visits(context.Context, string) ([]casework.Appointment, error) {
+	var out []casework.Appointment
+	for _, v := range f.visits {
+		out = append(out, casework.Appointment{ID: v.ID, Appointment: *f.booked[v.ID]})
+	}
+	return out, nil
+}
+
+// Appointment implements casework.Visits.
+func (f *Fake) Appointment(_ context.Context, id string) (*visit.Appointment, error) {
+	if ap, ok := f.booked[id]; ok {
+		return ap, nil
+	}
+	return nil, fmt.Errorf("visit %q: %w", id, store.ErrNotFound)
 }
 
 // SetOverview replaces queue, uplink and devices and notifies subscribers.
@@ -103,7 +153,7 @@ func (f *Fake) FailPrint(err error) { f.mu.Lock(); f.printErr = err; f.mu.Unlock
 // FailScan makes the next scans fail with err (nil clears it).
 func (f *Fake) FailScan(err error) { f.mu.Lock(); f.scanErr = err; f.mu.Unlock() }
 
-// QueueQualities scripts the quality of the next captures.
+// QueueQualities scripts the NFIQ 2 score of the next captures.
 func (f *Fake) QueueQualities(q ...int) {
 	f.mu.Lock()
 	f.qualities = append(f.qualities, q...)
@@ -138,10 +188,11 @@ func (f *Fake) Lock(context.Context, string) error {
 	f.mu.Lock()
 	f.Locks++
 	f.mu.Unlock()
+	f.DropImages()
 	return nil
 }
 
-// Overview implements web.Backend.
+// Overview implements web.Backend: the scripted queue, uplink and devices.
 func (f *Fake) Overview(context.Context) (web.Overview, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -152,183 +203,34 @@ func (f *Fake) Overview(context.Context) (web.Overview, error) {
 	return ov, nil
 }
 
-// CreateCase implements web.Backend.
-func (f *Fake) CreateCase(_ context.Context, _ string, s web.Service, visitID string) (*web.Case, error) {
-	flow, ok := web.FlowOf(s)
-	if !ok {
-		return nil, fmt.Errorf("unknown service %q", s)
-	}
+// Print implements web.Backend, counting what reached the printer.
+func (f *Fake) Print(ctx context.Context, ch web.Change, doc string) (*web.Case, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.seq++
-	c := &web.Case{
-		ID: fmt.Sprintf("0190a1b2-0000-7000-8000-%012d", f.seq), Service: s, State: "draft", Version: 1,
-		Step: flow.Steps[0].Name, VisitID: visitID, Values: maps.Clone(f.prefill[visitID]),
-		Scans: map[string]int{}, Printed: map[string]bool{}, UpdatedAt: f.now(),
-	}
-	if c.Values == nil {
-		c.Values = map[string]string{}
-	}
-	if s == web.Meldebescheinigung {
-		c.Extract = f.extracts[visitID]
-		if c.Extract == nil {
-			c.Extract = []web.Field{{Label: "Hinweis", Value: "Kein Registerauszug im Besuchspaket."}}
-		}
-	}
-	f.fee(c)
-	f.cases[c.ID] = c
-	f.applied[c.ID] = map[string]bool{}
-	return clone(c), nil
+	f.printing = doc
+	f.mu.Unlock()
+	return f.Core.Print(ctx, ch, doc)
 }
 
-func clone(c *web.Case) *web.Case {
-	cp := *c
-	cp.Values = maps.Clone(c.Values)
-	cp.Scans = maps.Clone(c.Scans)
-	cp.Printed = maps.Clone(c.Printed)
-	cp.Attempts = slices.Clone(c.Attempts)
-	cp.Decisions = slices.Clone(c.Decisions)
-	return &cp
-}
-
-// Case implements web.Backend.
-func (f *Fake) Case(_ context.Context, id string) (*web.Case, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, ok := f.cases[id]
-	if !ok {
-		return nil, web.ErrNotFound
-	}
-	return clone(c), nil
-}
-
-// Drafts implements web.Backend.
-func (f *Fake) Drafts(context.Context) ([]web.CaseSummary, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []web.CaseSummary
-	for _, c := range f.cases {
-		if c.State == "draft" {
-			out = append(out, web.CaseSummary{ID: c.ID, Service: c.Service, Step: c.Step,
-				Name: strings.TrimSpace(c.Values["vornamen"] + " " + c.Values["familienname"]), UpdatedAt: c.UpdatedAt})
-		}
-	}
-	slices.SortFunc(out, func(a, b web.CaseSummary) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
-}
-
-// change runs fn on a draft under the lock with the idempotency and version checks.
-func (f *Fake) change(ch web.Change, fn func(c *web.Case) error) (*web.Case, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, ok := f.cases[ch.CaseID]
-	if !ok {
-		return nil, web.ErrNotFound
-	}
-	if f.applied[c.ID][ch.Key] {
-		return clone(c), nil
-	}
-	if c.State != "draft" {
-		return nil, web.ErrSealed
-	}
-	if ch.Version != c.Version {
-		return nil, web.ErrConflict
-	}
-	work := clone(c)
-	if err := fn(work); err != nil {
+// Seal implements web.Backend, counting the cases sealed.
+func (f *Fake) Seal(ctx context.Context, ch web.Change) (*web.Case, error) {
+	before, err := f.Core.Case(ctx, ch.CaseID)
+	if err != nil {
 		return nil, err
 	}
-	work.Version++
-	work.UpdatedAt = f.now()
-	if ch.Next != "" {
-		work.Step = ch.Next
-	}
-	f.cases[c.ID] = work
-	f.applied[c.ID][ch.Key] = true
-	return clone(work), nil
-}
-
-// SaveStep implements web.Backend.
-func (f *Fake) SaveStep(_ context.Context, ch web.Change, step string, values map[string]string) (*web.Case, error) {
-	return f.change(ch, func(c *web.Case) error {
-		if errs := validate(c, step, values, f.now()); len(errs) > 0 {
-			return &web.ValidationError{Fields: errs}
-		}
-		maps.Copy(c.Values, values)
-		if ein, err := time.Parse("02.01.2006", c.Values["einzug"]); err == nil {
-			c.Late = f.now().Sub(ein) > 14*24*time.Hour
-		}
-		f.fee(c)
-		return nil
-	})
-}
-
-// Scan implements web.Backend.
-func (f *Fake) Scan(_ context.Context, ch web.Change, part string) (*web.Case, error) {
-	return f.change(ch, func(c *web.Case) error {
-		if f.scanErr != nil {
-			return f.scanErr
-		}
-		c.Scans[part]++
-		return nil
-	})
-}
-
-// Print implements web.Backend.
-func (f *Fake) Print(_ context.Context, ch web.Change, doc string) (*web.Case, error) {
-	return f.change(ch, func(c *web.Case) error {
-		if f.printErr != nil {
-			return f.printErr
-		}
-		c.Printed[doc] = true
-		f.Prints[doc]++
-		return nil
-	})
-}
-
-// CaptureFinger implements web.Backend.
-func (f *Fake) CaptureFinger(_ context.Context, ch web.Change, finger string) (*web.Case, error) {
-	return f.change(ch, func(c *web.Case) error {
-		q := 80
-		if len(f.qualities) > 0 {
-			q, f.qualities = f.qualities[0], f.qualities[1:]
-		}
-		f.Captures++
-		c.Attempts = append(c.Attempts, web.FingerAttempt{Finger: finger, Quality: q, Method: "Schätzung (kein NFIQ 2)"})
-		return nil
-	})
-}
-
-// DecideFinger implements web.Backend.
-func (f *Fake) DecideFinger(_ context.Context, ch web.Change, d web.FingerDecision) (*web.Case, error) {
-	return f.change(ch, func(c *web.Case) error {
-		c.Decisions = append(c.Decisions, d)
-		return nil
-	})
-}
-
-// Seal implements web.Backend.
-func (f *Fake) Seal(_ context.Context, ch web.Change) (*web.Case, error) {
-	return f.change(ch, func(c *web.Case) error {
-		flow, _ := web.FlowOf(c.Service)
-		errs := map[string]string{}
-		for _, st := range flow.Steps {
-			maps.Copy(errs, validate(c, st.Name, c.Values, f.now()))
-		}
-		if len(errs) > 0 {
-			return &web.ValidationError{Fields: map[string]string{"": "Es fehlen noch Angaben. Bitte die Schritte prüfen."}}
-		}
-		c.State, c.SealedAt, c.Step = "sealed", f.now(), flow.Steps[len(flow.Steps)-1].Name
+	c, err := f.Core.Seal(ctx, ch)
+	if err == nil && before.State == "draft" && c.State == "sealed" {
+		f.mu.Lock()
 		f.Seals++
 		f.overview.Queue.Waiting++
 		if f.overview.Queue.Oldest.IsZero() {
 			f.overview.Queue.Oldest = f.now()
 		}
-		return nil
-	})
+		f.mu.Unlock()
+	}
+	return c, err
 }
 
-// Subscribe implements web.Backend.
+// Subscribe implements web.Backend: the events Publish sends.
 func (f *Fake) Subscribe(ctx context.Context) <-chan web.Event {
 	ch := make(chan web.Event, 8)
 	f.mu.Lock()
@@ -343,72 +245,59 @@ func (f *Fake) Subscribe(ctx context.Context) <-chan web.Event {
 	return ch
 }
 
-func (f *Fake) fee(c *web.Case) {
-	if c.Service != web.Personalausweis {
-		c.Fee = "gebührenfrei"
-		return
+type printer struct{ f *Fake }
+
+func (p printer) Print(context.Context, ipp.Document, func(ipp.JobStatus)) (ipp.Result, error) {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	if p.f.printErr != nil {
+		return ipp.Result{}, p.f.printErr
 	}
-	b, err := time.Parse("02.01.2006", c.Values["geburtsdatum"])
+	p.f.Prints[p.f.printing]++
+	return ipp.Result{}, nil
+}
+
+type scanner struct{ f *Fake }
+
+// ScanDocument returns a small PNG page: a scan for the case, a photo for the photo step.
+func (s scanner) ScanDocument(context.Context) ([]byte, error) {
+	s.f.mu.Lock()
+	err := s.f.scanErr
+	s.f.mu.Unlock()
 	if err != nil {
-		c.Fee = "wird nach dem Geburtsdatum berechnet"
-		return
+		return nil, err
 	}
-	if years(b, f.now()) >= 24 {
-		c.Fee = "46,00 EUR"
-	} else {
-		c.Fee = "27,60 EUR"
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 40, 50))); err != nil {
+		return nil, err
 	}
+	return buf.Bytes(), nil
 }
 
-func years(b, now time.Time) int {
-	y := now.Year() - b.Year()
-	if now.YearDay() < b.YearDay() {
-		y--
+type reader struct{ f *Fake }
+
+func (r reader) Capture(context.Context) (*fingerprint.Image, error) {
+	r.f.mu.Lock()
+	r.f.Captures++
+	r.f.mu.Unlock()
+	g := image.NewGray(image.Rect(0, 0, 64, 80))
+	for i := range g.Pix {
+		g.Pix[i] = byte(i * 7)
 	}
-	return y
+	return &fingerprint.Image{Gray: g, PPI: 500}, nil
 }
 
-var plzRE = regexp.MustCompile(`^[0-9]{5}$`)
+type scorer struct{ f *Fake }
 
-// validate is the fake's stand-in for agent/cases: required fields and a few formats.
-func validate(c *web.Case, step string, values map[string]string, now time.Time) map[string]string {
-	flow, _ := web.FlowOf(c.Service)
-	i := flow.StepIndex(step)
-	if i < 0 {
-		return map[string]string{"": "Unbekannter Schritt."}
+// Score hands out the scripted qualities as NFIQ 2 scores.
+func (s scorer) Score(context.Context, *fingerprint.Image) (fingerprint.Score, error) {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	q := 80
+	if len(s.f.qualities) > 0 {
+		q, s.f.qualities = s.f.qualities[0], s.f.qualities[1:]
 	}
-	errs := map[string]string{}
-	for _, fd := range flow.Steps[i].Fields {
-		v := strings.TrimSpace(values[fd.Name])
-		switch {
-		case fd.Required && v == "":
-			errs[fd.Name] = "Bitte ausfüllen."
-			if fd.Type == "checkbox" {
-				errs[fd.Name] = "Bitte bestätigen."
-			} else if fd.Type == "radio" || fd.Type == "select" {
-				errs[fd.Name] = "Bitte auswählen."
-			}
-		case v == "":
-		case fd.Type == "date":
-			d, err := time.Parse("02.01.2006", v)
-			if err != nil {
-				errs[fd.Name] = "Bitte als TT.MM.JJJJ eingeben, z. B. 01.02.1950."
-			} else if d.After(now) && fd.Name == "geburtsdatum" {
-				errs[fd.Name] = "Das Geburtsdatum liegt in der Zukunft."
-			}
-		case strings.HasSuffix(fd.Name, "plz") && !plzRE.MatchString(v):
-			errs[fd.Name] = "Die Postleitzahl hat fünf Ziffern."
-		case fd.Name == "groesse":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 40 || n > 250 {
-				errs[fd.Name] = "Bitte die Größe in Zentimetern angeben (40 bis 250)."
-			}
-		}
-	}
-	if step == "foto" && values["lichtbild_art"] == "code" && strings.TrimSpace(values["lichtbild_code"]) == "" {
-		errs["lichtbild_code"] = "Bitte den Code scannen oder abtippen."
-	}
-	return errs
+	return fingerprint.Score{Value: q, Method: fingerprint.MethodNFIQ2}, nil
 }
 
 // PrinterOutOfPaper is the device error the real printer reports for media-empty.
