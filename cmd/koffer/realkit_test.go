@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/agent/cases"
 	"koffer/agent/client"
 	"koffer/agent/localapi"
 	"koffer/agent/web/webtest"
@@ -167,12 +168,11 @@ usb  = "147e:2016"
 	b.Fill("lichtbild_code", "DM1;https://foto.example/p/1;k=x")
 	b.Next("Fingerabdrücke")
 	b.Submit(`#hand-left button[value="erfassen"]`, "Fingerabdrücke", 45*time.Second)
-	if !strings.Contains(b.Text("#hand-left"), "erfasst") {
-		// The recording holds one capture: below the threshold the operator takes it.
-		b.Submit(`#hand-left button[value="accept"]`, "Fingerabdrücke", 20*time.Second)
-	}
+	// The recording holds one capture, scored by the built-in estimate, which never reaches a
+	// threshold on its own: the operator decides to take it.
+	b.Submit(`#hand-left button[value="accept"]`, "Fingerabdrücke", 20*time.Second)
 	require.Contains(t, b.Text("#hand-left"), "linker Zeigefinger erfasst")
-	b.Choose("grund-right", "verletzt")
+	b.Choose("grund-right", "injured")
 	b.Submit(`#hand-right button[value="none"]`, "Fingerabdrücke", 20*time.Second)
 	require.Contains(t, b.Text("#hand-right"), "Kein Abdruck dieser Hand")
 	b.Next("Unterschrift")
@@ -201,10 +201,10 @@ usb  = "147e:2016"
 	b.Next("Anmeldeformular")
 	b.Submit(`button[value="drucken"]`, "Anmeldeformular", time.Minute)
 	b.Check("f-formular_unterschrieben")
-	// After the core change the Wohnsitzanmeldung takes a signature waiver here instead:
-	// tick "Person kann nicht unterschreiben", choose the reason, and skip b.Sign().
+	// The person cannot sign: a waiver with its reason instead of a signature.
 	b.Next("Unterschrift")
-	b.Sign()
+	b.Check("f-unterschrift_verzicht")
+	b.Fill("unterschrift_verzicht_grund", "kann nach einem Schlaganfall nicht schreiben")
 	b.Next("Prüfen und abschließen")
 	b.Submit(`button[value="drucken"]`, "Prüfen und abschließen", time.Minute)
 	b.Submit(`button[value="versiegeln"]`, "abgeschlossen", 30*time.Second)
@@ -248,6 +248,12 @@ usb  = "147e:2016"
 			Person struct {
 				FamilyName string `json:"family_name"`
 			} `json:"person"`
+			Details struct {
+				Payment     string         `json:"payment"`
+				PhotoSource string         `json:"photo_source"`
+				Capture     *cases.Capture `json:"fingerprint_capture"`
+				Waiver      *cases.Waiver  `json:"signature_waiver"`
+			} `json:"details"`
 			Attachments []struct{ Kind, Finger string } `json:"attachments"`
 		}
 		require.NoError(t, json.Unmarshal(raw, &form), "%s", raw)
@@ -256,12 +262,34 @@ usb  = "147e:2016"
 		for _, a := range form.Attachments {
 			kinds[a.Kind] = a.Finger
 		}
+		d := form.Details
 		if in.Service == "personalausweis" {
 			assert.Equal(t, 1, prints, "one finger captured, the other hand skipped")
 			assert.Equal(t, map[string]string{"fingerprint": "left_index", "signature": ""}, kinds)
+			assert.Equal(t, "card", d.Payment, "the payment method chosen")
+			assert.Equal(t, "photographer", d.PhotoSource)
+			require.NotNil(t, d.Capture, "the capture procedure is sealed")
+			require.NotEmpty(t, d.Capture.Attempts)
+			for _, at := range d.Capture.Attempts {
+				assert.Equal(t, "left_index", at.Finger)
+				assert.Equal(t, cases.MethodEstimate, at.Method, "the score says it is an estimate")
+			}
+			assert.Contains(t, d.Capture.Decisions, cases.FingerDecision{Hand: "left", Finger: "left_index", Action: cases.FingerAccept},
+				"the operator took the capture below the threshold")
+			var none *cases.FingerDecision
+			for i, dec := range d.Capture.Decisions {
+				if dec.Hand == "right" && dec.Action == cases.FingerNone {
+					none = &d.Capture.Decisions[i]
+				}
+			}
+			require.NotNil(t, none, "the right hand skipped: %+v", d.Capture.Decisions)
+			assert.Equal(t, "injured", none.Reason)
+			assert.Nil(t, d.Waiver)
 		} else {
 			assert.Zero(t, prints)
-			assert.Equal(t, map[string]string{"scan": "", "signature": ""}, kinds)
+			assert.Equal(t, map[string]string{"scan": ""}, kinds, "no signature: the waiver instead")
+			require.NotNil(t, d.Waiver, "the waiver is sealed")
+			assert.Equal(t, "kann nach einem Schlaganfall nicht schreiben", d.Waiver.Reason)
 		}
 	}
 	assert.Equal(t, map[string]bool{"personalausweis": true, "wohnsitzanmeldung": true}, services)
