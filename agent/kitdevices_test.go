@@ -236,4 +236,3 @@ func (s blockingScanner) ScanDocument(ctx context.Context) ([]byte, error) {
 		return nil, ctx.Err()
 	}
 }
-
