@@ -20,6 +20,9 @@ type initOptions struct {
 	ctx      context.Context
 	Enroll   string
 	Training bool
+	// KeyProtection is how the kit key is kept at rest: auto, tpm, systemd-creds or none.
+	KeyProtection string
+	TPM           string // TPM address for tpm (a device, or tcp:HOST:PORT for swtpm)
 }
 
 func newInitCmd(f *factory, runF func(*initOptions) error) *cobra.Command {
@@ -32,12 +35,22 @@ func newInitCmd(f *factory, runF func(*initOptions) error) *cobra.Command {
 With --enroll FILE the kit imports the enrollment bundle its town hall issued
 (townhall kit add): CA certificate, town hall recipient, kit certificate and key.
 With --training the kit makes a throwaway town hall of its own, for training and
-demos: its packets can be opened with DIR/training-townhall.key.`,
+demos: its packets can be opened with DIR/training-townhall.key.
+
+The kit key (TLS identity, packet signatures) is sealed to the TPM 2.0 when the machine
+has one, else kept as a systemd credential, else left in kit.json (koffer doctor warns);
+--key-protection chooses explicitly. Training kits keep theirs in kit.json unless asked.
+See docs/security.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ctx = cmd.Context()
 			if (opts.Enroll == "") == !opts.Training {
 				return &flagError{errors.New("give exactly one of --enroll FILE or --training")}
+			}
+			switch opts.KeyProtection {
+			case "auto", "tpm", "systemd-creds", "none":
+			default:
+				return &flagError{fmt.Errorf("--key-protection %q: want auto, tpm, systemd-creds or none", opts.KeyProtection)}
 			}
 			if runF != nil {
 				return runF(opts)
@@ -47,6 +60,8 @@ demos: its packets can be opened with DIR/training-townhall.key.`,
 	}
 	cmd.Flags().StringVar(&opts.Enroll, "enroll", "", "enrollment bundle from the town hall")
 	cmd.Flags().BoolVar(&opts.Training, "training", false, "make a training kit with its own throwaway town hall")
+	cmd.Flags().StringVar(&opts.KeyProtection, "key-protection", "auto", "kit key at rest: auto, tpm, systemd-creds or none")
+	cmd.Flags().StringVar(&opts.TPM, "tpm", keys.DefaultTPM, "TPM for --key-protection tpm (device, or tcp:HOST:PORT)")
 	return cmd
 }
 
@@ -70,15 +85,48 @@ func initRun(opts *initOptions) error {
 		}
 		kit = &keys.Kit{Bundle: b}
 	}
-	if err := initDataDir(opts.ctx, dir, kit); err != nil {
+	prot := keyProtection(opts)
+	err := initDataDirProtected(opts.ctx, dir, kit, prot)
+	if err != nil && opts.KeyProtection == "auto" && prot != (keys.Protection{}) {
+		// auto means the best this machine offers; a credential store that refuses (not
+		// root, no host key) leaves the key as before, and doctor says so.
+		fmt.Fprintf(opts.f.ErrOut, "warning: kit key not wrapped (%v); it stays in %s\n", err, keys.BundleFile)
+		prot = keys.Protection{}
+		err = initDataDirProtected(opts.ctx, dir, kit, prot)
+	}
+	if err != nil {
 		return err
 	}
 	mode := "enrolled with " + kit.Bundle.URL
 	if kit.Training {
 		mode = "training kit"
 	}
-	fmt.Fprintf(opts.f.Out, "kit %s initialised in %s (%s)\n", kit.Bundle.KitID, dir, mode)
+	fmt.Fprintf(opts.f.Out, "kit %s initialised in %s (%s, kit key: %s)\n", kit.Bundle.KitID, dir, mode, protectionName(prot))
 	return nil
+}
+
+func keyProtection(opts *initOptions) keys.Protection {
+	switch opts.KeyProtection {
+	case "tpm":
+		return keys.Protection{TPM: opts.TPM}
+	case "systemd-creds":
+		return keys.Protection{Creds: true}
+	case "auto":
+		if !opts.Training {
+			return keys.AutoProtection()
+		}
+	}
+	return keys.Protection{}
+}
+
+func protectionName(p keys.Protection) string {
+	switch {
+	case p.TPM != "":
+		return keys.ProtectTPM
+	case p.Creds:
+		return keys.ProtectCreds
+	}
+	return "in " + keys.BundleFile
 }
 
 func newTrainingKit() (*keys.Kit, error) {
@@ -93,8 +141,14 @@ func newTrainingKit() (*keys.Kit, error) {
 	return &keys.Kit{Bundle: b, Training: true, TownHall: id.String()}, nil
 }
 
-// initDataDir creates dir (0700), the database and the kit identity files.
+// initDataDir creates dir (0700), the database and the kit identity files, the kit key in
+// kit.json (training kits made on the fly by koffer agent --training).
 func initDataDir(ctx context.Context, dir string, kit *keys.Kit) error {
+	return initDataDirProtected(ctx, dir, kit, keys.Protection{})
+}
+
+// initDataDirProtected is initDataDir with the kit key kept as prot says.
+func initDataDirProtected(ctx context.Context, dir string, kit *keys.Kit, prot keys.Protection) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -108,5 +162,5 @@ func initDataDir(ctx context.Context, dir string, kit *keys.Kit) error {
 	if err := s.Close(); err != nil {
 		return err
 	}
-	return keys.SaveKit(dir, kit)
+	return keys.SaveKitProtected(dir, kit, prot)
 }

@@ -1,0 +1,144 @@
+package keys
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"koffer/agent/keys/creds"
+	"koffer/agent/keys/tpm"
+)
+
+// How the kit key is kept at rest (Kit.Protection).
+const (
+	ProtectNone  = "none"          // in kit.json, protected by file mode and disk encryption only
+	ProtectTPM   = "tpm2"          // sealed to this machine's TPM 2.0
+	ProtectCreds = "systemd-creds" // a systemd credential (host key, TPM-bound where systemd has one)
+)
+
+// Files of a wrapped kit key. kit.json then holds no private key.
+const (
+	TPMKeyFile  = "kit.key.tpm"  // the key's seed sealed by the TPM (JSON: TPM address, blobs)
+	CredKeyFile = "kit.key.cred" // the key's seed as a systemd credential (LoadCredentialEncrypted=)
+	CredName    = "koffer-kit-key"
+)
+
+// DefaultTPM is the kernel's TPM resource manager.
+const DefaultTPM = tpm.DefaultDevice
+
+// Protection says how SaveKitProtected keeps the kit key; the zero value keeps it in
+// kit.json as before.
+type Protection struct {
+	TPM   string // TPM address (tpm.DefaultDevice, or "tcp:HOST:PORT" for swtpm)
+	Creds bool   // a systemd credential
+}
+
+type tpmKey struct {
+	Version int    `json:"v"`
+	TPM     string `json:"tpm"`
+	Blob    []byte `json:"blob"`
+}
+
+// SaveKitProtected writes the kit like SaveKit, but with the kit key's seed wrapped as p says
+// and no private key in kit.json: the clear key never reaches the disk. The wrapped key is
+// written before kit.json, so a crash leaves no kit rather than a kit without its key.
+func SaveKitProtected(dir string, k *Kit, p Protection) error {
+	if p == (Protection{}) {
+		return SaveKit(dir, k)
+	}
+	if _, err := os.Stat(filepath.Join(dir, BundleFile)); err == nil {
+		return fmt.Errorf("save kit: %s already exists: this kit is initialised", filepath.Join(dir, BundleFile))
+	}
+	sk, err := k.Bundle.SigningKey()
+	if err != nil {
+		return fmt.Errorf("save kit: %w", err)
+	}
+	seed := sk.Seed()
+	defer clear(seed)
+	switch {
+	case p.TPM != "":
+		t, err := tpm.Open(p.TPM)
+		if err != nil {
+			return fmt.Errorf("save kit: %w", err)
+		}
+		blob, err := t.Seal(seed)
+		_ = t.Close()
+		if err != nil {
+			return fmt.Errorf("save kit: %w", err)
+		}
+		b, err := json.Marshal(tpmKey{Version: 1, TPM: p.TPM, Blob: blob})
+		if err != nil {
+			return err
+		}
+		if err := writeSecret(dir, TPMKeyFile, b); err != nil {
+			return fmt.Errorf("save kit: %w", err)
+		}
+	default:
+		cred, err := creds.Encrypt(context.Background(), CredName, seed)
+		if err != nil {
+			return fmt.Errorf("save kit: %w", err)
+		}
+		if err := writeSecret(dir, CredKeyFile, cred); err != nil {
+			return fmt.Errorf("save kit: %w", err)
+		}
+	}
+	bare := *k.Bundle
+	bare.KeyPEM = ""
+	return SaveKit(dir, &Kit{Bundle: &bare, Training: k.Training, TownHall: k.TownHall})
+}
+
+// AutoProtection picks the strongest protection this machine offers: its TPM, else a
+// systemd credential, else none (doctor warns).
+func AutoProtection() Protection {
+	switch {
+	case tpm.Available():
+		return Protection{TPM: tpm.DefaultDevice}
+	case creds.Available():
+		return Protection{Creds: true}
+	}
+	return Protection{}
+}
+
+// unwrapKitKey returns the PEM of the kit key kept beside kit.json, and how it was kept.
+func unwrapKitKey(dir string) (string, string, error) {
+	var seed []byte
+	var how string
+	if b, err := os.ReadFile(filepath.Join(dir, TPMKeyFile)); err == nil {
+		var tk tpmKey
+		if err := json.Unmarshal(b, &tk); err != nil || tk.Version != 1 || tk.TPM == "" {
+			return "", "", fmt.Errorf("kit key: %s malformed", TPMKeyFile)
+		}
+		t, err := tpm.Open(tk.TPM)
+		if err != nil {
+			return "", "", fmt.Errorf("kit key: %w", err)
+		}
+		seed, err = t.Unseal(tk.Blob)
+		_ = t.Close()
+		if err != nil {
+			return "", "", fmt.Errorf("kit key: %w", err)
+		}
+		how = ProtectTPM
+	} else if b, err := os.ReadFile(filepath.Join(dir, CredKeyFile)); err == nil {
+		if seed, err = creds.Decrypt(context.Background(), CredName, b); err != nil {
+			return "", "", fmt.Errorf("kit key: %w", err)
+		}
+		how = ProtectCreds
+	} else {
+		return "", "", errors.New("kit key: kit.json holds none and no wrapped key is beside it")
+	}
+	defer clear(seed)
+	if len(seed) != ed25519.SeedSize {
+		return "", "", errors.New("kit key: wrapped seed has the wrong size")
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		return "", "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), how, nil
+}
