@@ -223,6 +223,9 @@ func (s *store) setVisitRecipient(ctx context.Context, kitID, rcpt string) error
 		return fmt.Errorf("set visit recipient: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.visitRecipient(ctx, kitID); err != nil {
+			return err // errNotFound: no such kit
+		}
 		return errRecipientConflict
 	}
 	return nil

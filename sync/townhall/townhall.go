@@ -373,13 +373,19 @@ func (t *Townhall) AddVisits(ctx context.Context, kitID string, pack []byte) (st
 	return v.ID, nil
 }
 
+var errBadRecipient = errors.New("visit recipient is not an age X25519 recipient")
+
 // SetVisitRecipient registers a kit's visit-pack recipient (what PUT /v1/visits/recipient
 // does for the calling kit). The first one stays: another is refused.
 func (t *Townhall) SetVisitRecipient(ctx context.Context, kitID, recipient string) error {
 	if _, err := age.ParseX25519Recipient(recipient); err != nil {
-		return fmt.Errorf("visit recipient: %w", err)
+		return fmt.Errorf("%w: %v", errBadRecipient, err)
 	}
-	if err := t.db.setVisitRecipient(ctx, kitID, recipient); err != nil {
+	err := t.db.setVisitRecipient(ctx, kitID, recipient)
+	if errors.Is(err, errNotFound) {
+		return fmt.Errorf("kit %s: %w", kitID, ErrNotFound)
+	}
+	if err != nil {
 		return fmt.Errorf("kit %s: %w", kitID, err)
 	}
 	return nil

@@ -333,6 +333,7 @@ func TestVisitsExpire(t *testing.T) {
 	ident, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
 	require.NoError(t, th.SetVisitRecipient(t.Context(), "kit-1", ident.Recipient().String()))
+	assert.Error(t, th.SetVisitRecipient(t.Context(), "kit-nope", ident.Recipient().String()))
 	pack, err := os.ReadFile("../../testdata/visits/2026-11-24.json")
 	require.NoError(t, err)
 	_, err = th.AddVisits(t.Context(), "kit-1", pack)

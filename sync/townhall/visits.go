@@ -49,11 +49,15 @@ func (t *Townhall) putVisitRecipient(w http.ResponseWriter, r *http.Request) {
 		t.log.Warn("visitRecipientConflict", "kit", kitID)
 		problem(w, http.StatusConflict, CodeRecipientConflict, "another visit-pack key is registered for this kit; re-enrol it")
 		return
-	case err != nil && errors.Is(err, errNotFound):
+	case errors.Is(err, ErrNotFound):
 		problem(w, http.StatusForbidden, receipt.CodeUnknownKit, "kit not enrolled here")
 		return
-	case err != nil:
+	case errors.Is(err, errBadRecipient):
 		problem(w, http.StatusBadRequest, receipt.CodeBadRequest, "recipient is not an age X25519 recipient")
+		return
+	case err != nil:
+		t.log.Error("visitRecipient", "err", err)
+		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

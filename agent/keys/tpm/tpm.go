@@ -57,8 +57,24 @@ func Open(addr string) (*TPM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tpm %s: %w", addr, err)
 	}
-	return &TPM{addr: addr, t: transport.FromReadWriteCloser(f)}, nil
+	return &TPM{addr: addr, t: &deviceTPM{f: f, t: transport.FromReadWriteCloser(f)}}, nil
 }
+
+// deviceTPM is the kernel's TPM device, each command under a deadline where the device
+// supports one (the resource manager is pollable).
+type deviceTPM struct {
+	f *os.File
+	t transport.TPMCloser
+}
+
+func (d *deviceTPM) Send(cmd []byte) ([]byte, error) {
+	if err := d.f.SetDeadline(time.Now().Add(commandTimeout)); err != nil && !errors.Is(err, os.ErrNoDeadline) {
+		return nil, err
+	}
+	return d.t.Send(cmd)
+}
+
+func (d *deviceTPM) Close() error { return d.t.Close() }
 
 // Addr is where the TPM was opened.
 func (t *TPM) Addr() string { return t.addr }
