@@ -22,6 +22,7 @@ import (
 	"koffer/agent/client"
 	"koffer/agent/keys"
 	"koffer/agent/localapi"
+	"koffer/devices/profile"
 	"koffer/store"
 	"koffer/sync/packet"
 	"koffer/sync/uplink"
@@ -61,6 +62,8 @@ type Agent struct {
 	uplink  *uplink.Uplink // nil without a town hall
 	metrics http.Handler   // GET /metrics on the loopback listener
 	started time.Time
+	prof    *profile.Profile // the kit profile; nil: a kit without devices
+	devices *kitDevices      // built from prof, or the simulators in training mode
 
 	pending pendingVisits // visit packs waiting for a login
 
@@ -115,11 +118,34 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		_ = a.store.Close()
 		return nil, err
 	}
-	if err := a.observe(); err != nil {
+	if a.prof, err = profile.Resolve(opts.Config.Profile); err != nil {
 		_ = a.store.Close()
 		return nil, err
 	}
+	w, err := a.observe()
+	if err != nil {
+		_ = a.store.Close()
+		return nil, err
+	}
+	if a.devices, err = buildDevices(opts.Training, a.prof, opts.Logger); err != nil {
+		_ = a.store.Close()
+		return nil, err
+	}
+	if w != nil {
+		a.devices.attached = w.Current
+	}
+	for _, d := range a.devices.states() {
+		a.log.Info("device", "kind", d.Kind, "driver", d.Driver, "address", d.Address, "state", d.State)
+	}
 	return a, nil
+}
+
+// Devices are the kit's devices for the caseworker UI: from the kit profile, or the
+// simulators in training mode.
+func (a *Agent) Devices() WebDevices {
+	d := a.devices.web
+	d.States = a.devices.states
+	return d
 }
 
 // Store is the agent's store (for the wiring of sync/uplink).
@@ -137,14 +163,16 @@ func (a *Agent) TrainingIdentity() (*age.X25519Identity, error) {
 	return age.ParseX25519Identity(a.kit.TownHall)
 }
 
-// Close releases the store. Serve closes it itself on return.
-func (a *Agent) Close() error { return a.store.Close() }
+// Close releases the store and the devices. Serve closes them itself on return.
+func (a *Agent) Close() error {
+	return errors.Join(a.devices.close(context.Background()), a.store.Close())
+}
 
 // Serve runs the agent until ctx ends: it takes the data directory lock, removes files a crash
 // left behind, listens on the unix socket (0600) and on the loopback address if configured,
 // tells systemd it is ready, and shuts down gracefully when ctx is cancelled.
 func (a *Agent) Serve(ctx context.Context) (err error) {
-	defer func() { err = errors.Join(err, a.store.Close()) }()
+	defer func() { err = errors.Join(err, a.devices.close(context.WithoutCancel(ctx)), a.store.Close()) }()
 	unlock, err := lockDir(a.opts.DataDir)
 	if err != nil {
 		return err
@@ -165,7 +193,12 @@ func (a *Agent) Serve(ctx context.Context) (err error) {
 		return fmt.Errorf("listen %s: %w", sock, err)
 	}
 	api := localapi.NewHandler(a, a.opts.Logger)
-	servers := []*http.Server{{Handler: api, ReadHeaderTimeout: 10 * time.Second}}
+	// Every request derives from base: cancelling it at shutdown ends long-lived requests (a
+	// browser's event stream, a scan waiting for paper), so shutdown does not wait them out.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	baseCtx := func(net.Listener) context.Context { return base }
+	servers := []*http.Server{{Handler: api, ReadHeaderTimeout: 10 * time.Second, BaseContext: baseCtx}}
 	listeners := []net.Listener{ul}
 	if a.opts.Config.Listen != "" {
 		tl, err := listenLoopback(a.opts.Config.Listen)
@@ -173,7 +206,7 @@ func (a *Agent) Serve(ctx context.Context) (err error) {
 			ul.Close()
 			return err
 		}
-		servers = append(servers, &http.Server{Handler: a.loopbackHandler(api), ReadHeaderTimeout: 10 * time.Second})
+		servers = append(servers, &http.Server{Handler: a.loopbackHandler(api), ReadHeaderTimeout: 10 * time.Second, BaseContext: baseCtx})
 		listeners = append(listeners, tl)
 		a.log.Info("listening", "addr", tl.Addr().String())
 	}
@@ -205,6 +238,7 @@ func (a *Agent) Serve(ctx context.Context) (err error) {
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		a.log.Warn("sdNotifyFailed", "err", err)
 	}
+	wg.Go(func() { a.feedWatchdog(runCtx) })
 
 	select {
 	case <-ctx.Done():
@@ -213,11 +247,14 @@ func (a *Agent) Serve(ctx context.Context) (err error) {
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
 	a.log.Info("stopping")
 	stopRunners()
+	cancelBase()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.Config.ShutdownTimeout)
 	defer cancel()
 	for _, srv := range servers {
 		if serr := srv.Shutdown(sctx); serr != nil {
-			err = errors.Join(err, serr)
+			// A handler that ignores its context: cut its connection rather than hang.
+			a.log.Warn("shutdownForced", "err", serr)
+			_ = srv.Close()
 		}
 	}
 	wg.Wait()

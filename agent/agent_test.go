@@ -190,6 +190,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad level", toml: "log_level = \"loud\"\n", want: "log_level"},
 		{name: "bad format", toml: "log_format = \"xml\"\n", want: "log_format"},
 		{name: "not toml", toml: "listen = \n", want: "config"},
+		{name: "old printer key", toml: "printer = \"ipp://p/ipp/print\"\n", want: `key "printer": the kit's devices are described in the kit profile`},
+		{name: "old scanner key", toml: "scanner = \"http://s/eSCL\"\n", want: `key "scanner"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,26 +218,32 @@ func TestStatesMatchStore(t *testing.T) {
 }
 
 // Serve tells systemd when it is ready (Type=notify) and when it stops.
-func TestServeNotifiesSystemd(t *testing.T) {
-	a := newTestAgent(t, Options{})
+// fakeSystemd points NOTIFY_SOCKET at a socket of the test and returns a reader of the
+// messages the agent sends there.
+func fakeSystemd(t *testing.T) (read func() string) {
 	sock := filepath.Join(t.TempDir(), "notify")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	require.NoError(t, err)
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	t.Setenv("NOTIFY_SOCKET", sock)
-
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
-	read := func() string {
+	return func() string {
 		buf := make([]byte, 256)
 		require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
 		n, err := conn.Read(buf)
 		require.NoError(t, err)
 		return string(buf[:n])
 	}
+}
+
+func TestServeNotifiesSystemd(t *testing.T) {
+	a := newTestAgent(t, Options{})
+	read := fakeSystemd(t)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx) }()
 	assert.Equal(t, "READY=1", read())
-	_, err = os.Stat(filepath.Join(a.opts.DataDir, "koffer.sock"))
+	_, err := os.Stat(filepath.Join(a.opts.DataDir, "koffer.sock"))
 	assert.NoError(t, err, "the socket exists before READY")
 	cancel()
 	assert.Equal(t, "STOPPING=1", read())

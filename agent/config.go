@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"koffer/devices/profile"
 )
 
 // Config is the agent's TOML configuration file (docs/layout.md shows an example). Command-line
@@ -21,14 +23,10 @@ type Config struct {
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout"` // graceful shutdown limit (default 10s)
 	KeepDelivered   time.Duration `toml:"keep_delivered"`   // keep a delivered case's remaining files this long (default 24h)
 
-	// Printer is the kit's printer: an ipp:// or ipps:// URI, or "usb" for the first
-	// IPP-over-USB printer. Empty: no printer (the UI says so).
-	Printer string `toml:"printer"`
-	// Profile is the kit profile TOML: which devices this kit should have (default
-	// /etc/koffer/kit.toml when present).
+	// Profile is the kit profile TOML, the one description of the kit's printer, scanner and
+	// fingerprint reader (devices/profile). Default /etc/koffer/kit.toml when present; a
+	// profile named here must exist.
 	Profile string `toml:"profile"`
-	// Scanner is the eSCL root of the kit's scanner (http://host/eSCL). Empty: no scanner.
-	Scanner string `toml:"scanner"`
 
 	// The letterhead of printed certificates.
 	AuthorityName    string `toml:"authority_name"`    // "Stadt Musterstadt – Bürgeramt"
@@ -44,6 +42,12 @@ func LoadConfig(path string) (Config, error) {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
+		for _, k := range und {
+			if k.String() == "printer" || k.String() == "scanner" {
+				return c, fmt.Errorf("config %s: key %q: the kit's devices are described in the kit profile now "+
+					"(config key profile, default %s; a [[device]] with kind = %q and uri or usb); remove it here", path, k.String(), profile.DefaultPath, k.String())
+			}
+		}
 		keys := make([]string, len(und))
 		for i, k := range und {
 			keys[i] = k.String()

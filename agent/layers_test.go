@@ -15,11 +15,13 @@ import (
 )
 
 type goPackage struct {
-	ImportPath string
-	Dir        string
-	Name       string
-	GoFiles    []string
-	Imports    []string
+	ImportPath                string
+	Dir                       string
+	Name                      string
+	GoFiles                   []string
+	Imports                   []string
+	Deps                      []string // every package it reaches, transitively
+	TestImports, XTestImports []string
 }
 
 // modulePackages lists the module's packages with `go list`.
@@ -45,6 +47,8 @@ func under(path, prefix string) bool {
 
 // TestLayers keeps the dependency rules of docs/layout.md: the lower layers never reach up
 // into the agent, devices and sync do not know each other, and nothing imports a command.
+// The rules hold for everything a package reaches (go list's Deps), not just what it names,
+// and for what its tests import.
 func TestLayers(t *testing.T) {
 	rules := []struct {
 		from, to string
@@ -59,13 +63,21 @@ func TestLayers(t *testing.T) {
 		{"koffer/store", "koffer/sync"},
 		{"koffer", "koffer/cmd"},
 	}
-	for _, p := range modulePackages(t) {
-		for _, imp := range p.Imports {
+	pkgs := modulePackages(t)
+	for _, p := range pkgs {
+		reached := append(append(append([]string(nil), p.Deps...), p.TestImports...), p.XTestImports...)
+		for _, imp := range reached {
 			for _, r := range rules {
 				if under(p.ImportPath, r.from) && under(imp, r.to) && !under(p.ImportPath, r.to) {
-					t.Errorf("%s imports %s: %s must not depend on %s", p.ImportPath, imp, r.from, r.to)
+					t.Errorf("%s reaches %s: %s must not depend on %s", p.ImportPath, imp, r.from, r.to)
 				}
 			}
+		}
+	}
+	// The check is transitive: store reaches far below its direct imports.
+	for _, p := range pkgs {
+		if p.ImportPath == "koffer/store" {
+			assert.Greater(t, len(p.Deps), len(p.Imports), "go list reported transitive deps")
 		}
 	}
 }

@@ -1,48 +1,30 @@
 package agent
 
 import (
-	"errors"
-	"io/fs"
 	"net/http"
 
 	"koffer/agent/metrics"
 	"koffer/devices/inventory"
-	"koffer/devices/profile"
 	"koffer/sync/uplink"
 )
 
 // observe adds the technician's views of a running kit: on a kit with real devices the USB
 // hot-plug watcher (attach and detach events in the log, devices up or down in the metrics),
 // and the Prometheus metrics that Serve mounts at GET /metrics on the loopback listener.
-func (a *Agent) observe() error {
+// It returns the watcher (nil in training mode): it also tells which USB devices are attached.
+func (a *Agent) observe() (*inventory.Watcher, error) {
 	mo := metrics.Options{Queue: a.store, Runtime: true}
 	if a.uplink != nil {
 		mo.Sync = syncTotals{a.uplink}
 	}
+	var w *inventory.Watcher
 	if !a.opts.Training {
-		w := &inventory.Watcher{Logger: a.opts.Logger}
+		w = &inventory.Watcher{Logger: a.opts.Logger}
 		a.opts.Runners = append(a.opts.Runners, w)
-		prof, err := a.profile()
-		if err != nil {
-			return err
-		}
-		mo.Devices = metrics.ProfileDevices(prof, w.Current)
+		mo.Devices = metrics.ProfileDevices(a.prof, w.Current)
 	}
 	a.metrics = metrics.New(mo).Handler()
-	return nil
-}
-
-// profile loads the kit profile named in the config, else the default one if present.
-func (a *Agent) profile() (*profile.Profile, error) {
-	path := a.opts.Config.Profile
-	if path == "" {
-		path = profile.DefaultPath
-	}
-	p, err := profile.Load(path)
-	if errors.Is(err, fs.ErrNotExist) && a.opts.Config.Profile == "" {
-		return nil, nil
-	}
-	return p, err
+	return w, nil
 }
 
 // syncTotals reads the uplink's counters for the metrics.

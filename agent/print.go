@@ -11,6 +11,7 @@ import (
 	"koffer/agent/web"
 	"koffer/devices/ipp"
 	"koffer/store"
+	"koffer/sync/enroll"
 )
 
 // Printer is what the agent needs from a printer; *ipp.Client and *sim.Printer have it.
@@ -18,26 +19,35 @@ type Printer interface {
 	Print(ctx context.Context, doc ipp.Document, onUpdate func(ipp.JobStatus)) (ipp.Result, error)
 }
 
-// authority is the letterhead of every certificate, from the config.
-func (c Config) authority() (documents.Authority, string) {
-	a := documents.Authority{Name: c.AuthorityName, Address: c.AuthorityAddress}
-	if a.Name == "" {
-		a.Name = "Bürgeramt"
+// letterhead is the issuing authority of every certificate: the enrollment bundle's (the town
+// hall sets it once), else the config's (kits enrolled before bundles carried one), else, on a
+// training kit, the marked training values. Nothing is made up for a real kit.
+func (a *Agent) letterhead() (documents.Authority, string) {
+	lh := a.kit.Bundle.Letterhead
+	if lh == (enroll.Letterhead{}) {
+		lh = enroll.Letterhead{AuthorityName: a.opts.Config.AuthorityName,
+			AuthorityAddress: a.opts.Config.AuthorityAddress, Place: a.opts.Config.Place}
 	}
-	return a, c.Place
+	if lh == (enroll.Letterhead{}) && a.opts.Training {
+		lh = enroll.TrainingLetterhead
+	}
+	auth := documents.Authority{Name: lh.AuthorityName, Address: lh.AuthorityAddress}
+	if auth.Name == "" {
+		auth.Name = "Bürgeramt"
+	}
+	return auth, lh.Place
 }
 
 // certificate lays out document doc of case c from the values the caseworker captured.
 // Dates the caseworker did not give stay empty on paper rather than being guessed.
+// TODO(integrator): pass the logged-in caseworker's display name into Issue.Caseworker
+// (web.Change.Caseworker at the call in webui.go), so it prints under "Im Auftrag".
 func (b *WebBackend) certificate(ctx context.Context, doc string, c *store.Case, st *uiState, title string) (documents.Certificate, error) {
 	v := st.Values
 	f, _ := caseFile(cases.Service(c.Service), v)
 	now := b.a.now()
-	auth, place := b.a.opts.Config.authority()
-	if b.a.opts.Training {
-		auth.Name += " (Schulung)"
-	}
-	issue := documents.Issue{Authority: auth, CaseID: c.ID, Issued: now, Place: place, Clerk: b.a.kit.Bundle.KitID}
+	auth, place := b.a.letterhead()
+	issue := documents.Issue{Authority: auth, CaseID: c.ID, Issued: now, Place: place, Training: b.a.opts.Training}
 	birth, _ := time.Parse(time.DateOnly, f.Person.BirthDate)
 	person := documents.Person{FamilyName: f.Person.FamilyName, GivenNames: f.Person.GivenNames,
 		BirthDate: birth, BirthPlace: f.Person.BirthPlace}
@@ -47,7 +57,8 @@ func (b *WebBackend) certificate(ctx context.Context, doc string, c *store.Case,
 	case web.DocReceipt:
 		fee := cases.ServiceFee(f.Service, now, cases.Age(birth, now), f.Details.Provisional)
 		return documents.AusweisQuittung{Issue: issue, Person: person, Received: now,
-			FeeCents: int(fee.Cents), TownHallCase: c.ReceiptNumber}, nil
+			FeeCents: int(fee.Cents), Payment: optionLabel(web.Service(c.Service), "zahlart", v["zahlart"]),
+			TownHallCase: c.ReceiptNumber}, nil
 	case web.DocConfirmation:
 		return documents.Lebensbescheinigung{Issue: issue, Person: person, Address: address,
 			Insurer: f.Details.Insurer, InsurerRef: f.Details.Reference}, nil
@@ -55,8 +66,9 @@ func (b *WebBackend) certificate(ctx context.Context, doc string, c *store.Case,
 		return b.meldebescheinigung(ctx, issue, st)
 	case web.DocRegistration:
 		moved, _ := time.Parse(time.DateOnly, f.Details.MoveInDate)
+		// The kind of dwelling is printed only once the form asks it (issue 12, item 4).
 		return documents.Anmeldebestaetigung{Issue: issue, Person: person, Address: address,
-			Dwelling: "alleinige Wohnung", MovedIn: moved, Registered: now}, nil
+			MovedIn: moved, Registered: now}, nil
 	case web.DocForm:
 		fields := []documents.Field{
 			{Label: "Familienname", Value: person.FamilyName},
@@ -70,10 +82,29 @@ func (b *WebBackend) certificate(ctx context.Context, doc string, c *store.Case,
 		if p := f.Details.PreviousAddress; p != nil {
 			fields = append(fields, documents.Field{Label: "Bisherige Anschrift", Value: formatAddress(*p)})
 		}
-		return documents.Formular{Issue: issue, Title: title,
+		return documents.Formular{Issue: issue, Title: title, Signer: "meldepflichtigen Person",
 			Basis: "Anmeldung bei der Meldebehörde (§ 17 Abs. 1, § 23 Bundesmeldegesetz)", Fields: fields}, nil
 	}
 	return nil, fmt.Errorf("print: unknown document %q", doc)
+}
+
+// optionLabel is the German label of the option value chosen for field in service s's flow
+// ("bar" -> "Bar bezahlt"); empty when nothing was chosen.
+func optionLabel(s web.Service, field, value string) string {
+	flow, _ := web.FlowOf(s)
+	for _, st := range flow.Steps {
+		for _, fd := range st.Fields {
+			if fd.Name != field {
+				continue
+			}
+			for _, o := range fd.Options {
+				if o.Value == value {
+					return o.Label
+				}
+			}
+		}
+	}
+	return ""
 }
 
 func formatAddress(a cases.Address) string {

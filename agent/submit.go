@@ -141,6 +141,7 @@ func (a *Agent) Status(ctx context.Context) (localapi.Status, error) {
 		},
 		AuditOK: true,
 		Uplink:  a.uplinkStatus(),
+		Devices: a.devices.states(),
 	}
 	if err := a.store.VerifyAudit(ctx); err != nil {
 		st.AuditOK, st.AuditInfo = false, err.Error()

@@ -19,13 +19,9 @@ var checkNames = map[string]string{
 }
 
 // Technik implements web.Technician: the checks of `koffer doctor`, run from inside the agent
-// (the reader is not opened while the agent holds it).
+// on the agent's own store and profile (the reader is not opened while the agent holds it).
 func (b *WebBackend) Technik(ctx context.Context) (web.TechReport, error) {
-	prof, err := b.a.profile()
-	if err != nil {
-		return web.TechReport{}, err
-	}
-	kit := doctor.ForKit(ctx, doctor.KitOptions{DataDir: b.a.opts.DataDir, Profile: prof, Now: b.a.now})
+	kit := doctor.ForKit(ctx, doctor.KitOptions{DataDir: b.a.opts.DataDir, Profile: b.a.prof, Now: b.a.now, Store: b.a.store})
 	defer kit.Close()
 	rep := doctor.Run(ctx, kit.Checks, doctor.Options{})
 	out := web.TechReport{Status: string(rep.Status)}

@@ -73,7 +73,7 @@ func (a *Agent) startUplink() error {
 	}
 	u, err := uplink.New(uplink.Options{
 		Bundle: a.kit.Bundle, Outbox: outbox{a.store}, Audit: auditLog{a.store}, Visits: a,
-		Logger: a.opts.Logger, Now: a.opts.Now,
+		Logger: a.opts.Logger, Now: a.opts.Now, Version: a.opts.Version,
 	})
 	if err != nil {
 		return err

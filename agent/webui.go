@@ -17,6 +17,7 @@ import (
 	"koffer/agent/cases"
 	"koffer/agent/documents"
 	"koffer/agent/keys"
+	"koffer/agent/localapi"
 	"koffer/agent/web"
 	"koffer/devices"
 	"koffer/devices/fingerprint"
@@ -35,6 +36,9 @@ type WebDevices struct {
 	Reader   fingerprint.Reader
 	Scorer   fingerprint.Scorer // default fingerprint.Estimate{}
 	Training bool               // the devices are simulators
+	// States lists the kit's devices with their state (Agent.Devices sets it: the list of
+	// `koffer status --json`); nil derives the list from which devices are set.
+	States func() []localapi.Device
 }
 
 // uiStep is the draft step holding the UI's own state of a case: the values as typed, where
@@ -60,7 +64,11 @@ type WebBackend struct {
 	a   *Agent
 	dev WebDevices
 
-	mu     sync.Mutex
+	// One change at a time per case (a two-minute scan of one case never holds up another);
+	// each device has its own job lock (kitdevices.go).
+	caseLocks sync.Map // case id -> *sync.Mutex
+
+	mu     sync.Mutex        // guards images
 	images map[string][]byte // caseID/finger/attempt -> PNG of a capture below the threshold
 }
 
@@ -130,6 +138,13 @@ func (b *WebBackend) Overview(ctx context.Context) (web.Overview, error) {
 		dev("printer", b.dev.Printer != nil, "Drucker"),
 		dev("scanner", b.dev.Scanner != nil, "Scanner"),
 		dev("fingerprint", b.dev.Reader != nil, "Fingerabdruckleser"),
+	}
+	if b.dev.States != nil {
+		ov.Devices = ov.Devices[:0]
+		for _, d := range b.dev.States() {
+			ov.Devices = append(ov.Devices, web.Device{Kind: d.Kind, Name: d.Name, Ready: d.State == DeviceReady,
+				Reason: d.Hint, Training: d.Driver == "sim"})
+		}
 	}
 	return ov, nil
 }
@@ -283,10 +298,17 @@ func (b *WebBackend) Drafts(ctx context.Context) ([]web.CaseSummary, error) {
 	return out, nil
 }
 
+// lockCase takes case id's lock and returns its release.
+func (b *WebBackend) lockCase(id string) func() {
+	m, _ := b.caseLocks.LoadOrStore(id, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
 // change applies fn to a draft with the version and idempotency checks, then stores it.
 func (b *WebBackend) change(ctx context.Context, ch web.Change, fn func(c *store.Case, st *uiState) error) (*web.Case, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer b.lockCase(ch.CaseID)()
 	c, st, err := b.load(ctx, ch.CaseID)
 	if err != nil {
 		return nil, err
@@ -450,7 +472,9 @@ func (b *WebBackend) CaptureFinger(ctx context.Context, ch web.Change, finger st
 			method = "Schätzung, kein NFIQ 2"
 		}
 		st.Attempts = append(st.Attempts, web.FingerAttempt{Finger: finger, Quality: score.Value, Method: method})
+		b.mu.Lock()
 		b.images[imageKey(c.ID, finger, len(st.Attempts)-1)] = buf.Bytes()
+		b.mu.Unlock()
 		hands := web.Hands(st.Attempts, st.Decisions)
 		for _, h := range hands {
 			if h.Finger == finger && h.Status == web.HandCaptured && !st.Attached[h.Hand] {
@@ -478,7 +502,9 @@ func (b *WebBackend) DecideFinger(ctx context.Context, ch web.Change, d web.Fing
 					best, at = a.Quality, i
 				}
 			}
+			b.mu.Lock()
 			img := b.images[imageKey(c.ID, d.Finger, at)]
+			b.mu.Unlock()
 			if img == nil {
 				return &web.ValidationError{Fields: map[string]string{"": "Die Aufnahme ist nach einem Neustart nicht mehr vorhanden. Bitte den nächsten Finger nehmen."}}
 			}
@@ -495,8 +521,7 @@ func (b *WebBackend) DecideFinger(ctx context.Context, ch web.Change, d web.Fing
 // Seal implements web.Backend: the values become the person and details steps of the draft
 // and SealDraft checks and seals it with the same rules as `koffer case submit`.
 func (b *WebBackend) Seal(ctx context.Context, ch web.Change) (*web.Case, error) {
-	b.mu.Lock() // held through sealing: no step may slip in between check and seal
-	defer b.mu.Unlock()
+	defer b.lockCase(ch.CaseID)() // held through sealing: no step may slip in between check and seal
 	c, st, err := b.load(ctx, ch.CaseID)
 	if err != nil {
 		return nil, err
@@ -531,11 +556,13 @@ func (b *WebBackend) Seal(ctx context.Context, ch web.Change) (*web.Case, error)
 	if _, err := b.a.SealDraft(ctx, c.ID, ch.Caseworker); err != nil {
 		return nil, attachErr(err)
 	}
+	b.mu.Lock()
 	for k := range b.images {
 		if strings.HasPrefix(k, c.ID+"/") {
 			delete(b.images, k)
 		}
 	}
+	b.mu.Unlock()
 	sealed, err := b.a.store.Case(ctx, c.ID)
 	if err != nil {
 		return nil, err

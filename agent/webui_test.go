@@ -200,7 +200,7 @@ func TestWebUIWohnsitzanmeldungToSealedPacket(t *testing.T) {
 	c, err := a.Store().Case(t.Context(), id)
 	require.NoError(t, err)
 	assert.True(t, c.Late)
-	assert.Equal(t, []string{"Anmeldeformular", "Anmeldebestätigung"}, jobNames(t, pr))
+	assert.Equal(t, []string{"Anmeldeformular", "Meldebestätigung"}, jobNames(t, pr))
 }
 
 func TestWebUIPersonalausweisToSealedPacket(t *testing.T) {
@@ -240,7 +240,7 @@ func TestWebUIPersonalausweisToSealedPacket(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"fingerprint:left_index", "fingerprint:right_index", "signature:"}, kinds,
 		"one print per hand and the signature went into the packet")
-	assert.Equal(t, []string{"Eingangsbestätigung Personalausweis"}, jobNames(t, pr))
+	assert.Equal(t, []string{"Antragsquittung Personalausweis"}, jobNames(t, pr))
 }
 
 func handCaptured(hand string) string {

@@ -40,3 +40,13 @@ func Hint(err error) string {
 	}
 	return "Das Gerät antwortet nicht wie erwartet. Bitte Verbindung prüfen und erneut versuchen."
 }
+
+// Code returns the technician's code of the first *Error in err's chain, or "" when there is
+// none (a device failure without a code is still an error).
+func Code(err error) string {
+	var de *Error
+	if errors.As(err, &de) {
+		return de.Code
+	}
+	return ""
+}

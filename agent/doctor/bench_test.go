@@ -36,7 +36,7 @@ func healthyKit(b *testing.B) (string, *profile.Profile) {
 		require.NoError(b, st.Audit(context.Background(), "bench.event", "", "tech"))
 	}
 	require.NoError(b, st.Close())
-	return dir, &profile.Profile{TownHall: th.URL}
+	return dir, &profile.Profile{}
 }
 
 func fakeFound(context.Context) ([]usbreader.Found, error) {

@@ -31,6 +31,9 @@ type KitOptions struct {
 	Scanner func(profile.Device) Scanner
 	// DiskWarnBelow and DiskFailBelow are the free-space thresholds (see Disk).
 	DiskWarnBelow, DiskFailBelow uint64
+	// Store is the running agent's own store (the Technik page inside the daemon): used instead
+	// of opening a second store on the same database, and left open. The agent counts as running.
+	Store Store
 	// OpenTimeout bounds opening the database (default 5 s).
 	OpenTimeout time.Duration
 }
@@ -75,10 +78,14 @@ func ForKit(ctx context.Context, opts KitOptions) *Kit {
 	k := &Kit{}
 	dir := opts.DataDir
 
-	actx, cancel := context.WithTimeout(ctx, time.Second)
-	_, err := client.New(dir).Status(actx)
-	cancel()
-	k.AgentRunning = err == nil
+	if opts.Store != nil {
+		k.AgentRunning = true
+	} else {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := client.New(dir).Status(actx)
+		cancel()
+		k.AgentRunning = err == nil
+	}
 	agentValue := "not running (checked the data directory directly)"
 	if k.AgentRunning {
 		agentValue = "running"
@@ -86,16 +93,18 @@ func ForKit(ctx context.Context, opts KitOptions) *Kit {
 	k.Checks = append(k.Checks, Func{"agent", func(context.Context) Result { return ok(agentValue) }})
 
 	var openErr error
-	if _, err := os.Stat(filepath.Join(dir, store.DBName)); err != nil {
+	var st Store
+	if opts.Store != nil {
+		st = opts.Store
+	} else if _, err := os.Stat(filepath.Join(dir, store.DBName)); err != nil {
 		openErr = fmt.Errorf("no database in %s: %w", dir, err)
 	} else {
 		octx, cancel := context.WithTimeout(ctx, opts.OpenTimeout)
 		k.st, openErr = openStore(octx, dir, opts.Now)
 		cancel()
-	}
-	var st Store
-	if k.st != nil {
-		st = k.st
+		if k.st != nil {
+			st = k.st
+		}
 	}
 	k.Checks = append(k.Checks,
 		&Disk{Dir: dir, WarnBelow: opts.DiskWarnBelow, FailBelow: opts.DiskFailBelow},
@@ -106,15 +115,10 @@ func ForKit(ctx context.Context, opts KitOptions) *Kit {
 		&Cert{Dir: dir, Now: opts.Now},
 	)
 
-	townhall := ""
-	if opts.Profile != nil {
-		townhall = opts.Profile.TownHall
-	}
+	// The town hall is the enrollment bundle's: its URL and its pinned CA come together.
 	kit, kerr := keys.LoadKit(dir)
 	if kerr == nil {
-		if townhall == "" {
-			townhall = kit.Bundle.URL
-		}
+		townhall := kit.Bundle.URL
 		tlsCfg, err := kit.Bundle.ClientTLS()
 		if err == nil && !kit.Training {
 			k.Checks = append(k.Checks, &Uplink{URL: townhall, TLS: tlsCfg}, &Clock{URL: townhall, TLS: tlsCfg, Now: opts.Now})

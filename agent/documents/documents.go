@@ -33,10 +33,14 @@ type Person struct {
 // Issue is what every document carries about its issuing.
 type Issue struct {
 	Authority Authority
-	CaseID    string    // local case id (UUIDv7) for the code and footer
+	CaseID    string    // local case id (UUIDv7): in full in the code, as CaseNumber in the text
 	Issued    time.Time // date of issue; also the PDF creation date
-	Place     string    // place of issue ("Musterstadt")
-	Clerk     string    // caseworker's staff id, never a name
+	Place     string    // place of issue ("Musterstadt"); without one the date line has no place
+	// Caseworker is the name printed under "Im Auftrag": the citizen must be able to tell
+	// who acted for the authority. Empty leaves the line for a handwritten name.
+	Caseworker string
+	// Training marks every page as a training print without legal effect.
+	Training bool
 }
 
 // Meldebescheinigung is a simple register extract (BMG §18(1)) from the visit pack: the seven
@@ -50,14 +54,14 @@ type Meldebescheinigung struct {
 	Dwelling    string // "Hauptwohnung" or "Nebenwohnung"
 }
 
-// Anmeldebestaetigung is the free registration confirmation (BMG §24(2)). The statute allows
-// only its eight data: names, doctoral degree, birth date, move-in and registration dates,
-// address and kind of dwelling; Ordens-/Künstlername and birth place stay off it.
+// Anmeldebestaetigung is the free registration confirmation (BMG §24(2)). It prints the data
+// of Meldebestaetigung24 that were captured, nothing else: Ordens-/Künstlername and birth place
+// stay off it, and an empty DoctorTitle or Dwelling (not asked) leaves its line out.
 type Anmeldebestaetigung struct {
 	Issue
 	Person
 	Address    string    // new address
-	Dwelling   string    // "alleinige Wohnung", "Hauptwohnung" or "Nebenwohnung"
+	Dwelling   string    // "alleinige Wohnung", "Hauptwohnung" or "Nebenwohnung"; empty when not asked
 	MovedIn    time.Time // Einzugsdatum
 	Registered time.Time // Tag der Anmeldung
 }
@@ -78,6 +82,7 @@ type AusweisQuittung struct {
 	Person
 	Received     time.Time
 	FeeCents     int
+	Payment      string // how the fee was paid ("Bar bezahlt"); empty when not captured
 	TownHallCase string // the town hall's case number once synced; empty before
 }
 
@@ -162,7 +167,12 @@ func fullName(p Person) string {
 // head writes letterhead, title and legal basis.
 func (is Issue) head(b *builder, title, basis string) error {
 	b.text(is.Authority.Name, 10, true)
-	b.text(is.Authority.Address, 9, false)
+	if is.Authority.Address != "" {
+		b.text(is.Authority.Address, 9, false)
+	}
+	if is.Training {
+		b.text(trainingMark, 9, true)
+	}
 	b.gap(14)
 	b.text(title, 18, true)
 	if basis != "" {
@@ -175,14 +185,42 @@ func (is Issue) head(b *builder, title, basis string) error {
 	return nil
 }
 
-// foot writes place, date and signature block; ref is the case reference for the footer.
+// trainingMark is printed on every training document, so no print of a training kit can pass
+// for an official one.
+const trainingMark = "SCHULUNG – Übungsausdruck ohne Rechtswirkung"
+
+// dateLine is "Musterstadt, den 14.03.2026", or without a place "Ausgestellt am 14.03.2026"
+// (never a line starting with ", den").
+func (is Issue) dateLine() string {
+	if p := strings.TrimSpace(is.Place); p != "" {
+		return fmt.Sprintf("%s, den %s", p, date(is.Issued))
+	}
+	return "Ausgestellt am " + date(is.Issued)
+}
+
+// foot writes the authority's date line and signature block ("Im Auftrag" and the
+// caseworker's name), then the footer; ref is the case reference for the footer.
 func (is Issue) foot(b *builder, ref string) {
 	b.gap(10)
-	b.text(fmt.Sprintf("%s, den %s", is.Place, date(is.Issued)), 11, false)
-	b.gap(14)
+	b.text(is.dateLine(), 11, false)
+	b.gap(6)
 	b.text("Im Auftrag", 11, false)
-	b.text("Bearbeitungskennung: "+is.Clerk, 9, false)
-	b.footer(is.Authority.Name + " · Vorgang " + ref)
+	b.gap(12)
+	if is.Caseworker != "" {
+		b.text(is.Caseworker, 11, false)
+	} else {
+		b.text("________________________________________", 11, false)
+	}
+	is.footer(b, ref)
+}
+
+// footer puts authority, case reference and, in training, the training mark on every page.
+func (is Issue) footer(b *builder, ref string) {
+	s := is.Authority.Name + " · Vorgang " + ref
+	if is.Training {
+		s = "SCHULUNG · " + s
+	}
+	b.footer(s)
 }
 
 func (p Person) fields(b *builder) {
@@ -220,66 +258,75 @@ func (m Meldebescheinigung) build() (*layout, time.Time, error) {
 	b.field("Geburtsort", birthPlace)
 	b.field("Anschrift", m.Address)
 	b.field("Wohnungsstatus", m.Dwelling)
-	m.foot(b, m.CaseID)
+	m.foot(b, CaseNumber(m.CaseID))
 	return b.l, m.Issued, nil
 }
 
 func (a Anmeldebestaetigung) build() (*layout, time.Time, error) {
-	b := newBuilder("Anmeldebestätigung")
-	if err := a.head(b, "Bestätigung der Anmeldung", "Meldebestätigung nach § 24 Abs. 2 Bundesmeldegesetz (BMG) – gebührenfrei"); err != nil {
+	// "Meldebestätigung", as the statute and the caseworker's button call it.
+	b := newBuilder("Meldebestätigung")
+	if err := a.head(b, "Meldebestätigung", "Amtliche Meldebestätigung nach § 24 Abs. 2 Bundesmeldegesetz (BMG) – gebührenfrei"); err != nil {
 		return nil, time.Time{}, err
 	}
 	b.text("Die folgende Person hat sich angemeldet:", 11, false)
 	b.gap(3)
-	b.field("Familienname", a.FamilyName)
-	b.field("Vornamen", a.GivenNames)
-	b.field("Doktorgrad", a.DoctorTitle)
-	b.field("Geburtsdatum", date(a.BirthDate))
-	b.field("Einzugsdatum", date(a.MovedIn))
-	b.field("Tag der Anmeldung", date(a.Registered))
-	b.field("Anschrift", a.Address)
-	b.field("Wohnung", a.Dwelling)
-	a.foot(b, a.CaseID)
+	for _, d := range Meldebestaetigung24 {
+		if v := d.value(a); v != "" {
+			b.field(d.Label, v)
+		}
+	}
+	a.foot(b, CaseNumber(a.CaseID))
 	return b.l, a.Issued, nil
 }
 
 func (l Lebensbescheinigung) build() (*layout, time.Time, error) {
-	b := newBuilder("Bestätigung Lebensbescheinigung")
+	b := newBuilder("Bestätigung der Lebensbescheinigung")
 	if err := l.head(b, "Bestätigung der Lebensbescheinigung", ""); err != nil {
 		return nil, time.Time{}, err
 	}
 	l.Person.fields(b)
 	b.field("Anschrift", l.Address)
 	b.field("Rentenversicherung", l.Insurer)
-	b.field("Aktenzeichen", l.InsurerRef)
+	if l.InsurerRef != "" {
+		b.field("Aktenzeichen", l.InsurerRef)
+	}
 	b.gap(4)
+	// The insurer's name stands alone after "gegenüber:" so that no article has to agree
+	// with it ("der Deutsche Rentenversicherung" was wrong; names of foreign funds vary).
 	b.text(fmt.Sprintf("Hiermit wird bestätigt, dass %s heute persönlich vor mir erschienen ist, "+
-		"sich ausgewiesen und die Lebensbescheinigung der %s eigenhändig unterschrieben hat.",
-		fullName(l.Person), l.Insurer), 11, false)
-	l.foot(b, l.CaseID)
+		"sich ausgewiesen und die vorgelegte Lebensbescheinigung eigenhändig unterschrieben hat.",
+		fullName(l.Person)), 11, false)
+	if l.Insurer != "" {
+		b.text("Lebensbescheinigung gegenüber: "+l.Insurer, 11, false)
+	}
+	l.foot(b, CaseNumber(l.CaseID))
 	return b.l, l.Issued, nil
 }
 
 func (q AusweisQuittung) build() (*layout, time.Time, error) {
-	b := newBuilder("Eingangsbestätigung Personalausweis")
-	if err := q.head(b, "Eingangsbestätigung", "Antrag auf einen Personalausweis (§ 9 PAuswG)"); err != nil {
+	// "Antragsquittung", as the button that prints it says.
+	b := newBuilder("Antragsquittung Personalausweis")
+	if err := q.head(b, "Antragsquittung", "Antrag auf einen Personalausweis (§ 9 PAuswG)"); err != nil {
 		return nil, time.Time{}, err
 	}
 	b.field("Antragsteller/in", fullName(q.Person))
 	b.field("Geburtsdatum", date(q.BirthDate))
 	b.field("Antrag aufgenommen", date(q.Received))
 	b.field("Gebühr", euro(q.FeeCents))
+	if q.Payment != "" {
+		b.field("Zahlungsart", q.Payment)
+	}
 	if q.TownHallCase != "" {
 		b.field("Vorgangsnummer", q.TownHallCase)
 	} else {
-		b.field("Vorläufige Nummer", q.CaseID)
+		b.field("Vorläufige Nummer", CaseNumber(q.CaseID))
 		b.gap(2)
 		b.text("Der Antrag wird an das Bürgeramt übermittelt, sobald eine Verbindung besteht. "+
 			"Bitte bewahren Sie diese Bestätigung auf; die endgültige Vorgangsnummer erhalten Sie vom Bürgeramt.", 10, false)
 	}
 	b.gap(2)
 	b.text("Sie werden benachrichtigt, sobald der Ausweis abgeholt werden kann.", 10, false)
-	ref := q.CaseID
+	ref := CaseNumber(q.CaseID)
 	if q.TownHallCase != "" {
 		ref = q.TownHallCase
 	}

@@ -47,25 +47,31 @@ func cases() []docCase {
 			{"Familienname", "Größmann"}, {"Frühere Namen", "Kleinert"}, {"Vornamen", "Jürgen Äneas"}, {"Doktorgrad", "Dr."},
 			{"Geburtsdatum", "02.05.1941"}, {"Geburtsort", "Görlitz"}, {"Anschrift", "Straße der Einheit 7, 12345 Müßingen"},
 			{"Wohnungsstatus", "Hauptwohnung"},
-		}, text: []string{"Meldebescheinigung", "§ 18 Abs. 1", "Müßingen, den 14.03.2026"},
+		}, text: []string{"Meldebescheinigung", "§ 18 Abs. 1", "Müßingen, den 14.03.2026", "Im Auftrag Anna Beispiel", "Vorgang 78KW-9TRT"},
 			absentFields: []string{"Eingezogen am"}},
 		{name: "anmeldebestaetigung", cert: sampleAnmeldung(), fields: [][2]string{
 			{"Familienname", "Größmann"}, {"Vornamen", "Jürgen Äneas"}, {"Doktorgrad", "Dr."},
 			{"Geburtsdatum", "02.05.1941"}, {"Anschrift", "Sonnenstraße 3, 12345 Müßingen"},
 			{"Einzugsdatum", "01.03.2026"}, {"Tag der Anmeldung", "14.03.2026"}, {"Wohnung", "alleinige Wohnung"},
-		}, text: []string{"Bestätigung der Anmeldung", "§ 24 Abs. 2", "gebührenfrei"},
+		}, text: []string{"Meldebestätigung", "§ 24 Abs. 2", "gebührenfrei"},
 			// §24(2) BMG: only the eight data; no Ordens-/Künstlername, no birth place.
 			absentFields: []string{"Ordens-/Künstlername", "Geburtsort"}},
 		{name: "lebensbescheinigung", cert: sampleLeben(), fields: [][2]string{
 			{"Rentenversicherung", "Deutsche Rentenversicherung Bund"}, {"Aktenzeichen", "12 020541 G 007"},
-		}, text: []string{"Dr. Jürgen Äneas Größmann heute persönlich vor mir erschienen", "eigenhändig unterschrieben"}},
+		}, text: []string{"Dr. Jürgen Äneas Größmann heute persönlich vor mir erschienen", "eigenhändig unterschrieben",
+			"gegenüber: Deutsche Rentenversicherung Bund"}, absent: []string{"der Deutsche"}},
 		{name: "ausweis-quittung-offline", cert: sampleQuittung(""), fields: [][2]string{
-			{"Antragsteller/in", "Dr. Jürgen Äneas Größmann"}, {"Gebühr", "46,00 EUR"},
-			{"Vorläufige Nummer", "0195f3a2-7c4e-7b1a-9d2e-3f4a5b6c7d8e"},
-		}, text: []string{"sobald eine Verbindung besteht"}, absentFields: []string{"Vorgangsnummer"}},
+			{"Antragsteller/in", "Dr. Jürgen Äneas Größmann"}, {"Gebühr", "46,00 EUR"}, {"Zahlungsart", "Bar bezahlt"},
+			{"Vorläufige Nummer", "78KW-9TRT"},
+		}, text: []string{"Antragsquittung", "sobald eine Verbindung besteht"}, absent: []string{"0195f3a2", "Eingangsbestätigung"},
+			absentFields: []string{"Vorgangsnummer"}},
 		{name: "ausweis-quittung-synced", cert: sampleQuittung("BA-2026-004711"), fields: [][2]string{
 			{"Vorgangsnummer", "BA-2026-004711"}, {"Gebühr", "46,00 EUR"},
 		}, absent: []string{"Vorläufige Nummer", "0195f3a2"}},
+		{name: "anmeldeformular", cert: sampleFormular(), fields: [][2]string{
+			{"Familienname", "Größmann"}, {"Neue Anschrift", "Sonnenstraße 3, 12345 Müßingen"},
+		}, text: []string{"Unterschrift der meldepflichtigen Person"}, absent: []string{"Im Auftrag", ", den"},
+			absentFields: []string{"Ordens-/Künstlername"}},
 		{name: "testseite", cert: sampleTestPage(), fields: [][2]string{
 			{"Koffer-ID", "kit-7f3a"}, {"Koffer", "Koffer Süd 2"}, {"Drucker", "Kofferdrucker"}, {"Gedruckt am", "14.03.2026 10:30"},
 		}, text: []string{"ÄÖÜ äöü ß"}},

@@ -11,7 +11,7 @@ var (
 	issued = time.Date(2026, 3, 14, 10, 30, 0, 0, time.UTC)
 	auth   = Authority{Name: "Stadt Müßingen – Bürgeramt", Address: "Marktplatz 1, 12345 Müßingen"}
 	person = Person{FamilyName: "Größmann", GivenNames: "Jürgen Äneas", DoctorTitle: "Dr.", BirthDate: time.Date(1941, 5, 2, 0, 0, 0, 0, time.UTC), BirthPlace: "Görlitz"}
-	issue  = Issue{Authority: auth, CaseID: "0195f3a2-7c4e-7b1a-9d2e-3f4a5b6c7d8e", Issued: issued, Place: "Müßingen", Clerk: "SB-0042"}
+	issue  = Issue{Authority: auth, CaseID: "0195f3a2-7c4e-7b1a-9d2e-3f4a5b6c7d8e", Issued: issued, Place: "Müßingen", Caseworker: "Anna Beispiel"}
 )
 
 func sampleMelde() Meldebescheinigung {
@@ -30,7 +30,15 @@ func sampleLeben() Lebensbescheinigung {
 }
 
 func sampleQuittung(townHall string) AusweisQuittung {
-	return AusweisQuittung{Issue: issue, Person: person, Received: issued, FeeCents: 4600, TownHallCase: townHall}
+	return AusweisQuittung{Issue: issue, Person: person, Received: issued, FeeCents: 4600, Payment: "Bar bezahlt", TownHallCase: townHall}
+}
+
+func sampleFormular() Formular {
+	return Formular{Issue: issue, Title: "Anmeldung einer Wohnung", Basis: "Anmeldung bei der Meldebehörde (§ 17 Abs. 1, § 23 Bundesmeldegesetz)",
+		Signer: "meldepflichtigen Person", Fields: []Field{
+			{"Familienname", "Größmann"}, {"Vornamen", "Jürgen Äneas"}, {"Geburtsdatum", "02.05.1941"},
+			{"Ordens-/Künstlername", ""}, {"Neue Anschrift", "Sonnenstraße 3, 12345 Müßingen"}, {"Einzugsdatum", "01.03.2026"},
+		}}
 }
 
 func sampleTestPage() TestPage {

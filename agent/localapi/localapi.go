@@ -28,6 +28,7 @@ type Status struct {
 	AuditOK   bool          `json:"audit_ok"`
 	AuditInfo string        `json:"audit_info,omitempty"`
 	Uplink    *Uplink       `json:"uplink,omitempty"` // nil on a kit without a town hall
+	Devices   []Device      `json:"devices"`          // every kind, configured or not
 }
 
 // Uplink is the sync state: is the town hall reachable, what failed last, how much went up.
@@ -202,4 +203,16 @@ func (h *Handler) reply(w http.ResponseWriter, r *http.Request, v any, err error
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// Device is one device of the kit with its state: the list the start page shows and
+// `koffer status --json` prints.
+type Device struct {
+	Kind    string `json:"kind"`              // printer, scanner, fingerprint
+	Name    string `json:"name,omitempty"`    // from the kit profile
+	Driver  string `json:"driver,omitempty"`  // ipp, ipp-usb, escl, escl-usb, usb-reader, extproc, sim
+	Address string `json:"address,omitempty"` // URI, USB VID:PID or helper program
+	State   string `json:"state"`             // ready, missing, error, not-configured
+	Code    string `json:"code,omitempty"`    // stable, for the technician
+	Hint    string `json:"hint,omitempty"`    // German, for the caseworker
 }

@@ -38,20 +38,7 @@ type Browser struct {
 func newBrowser(t testing.TB, base string) *Browser {
 	t.Helper()
 	exe := peer.Need(t, "chromium")[0]
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("lang", "de-DE"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1366, 768),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
+	ctx := webtest.Chromium(t, exe, chromedp.Flag("lang", "de-DE"), chromedp.WindowSize(1366, 768))
 	// Bound the whole test; the first Run starts the browser under this context.
 	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(cancelT)

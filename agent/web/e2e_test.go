@@ -350,6 +350,6 @@ func TestEndToEndFourServicesRealAgent(t *testing.T) {
 		assert.True(t, bytes.HasPrefix(j.Data, []byte("%PDF-")), "job %q is a rendered PDF", j.Name)
 		names = append(names, j.Name)
 	}
-	assert.Equal(t, []string{"Eingangsbestätigung Personalausweis", "Bestätigung Lebensbescheinigung",
-		"Meldebescheinigung", "Anmeldeformular", "Anmeldebestätigung"}, names)
+	assert.Equal(t, []string{"Antragsquittung Personalausweis", "Bestätigung der Lebensbescheinigung",
+		"Meldebescheinigung", "Anmeldeformular", "Meldebestätigung"}, names)
 }

@@ -30,6 +30,7 @@ type page struct {
 	// Login and lock screens.
 	LoginName string
 	Locked    bool
+	Demo      *DemoLogin // training kits only
 
 	// Steps.
 	Flow      Flow
@@ -64,6 +65,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	if p.Now.IsZero() {
 		p.Now = s.opts.Now()
+	}
+	if name == "login" {
+		p.Demo = s.opts.DemoLogin
 	}
 	var buf bytes.Buffer
 	if err := s.pages[name].Execute(&buf, p); err != nil {

@@ -39,7 +39,12 @@ type Options struct {
 	// AllowHost accepts requests for a host name other than loopback (tests, never in the
 	// agent). By default only localhost, 127.0.0.1 and ::1 are served (DNS rebinding).
 	AllowHost func(host string) bool
+	// DemoLogin is named on the login page: set only on a training kit (its demo caseworker).
+	DemoLogin *DemoLogin
 }
+
+// DemoLogin is a training kit's demo caseworker.
+type DemoLogin struct{ Name, Passphrase string }
 
 // Server serves the caseworker UI. Create it with New.
 type Server struct {

@@ -3,18 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"koffer/agent"
 	"koffer/agent/keys"
 	"koffer/agent/web"
-	"koffer/devices/escl"
-	"koffer/devices/sim"
 )
 
 type agentOptions struct {
@@ -31,8 +27,10 @@ func newAgentCmd(f *factory, runF func(*agentOptions) error) *cobra.Command {
 		Use:   "agent",
 		Short: "Run the koffer daemon",
 		Long: `Run the daemon: the local API on DIR/koffer.sock (for the CLI) and, with
---listen, on a loopback address (for the UI). --training selects the simulated
-devices; a data directory without a kit becomes a training kit on first start.`,
+--listen, on a loopback address (for the UI). The printer, scanner and fingerprint
+reader are those of the kit profile (config key profile, default
+/etc/koffer/kit.toml). --training selects the simulated devices instead; a data
+directory without a kit becomes a training kit on first start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ctx = cmd.Context()
@@ -73,7 +71,9 @@ func agentRun(opts *agentOptions) error {
 	log := slog.New(h)
 
 	dir := opts.f.DataDir
+	created := false
 	if _, err := keys.LoadKit(dir); errors.Is(err, keys.ErrNotInitialised) && training {
+		created = true
 		kit, err := newTrainingKit()
 		if err != nil {
 			return err
@@ -83,9 +83,9 @@ func agentRun(opts *agentOptions) error {
 		}
 		log.Info("trainingKitCreated", "subsystem", "cli", "kitId", kit.Bundle.KitID)
 	}
-	// Device selection: training is the only switch to devices/sim.
 	// The caseworker UI on --listen: the handler is built once the agent exists (Serve starts
-	// listening only after that).
+	// listening only after that). The agent builds the devices from the kit profile (or the
+	// simulators with --training): cmd only hands them to the UI.
 	var ui *web.Server
 	a, err := agent.New(opts.ctx, agent.Options{
 		DataDir: dir, Config: cfg, Logger: log, Version: version(), Training: training,
@@ -94,37 +94,15 @@ func agentRun(opts *agentOptions) error {
 	if err != nil {
 		return err
 	}
-	dev := agent.WebDevices{Training: training}
-	scannerURL := cfg.Scanner
-	switch {
-	case training:
-		dev.Reader = sim.NewReader(sim.ReaderOptions{Delay: 300 * time.Millisecond})
-		dev.Printer = sim.NewPrinter()
-		sc, err := sim.StartScanner(sim.ScannerOptions{})
-		if err != nil {
+	if created {
+		if err := a.SetUpTrainingDemo(opts.ctx); err != nil {
+			_ = a.Close()
 			return err
 		}
-		defer sc.Close(context.WithoutCancel(opts.ctx))
-		scannerURL = sc.URL()
-	case cfg.Printer != "":
-		dev.Printer = perJobPrinter{uri: cfg.Printer}
 	}
-	switch {
-	case training:
-		c, err := escl.New(scannerURL, escl.Options{Logger: log.With("subsystem", "escl")})
-		if err != nil {
-			return err
-		}
-		dev.Scanner = agent.ESCL{Client: c}
-	case cfg.Scanner != "":
-		if cfg.Scanner != "usb" {
-			if _, err := escl.New(cfg.Scanner, escl.Options{}); err != nil {
-				return fmt.Errorf("config scanner: %w", err)
-			}
-		}
-		dev.Scanner = perJobScanner{uri: cfg.Scanner, log: log.With("subsystem", "escl")}
-	}
-	if ui, err = web.New(web.Options{Backend: a.WebBackend(dev), Logger: log, IdleLock: cfg.IdleLock}); err != nil {
+	if ui, err = web.New(web.Options{Backend: a.WebBackend(a.Devices()), Logger: log, IdleLock: cfg.IdleLock,
+		DemoLogin: a.DemoLogin(opts.ctx)}); err != nil {
+		_ = a.Close()
 		return err
 	}
 	err = a.Serve(opts.ctx)

@@ -146,6 +146,12 @@ func TestAgentSubmitQueueStatus(t *testing.T) {
 	require.NoError(t, json.Unmarshal(out.Bytes(), &stj))
 	assert.Equal(t, "training", stj["mode"])
 	assert.EqualValues(t, 5, stj["queue"].(map[string]any)["depth"])
+	devs := stj["devices"].([]any)
+	require.Len(t, devs, 3, "every kind of device is listed")
+	for _, d := range devs {
+		assert.Equal(t, "sim", d.(map[string]any)["driver"], "training: the simulators")
+		assert.Equal(t, "ready", d.(map[string]any)["state"])
+	}
 
 	// The same id again: the agent recognises it and stores nothing new.
 	out.Reset()

@@ -17,11 +17,12 @@ import (
 )
 
 type devicesOptions struct {
-	f       *factory
-	ctx     context.Context
-	JSON    bool
-	Profile string
-	List    inventory.Lister // tests replace the USB bus
+	f          *factory
+	ctx        context.Context
+	JSON       bool
+	Profile    string
+	ConfigFile string
+	List       inventory.Lister // tests replace the USB bus
 	// Printers asks every IPP-over-USB printer and the profile's network printers for their
 	// state (default printerStatuses of print.go).
 	Printers func(ctx context.Context, configured []string) []ipp.Status
@@ -72,23 +73,19 @@ func newDevicesCmd(f *factory, runF func(*devicesOptions) error) *cobra.Command 
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
-	cmd.Flags().StringVar(&opts.Profile, "profile", "", "kit profile TOML (default "+profile.DefaultPath+" if present)")
+	cmd.Flags().StringVar(&opts.Profile, "profile", "", "kit profile TOML (default: the profile key of --config, else "+profile.DefaultPath+" if present)")
+	cmd.Flags().StringVar(&opts.ConfigFile, "config", "", "agent TOML configuration whose profile key names the kit profile")
 	return cmd
 }
 
 func devicesRun(opts *devicesOptions) error {
-	var prof *profile.Profile
-	path := opts.Profile
-	if path == "" {
-		if p, err := profile.Load(profile.DefaultPath); err == nil {
-			prof = p
-		}
-	} else {
-		p, err := profile.Load(path)
-		if err != nil {
-			return err
-		}
-		prof = p
+	path, err := kitProfilePath(opts.Profile, opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	prof, err := profile.Resolve(path)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(opts.ctx, 15*time.Second)
 	defer cancel()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"koffer/agent"
 	"koffer/agent/doctor"
 	"koffer/agent/keys"
 	"koffer/devices/inventory"
@@ -59,13 +60,28 @@ directly). --bundle writes a support archive without personal data or keys.`,
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&opts.Bundle, "bundle", "", "also write a support bundle (tar.gz) to this file")
-	cmd.Flags().StringVar(&opts.Profile, "profile", "", "kit profile TOML (default "+profile.DefaultPath+" if present)")
-	cmd.Flags().StringVar(&opts.ConfigFile, "config", "", "agent TOML configuration (for the bundle)")
+	cmd.Flags().StringVar(&opts.Profile, "profile", "", "kit profile TOML (default: the profile key of --config, else "+profile.DefaultPath+" if present)")
+	cmd.Flags().StringVar(&opts.ConfigFile, "config", "", "agent TOML configuration (its profile key; copied into the bundle)")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", doctor.DefaultTimeout, "deadline of each check")
 	return cmd
 }
 
-// loadProfile loads --profile, or the default path when it exists. The check reports it.
+// kitProfilePath is the kit profile the agent reads: --profile when given, else the profile
+// key of the agent's --config file, else "" (the default path, see profile.Resolve). Doctor,
+// devices and the agent so look at the same file.
+func kitProfilePath(flag, configFile string) (string, error) {
+	if flag != "" || configFile == "" {
+		return flag, nil
+	}
+	cfg, err := agent.LoadConfig(configFile)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Profile, nil
+}
+
+// loadProfile loads the kit profile at path, or the default path when it exists. The check
+// reports it.
 func loadProfile(path string) (*profile.Profile, doctor.Check) {
 	explicit := path != ""
 	if !explicit {
@@ -91,7 +107,11 @@ func loadProfile(path string) (*profile.Profile, doctor.Check) {
 
 func doctorRun(opts *doctorOptions) error {
 	ctx := opts.ctx
-	prof, profCheck := loadProfile(opts.Profile)
+	path, err := kitProfilePath(opts.Profile, opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	prof, profCheck := loadProfile(path)
 	kit := doctor.ForKit(ctx, doctor.KitOptions{DataDir: opts.f.DataDir, Profile: prof, Discover: opts.Discover, OpenReader: opts.OpenReader,
 		DiskWarnBelow: opts.DiskWarn, DiskFailBelow: min(opts.DiskWarn, 200<<20)})
 	defer kit.Close()

@@ -226,6 +226,22 @@ func TestDevicesCommand(t *testing.T) {
 		require.Len(t, inv.Printers, 1)
 		assert.NotEmpty(t, inv.Printers[0].Hint)
 	})
+	t.Run("the agent's config names the profile", func(t *testing.T) {
+		cfg := filepath.Join(t.TempDir(), "koffer.toml")
+		require.NoError(t, os.WriteFile(cfg, []byte("profile = \""+prof+"\"\n"), 0o600))
+		f, out, _ := testFactory(t)
+		require.NoError(t, devicesRun(&devicesOptions{f: f, ctx: t.Context(), ConfigFile: cfg, List: fakeBus, Printers: printers}))
+		assert.Regexp(t, `fingerprint +1/1 +satisfied`, out.String(), "the same profile as the agent")
+
+		path, err := kitProfilePath("", cfg)
+		require.NoError(t, err)
+		assert.Equal(t, prof, path, "doctor resolves it the same way")
+		path, err = kitProfilePath("/other/kit.toml", cfg)
+		require.NoError(t, err)
+		assert.Equal(t, "/other/kit.toml", path, "--profile wins")
+		_, err = kitProfilePath("", filepath.Join(t.TempDir(), "none.toml"))
+		assert.Error(t, err)
+	})
 	t.Run("bad profile names the key", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "kit.toml")
 		require.NoError(t, os.WriteFile(bad, []byte("[[device]]\nkind = \"printer\"\nusb = \"04f9:2042\"\nvendor = \"x\"\n"), 0o644))

@@ -143,7 +143,7 @@ func openPrinter(uri string, jobTimeout time.Duration) (printer, func(), error) 
 	case "sim":
 		return sim.NewPrinter(), func() {}, nil
 	case "usb":
-		rt, closeAll, err := openIPPUSB(devices.Printer)
+		rt, closeAll, err := usb.OpenIPP(devices.Printer, usb.ID{}, usb.IPPOptions{})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -179,7 +179,7 @@ func printerStatuses(ctx context.Context, configured []string, withUSB bool) []i
 func usbPrinterStatuses(ctx context.Context) []ipp.Status {
 	uctx, err := usb.NewContext()
 	if err != nil {
-		return []ipp.Status{{URI: "usb", Problem: errUSBUnavailable(devices.Printer, err)}}
+		return []ipp.Status{{URI: "usb", Problem: usb.Unavailable(devices.Printer, err)}}
 	}
 	defer uctx.Close()
 	devs, _ := usb.OpenIPPDevices(uctx, usb.IPPOptions{TransferTimeout: 5 * time.Second})
@@ -191,17 +191,4 @@ func usbPrinterStatuses(ctx context.Context) []ipp.Status {
 		_ = d.Close()
 	}
 	return out
-}
-
-// perJobPrinter opens the configured printer for each job and closes it after: a USB printer
-// plugged in, swapped or switched on while the agent runs is found at the next printout.
-type perJobPrinter struct{ uri string }
-
-func (p perJobPrinter) Print(ctx context.Context, doc ipp.Document, onUpdate func(ipp.JobStatus)) (ipp.Result, error) {
-	pr, closeFn, err := openPrinter(p.uri, 0)
-	if err != nil {
-		return ipp.Result{}, err
-	}
-	defer closeFn()
-	return pr.Print(ctx, doc, onUpdate)
 }

@@ -102,24 +102,3 @@ func TestPrinterStatusesUSB(t *testing.T) {
 		}
 	}
 }
-
-// TestPerJobPrinterRealPrinter: the agent's configured printer prints a rendered certificate on
-// a real IPP printer, byte for byte what was sent, opening the printer for the job only.
-func TestPerJobPrinterRealPrinter(t *testing.T) {
-	p := ipptest.Start(t, ipptest.Options{})
-	cert := documents.Anmeldebestaetigung{
-		Issue:  documents.Issue{Authority: documents.Authority{Name: "Stadt Musterstadt – Bürgeramt"}, CaseID: "0194b8f0-0000-7000-8000-000000000001", Issued: time.Now(), Place: "Musterstadt", Clerk: "kit-1"},
-		Person: documents.Person{FamilyName: "Beispiel", GivenNames: "Jürgen"},
-	}
-	var want bytes.Buffer
-	require.NoError(t, documents.WritePDF(cert, &want))
-
-	res, err := perJobPrinter{uri: p.URI}.Print(t.Context(), documents.Document(cert), nil)
-	require.NoError(t, err)
-	got, err := os.ReadFile(p.JobFile(t, res.JobID))
-	require.NoError(t, err)
-	assert.Equal(t, want.Bytes(), got)
-
-	_, err = perJobPrinter{uri: "ipp://localhost:1/ipp/print"}.Print(t.Context(), documents.Document(cert), nil)
-	assert.Error(t, err, "an unreachable printer is an error, not a silent success")
-}

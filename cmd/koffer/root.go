@@ -84,6 +84,7 @@ func newRootCmd(f *factory) *cobra.Command {
 		newDevicesCmd(f, nil),
 		newSyncCmd(f, nil),
 		newScanCmd(f, nil),
+		newManCmd(f),
 	)
 	return root
 }

@@ -10,11 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"koffer/agent"
 	"koffer/agent/documents/scanpdf"
 	"koffer/devices"
 	"koffer/devices/escl"
 	"koffer/devices/sim"
+	"koffer/devices/usb"
 )
 
 type scanOptions struct {
@@ -93,7 +93,7 @@ func scanRun(ctx context.Context, opts *scanOptions) error {
 		opts.Scanner = sc.URL()
 	}
 	if opts.Scanner == "usb" {
-		rt, closeAll, err := openIPPUSB(devices.Scanner)
+		rt, closeAll, err := usb.OpenIPP(devices.Scanner, usb.ID{}, usb.IPPOptions{})
 		if err != nil {
 			return scanFailed(opts, log, err)
 		}
@@ -138,7 +138,7 @@ func scanRun(ctx context.Context, opts *scanOptions) error {
 }
 
 // usbESCL is the eSCL root on an IPP-over-USB device (the host part is not used on USB).
-const usbESCL = "http://localhost/eSCL"
+const usbESCL = escl.USBRoot
 
 // scanFailed tells the caseworker the German hint and the technician the code.
 func scanFailed(opts *scanOptions, log *slog.Logger, err error) error {
@@ -152,28 +152,4 @@ func scanFailed(opts *scanOptions, log *slog.Logger, err error) error {
 		return context.Canceled // exit 130, as for any interrupted command
 	}
 	return errSilent
-}
-
-// perJobScanner opens the configured scanner for each scan and closes it after, so a USB
-// scanner plugged in or switched on while the agent runs is found at the next scan.
-type perJobScanner struct {
-	uri string
-	log *slog.Logger
-}
-
-func (p perJobScanner) ScanDocument(ctx context.Context) ([]byte, error) {
-	uri, rt := p.uri, http.RoundTripper(nil)
-	if uri == "usb" {
-		t, closeAll, err := openIPPUSB(devices.Scanner)
-		if err != nil {
-			return nil, err
-		}
-		defer closeAll()
-		uri, rt = usbESCL, t
-	}
-	c, err := escl.New(uri, escl.Options{Transport: rt, Logger: p.log})
-	if err != nil {
-		return nil, err
-	}
-	return agent.ESCL{Client: c}.ScanDocument(ctx)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"koffer/devices"
 	"koffer/devices/escl/escltest"
 )
 
@@ -133,9 +132,4 @@ func TestScanUSBWithoutDevice(t *testing.T) {
 	assert.Regexp(t, `scanner\.usb-(not-found|unavailable)`, errOut.String())
 	assert.Contains(t, errOut.String(), "Scan fehlgeschlagen")
 	assert.NoFileExists(t, out)
-
-	_, err := perJobScanner{uri: "usb"}.ScanDocument(t.Context())
-	var de *devices.Error
-	require.ErrorAs(t, err, &de)
-	assert.Equal(t, devices.Scanner, de.Kind)
 }

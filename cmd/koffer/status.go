@@ -81,5 +81,15 @@ func statusRun(opts *statusOptions) error {
 	fmt.Fprintf(w, "delivered:  %d\n", st.Queue.Delivered)
 	fmt.Fprintf(w, "drafts:     %d\n", st.Queue.Drafts)
 	fmt.Fprintf(w, "audit log:  %s\n", audit)
+	for _, d := range st.Devices {
+		line := d.State
+		if d.Driver != "" {
+			line += " (" + d.Driver + " " + d.Address + ")"
+		}
+		if d.Code != "" {
+			line += " [" + d.Code + "]"
+		}
+		fmt.Fprintf(w, "%-11s %s\n", d.Kind+":", line)
+	}
 	return nil
 }

@@ -6,6 +6,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"koffer/sync/enroll"
+	"koffer/sync/townhall"
 )
 
 func newKitCmd(f *factory) *cobra.Command {
@@ -20,6 +23,8 @@ type kitAddOptions struct {
 	name string
 	url  string
 	out  string
+	// letterhead the kit prints (authority name, address, place of issue)
+	letterhead enroll.Letterhead
 }
 
 func newKitAddCmd(f *factory, runF func(*kitAddOptions) error) *cobra.Command {
@@ -41,6 +46,9 @@ func newKitAddCmd(f *factory, runF func(*kitAddOptions) error) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.url, "url", "", "how the kit reaches this town hall (https://host:port)")
 	cmd.Flags().StringVar(&opts.out, "out", "", "file to write the enrollment bundle to")
+	cmd.Flags().StringVar(&opts.letterhead.AuthorityName, "authority-name", "", `issuing authority printed by the kit ("Stadt Musterstadt – Bürgeramt")`)
+	cmd.Flags().StringVar(&opts.letterhead.AuthorityAddress, "authority-address", "", `its address ("Marktplatz 1, 12345 Musterstadt")`)
+	cmd.Flags().StringVar(&opts.letterhead.Place, "place", "", `place of issue printed in the date line ("Musterstadt")`)
 	return cmd
 }
 
@@ -50,7 +58,7 @@ func kitAddRun(opts *kitAddOptions) error {
 		return err
 	}
 	defer th.Close()
-	b, err := th.AddKit(opts.ctx, opts.name, opts.url)
+	b, err := th.AddKit(opts.ctx, opts.name, opts.url, townhall.KitOptions{Letterhead: opts.letterhead})
 	if err != nil {
 		return err
 	}

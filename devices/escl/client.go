@@ -43,6 +43,10 @@ type Client struct {
 	log    *slog.Logger
 }
 
+// USBRoot is the eSCL root to use with an IPP-over-USB transport: the transport ignores the
+// host part.
+const USBRoot = "http://localhost/eSCL"
+
 // New returns a client for the eSCL root baseURL (e.g. "http://host:8080/eSCL").
 func New(baseURL string, opts Options) (*Client, error) {
 	u, err := url.Parse(baseURL)

@@ -1,11 +1,14 @@
-// Package profile reads the kit profile: a TOML file naming the devices a kit should have (by
-// kind, with a USB VID:PID or a network URI) and the town hall it talks to. `koffer devices`
-// and `koffer doctor` compare what is attached with it.
+// Package profile reads the kit profile: the one description of the devices a kit has (by
+// kind, with a USB VID:PID, a network URI or, for a fingerprint reader, an SDK helper command).
+// The agent builds its printer, scanner and reader from it; `koffer devices` and `koffer
+// doctor` compare what is attached with it. The town hall is not in the profile: it comes with
+// the enrollment bundle (kit.json), together with the CA pinned for it.
 package profile
 
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"sort"
@@ -22,8 +25,6 @@ const DefaultPath = "/etc/koffer/kit.toml"
 
 // Profile is a parsed kit profile.
 //
-//	townhall = "https://rathaus.example.de/koffer"
-//
 //	[[device]]
 //	kind = "printer"
 //	name = "Drucker Brother"
@@ -32,25 +33,50 @@ const DefaultPath = "/etc/koffer/kit.toml"
 //	[[device]]
 //	kind = "scanner"
 //	uri  = "http://192.168.8.20/eSCL"
+//
+//	[[device]]
+//	kind    = "fingerprint"
+//	usb     = "147e:2016"            # a reader koffer has a driver for
+//	# command = ["/usr/lib/koffer/reader-helper", "--model", "x"]   # or a vendor SDK helper (extproc)
 type Profile struct {
-	TownHall string   `toml:"townhall"`
-	Devices  []Device `toml:"device"`
+	Devices []Device `toml:"device"`
+	// TownHall is refused with a pointer to the bundle (older profiles named it here).
+	TownHall string `toml:"townhall"`
 }
 
-// Device is one expected device: USB (USBID set) or network (URI set), never both.
+// Device is one expected device: USB (USBID set), network (URI set) or, for a fingerprint
+// reader only, an SDK helper (Command set); exactly one of them.
 type Device struct {
-	Kind  devices.Kind `toml:"kind"`
-	Name  string       `toml:"name"`
-	USB   string       `toml:"usb"`
-	URI   string       `toml:"uri"`
-	USBID usb.ID       `toml:"-"`
+	Kind    devices.Kind `toml:"kind"`
+	Name    string       `toml:"name"`
+	USB     string       `toml:"usb"`
+	URI     string       `toml:"uri"`
+	Command []string     `toml:"command"` // extproc helper: program and arguments
+	USBID   usb.ID       `toml:"-"`
 }
+
+// Helper reports whether d is a fingerprint reader driven by an SDK helper process.
+func (d Device) Helper() bool { return len(d.Command) > 0 }
 
 // Network reports whether d is reached over the network.
 func (d Device) Network() bool { return d.URI != "" }
 
 // Kinds every profile may name.
 var knownKinds = []devices.Kind{devices.Printer, devices.Scanner, devices.Fingerprint}
+
+// Resolve loads the kit profile every command of a kit uses: path when given (the agent's
+// `profile` config key or a --profile flag; it must exist), else DefaultPath when that exists.
+// No profile at all is (nil, nil): a kit without devices.
+func Resolve(path string) (*Profile, error) {
+	if path != "" {
+		return Load(path)
+	}
+	p, err := Load(DefaultPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return p, err
+}
 
 // Load reads and parses the profile at path.
 func Load(path string) (*Profile, error) {
@@ -89,10 +115,7 @@ func Parse(data []byte) (*Profile, error) {
 
 func (p *Profile) validate() error {
 	if p.TownHall != "" {
-		u, err := url.Parse(p.TownHall)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("townhall %q: want an https:// URL", p.TownHall)
-		}
+		return errors.New("townhall: the town hall is taken from the enrollment bundle (koffer init --enroll); remove this key from the kit profile")
 	}
 	var errs []error
 	for i := range p.Devices {
@@ -106,9 +129,21 @@ func (p *Profile) validate() error {
 			errs = append(errs, fmt.Errorf("%s: kind must be printer, scanner or fingerprint", where))
 			continue
 		}
+		set := 0
+		for _, v := range []bool{d.USB != "", d.URI != "", len(d.Command) > 0} {
+			if v {
+				set++
+			}
+		}
 		switch {
-		case d.USB != "" && d.URI != "":
-			errs = append(errs, fmt.Errorf("%s: usb and uri both set; name one", where))
+		case set > 1:
+			errs = append(errs, fmt.Errorf("%s: more than one of usb, uri and command set; name one", where))
+		case len(d.Command) > 0:
+			if d.Kind != devices.Fingerprint {
+				errs = append(errs, fmt.Errorf("%s: command is for a fingerprint reader's SDK helper only", where))
+			} else if d.Command[0] == "" {
+				errs = append(errs, fmt.Errorf("%s: command: the first element names the helper program", where))
+			}
 		case d.USB != "":
 			id, err := usb.ParseID(d.USB)
 			if err != nil {
@@ -127,7 +162,7 @@ func (p *Profile) validate() error {
 				errs = append(errs, fmt.Errorf("%s: uri %q: scheme must be ipp, ipps, http or https", where, d.URI))
 			}
 		default:
-			errs = append(errs, fmt.Errorf("%s: set usb (VID:PID) or uri", where))
+			errs = append(errs, fmt.Errorf("%s: set usb (VID:PID), uri or (fingerprint only) command", where))
 		}
 	}
 	return errors.Join(errs...)

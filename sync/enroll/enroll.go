@@ -16,7 +16,10 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"filippo.io/age"
 
@@ -40,6 +43,44 @@ type Bundle struct {
 	CertPEM   string `json:"cert_pem"`
 	KeyPEM    string `json:"key_pem"`
 	Recipient string `json:"recipient"`
+
+	// Letterhead is what the kit prints as the issuing authority, set once by the town hall.
+	Letterhead
+}
+
+// Letterhead is the issuing authority as printed on certificates. Every field is optional: a
+// kit without one prints none (and no line starting with ", den").
+type Letterhead struct {
+	AuthorityName    string `json:"authority_name,omitempty"`    // "Stadt Musterstadt – Bürgeramt"
+	AuthorityAddress string `json:"authority_address,omitempty"` // "Marktplatz 1, 12345 Musterstadt"
+	Place            string `json:"place,omitempty"`             // place of issue: "Musterstadt"
+}
+
+// TrainingLetterhead is a training kit's letterhead: clearly marked values that no real
+// authority has, so no training print passes for an official one.
+var TrainingLetterhead = Letterhead{
+	AuthorityName:    "Übungskommune – Bürgeramt (Schulung)",
+	AuthorityAddress: "Übungsweg 1, 00000 Übungskommune",
+	Place:            "Übungskommune",
+}
+
+// maxLetterheadField bounds each letterhead value: one printed line.
+const maxLetterheadField = 120
+
+// Validate refuses letterhead values that cannot be printed on one line: too long, not
+// UTF-8, or with control characters.
+func (l Letterhead) Validate() error {
+	for _, f := range []struct{ name, v string }{
+		{"authority_name", l.AuthorityName}, {"authority_address", l.AuthorityAddress}, {"place", l.Place},
+	} {
+		if !utf8.ValidString(f.v) || utf8.RuneCountInString(f.v) > maxLetterheadField {
+			return fmt.Errorf("%s: want UTF-8 text of at most %d characters", f.name, maxLetterheadField)
+		}
+		if strings.ContainsFunc(f.v, unicode.IsControl) {
+			return fmt.Errorf("%s: control characters are not allowed", f.name)
+		}
+	}
+	return nil
 }
 
 // Parse decodes and validates a bundle: every key and certificate must parse, the certificate
@@ -72,6 +113,9 @@ func (b *Bundle) validate() error {
 		}
 	}
 	if _, err := b.AgeRecipient(); err != nil {
+		return err
+	}
+	if err := b.Letterhead.Validate(); err != nil {
 		return err
 	}
 	ca, err := b.ca()
@@ -281,6 +325,7 @@ func NewTraining(kitID string) (*Bundle, *age.X25519Identity, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	b.Letterhead = TrainingLetterhead
 	return b, id, nil
 }
 

@@ -3,6 +3,7 @@ package enroll
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,35 @@ func TestIssueParseRoundTrip(t *testing.T) {
 	assert.True(t, exp.After(time.Now().AddDate(1, 0, 0)))
 }
 
+// The letterhead travels in the bundle under its documented keys; a training bundle carries the
+// marked training values.
+func TestLetterheadInBundle(t *testing.T) {
+	b, _, err := NewTraining("kit-1")
+	require.NoError(t, err)
+	assert.Equal(t, TrainingLetterhead, b.Letterhead)
+	assert.Contains(t, b.AuthorityName, "Schulung")
+
+	b.Letterhead = Letterhead{AuthorityName: "Stadt Müßingen – Bürgeramt", AuthorityAddress: "Marktplatz 1, 12345 Müßingen", Place: "Müßingen"}
+	data, err := b.Marshal()
+	require.NoError(t, err)
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal(data, &raw))
+	assert.Equal(t, "Müßingen", raw["place"])
+	assert.Equal(t, "Stadt Müßingen – Bürgeramt", raw["authority_name"])
+	got, err := Parse(data)
+	require.NoError(t, err)
+	assert.Equal(t, b.Letterhead, got.Letterhead)
+
+	// Optional: a bundle without one (as written before) still parses, with none.
+	b.Letterhead = Letterhead{}
+	data, err = b.Marshal()
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), "place")
+	got, err = Parse(data)
+	require.NoError(t, err)
+	assert.Zero(t, got.Letterhead)
+}
+
 func TestParseRejects(t *testing.T) {
 	good, _, err := NewTraining("kit-1")
 	require.NoError(t, err)
@@ -60,6 +90,8 @@ func TestParseRejects(t *testing.T) {
 		{name: "key of another kit", mutate: func(b *Bundle) { b.KeyPEM = other.KeyPEM }, want: "does not carry"},
 		{name: "cert for another kit", mutate: func(b *Bundle) { b.KitID = "kit-9" }, want: "is for"},
 		{name: "garbage key", mutate: func(b *Bundle) { b.KeyPEM = "x" }, want: "key_pem"},
+		{name: "letterhead with newline", mutate: func(b *Bundle) { b.Place = "Muster\nstadt" }, want: "place"},
+		{name: "letterhead too long", mutate: func(b *Bundle) { b.AuthorityName = strings.Repeat("x", 121) }, want: "authority_name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

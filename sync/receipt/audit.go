@@ -14,6 +14,10 @@ type AuditEntry struct {
 	Hash     []byte    `json:"hash"`
 }
 
+// VersionHeader carries the kit's software version (koffer version) on its audit batches, so
+// the town hall's fleet view can show which kit runs what.
+const VersionHeader = "Koffer-Version"
+
 // AuditHead is how far the town hall holds a kit's audit log (0: nothing yet).
 type AuditHead struct {
 	LastSeq int64 `json:"last_seq"`

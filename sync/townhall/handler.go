@@ -298,6 +298,21 @@ func (c *commitHandler) terminate(ctx context.Context, uploadID string) {
 // maxAuditBatch bounds one POST /v1/audit.
 const maxAuditBatch = 1000
 
+// kitVersion is the version the kit sent with its audit batch: at most 64 printable ASCII
+// characters, anything else is dropped (a kit's version is shown, never trusted).
+func kitVersion(r *http.Request) string {
+	v := r.Header.Get(receipt.VersionHeader)
+	if len(v) > 64 {
+		return ""
+	}
+	for _, c := range v {
+		if c < '!' || c > '~' {
+			return ""
+		}
+	}
+	return v
+}
+
 func (t *Townhall) getAudit(w http.ResponseWriter, r *http.Request) {
 	last, _, err := t.db.auditHead(r.Context(), callerKit(r).ID)
 	if err != nil {
@@ -318,7 +333,7 @@ func (t *Townhall) postAudit(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, receipt.CodeBadRequest, "body must be a JSON array of at most 1000 audit entries")
 		return
 	}
-	last, err := t.db.addAudit(r.Context(), callerKit(r).ID, entries)
+	last, err := t.db.addAudit(r.Context(), callerKit(r).ID, entries, kitVersion(r))
 	if errors.Is(err, errAuditGap) {
 		problem(w, http.StatusConflict, receipt.CodeAuditGap, "batch does not continue the stored chain")
 		return

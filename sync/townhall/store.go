@@ -315,7 +315,7 @@ var errAuditGap = errors.New("audit batch does not continue the chain")
 // addAudit appends entries that must continue the stored chain: consecutive sequence numbers
 // from the last stored one, each linked to its predecessor's hash. Entries already stored
 // (a batch sent twice) are skipped if they are identical.
-func (s *store) addAudit(ctx context.Context, kitID string, entries []auditEntry) (int64, error) {
+func (s *store) addAudit(ctx context.Context, kitID string, entries []auditEntry, version string) (int64, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("add audit: %w", err)
@@ -344,6 +344,11 @@ func (s *store) addAudit(ctx context.Context, kitID string, entries []auditEntry
 			return 0, fmt.Errorf("add audit: %w", err)
 		}
 		last, prev = e.Seq, e.Hash
+	}
+	if version != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE kits SET version = ? WHERE id = ?`, version, kitID); err != nil {
+			return 0, fmt.Errorf("add audit: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("add audit: %w", err)

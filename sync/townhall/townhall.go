@@ -246,13 +246,27 @@ func (t *Townhall) ServerTLS(hostnames ...string) (*tls.Config, error) {
 	}, nil
 }
 
+// KitOptions are the optional values of a kit's enrollment bundle.
+type KitOptions struct {
+	Letterhead enroll.Letterhead // printed by the kit as the issuing authority
+}
+
 // AddKit enrolls a kit: issues its key and client certificate, records its public key, and
-// returns the bundle for `koffer init --enroll`. url is how the kit reaches this town hall.
-func (t *Townhall) AddKit(ctx context.Context, kitID, url string) (*enroll.Bundle, error) {
+// returns the bundle for `koffer init --enroll`. url is how the kit reaches this town hall;
+// opts (at most one) carries the letterhead the bundle takes to the kit.
+func (t *Townhall) AddKit(ctx context.Context, kitID, url string, opts ...KitOptions) (*enroll.Bundle, error) {
+	var o KitOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if err := o.Letterhead.Validate(); err != nil {
+		return nil, fmt.Errorf("letterhead: %w", err)
+	}
 	b, err := t.ca.Issue(kitID, url, t.Recipient(), t.now())
 	if err != nil {
 		return nil, err
 	}
+	b.Letterhead = o.Letterhead
 	pub, err := b.PublicKey()
 	if err != nil {
 		return nil, err
@@ -287,6 +301,15 @@ func (t *Townhall) Inbox(ctx context.Context) ([]InboxEntry, error) {
 			Receipt: c.Number, Size: c.Size, SHA256: c.SHA256})
 	}
 	return out, nil
+}
+
+// KitVersion is the software version a kit last sent with its audit log ("" before that).
+func (t *Townhall) KitVersion(ctx context.Context, kitID string) (string, error) {
+	var v string
+	if err := t.db.db.QueryRowContext(ctx, `SELECT version FROM kits WHERE id = ?`, kitID).Scan(&v); err != nil {
+		return "", fmt.Errorf("kit version: %w", err)
+	}
+	return v, nil
 }
 
 // AuditLog returns the audit entries a kit has sent, in order.

@@ -490,7 +490,7 @@ func TestAuditGoesUpInBatches(t *testing.T) {
 	e := newEnv(t)
 	log := &chainLog{}
 	log.add(1200)
-	u := e.uplink(func(o *uplink.Options) { o.Audit = log; o.VisitInterval = time.Hour })
+	u := e.uplink(func(o *uplink.Options) { o.Audit = log; o.VisitInterval = time.Hour; o.Version = "1.4.0" })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
@@ -509,6 +509,9 @@ func TestAuditGoesUpInBatches(t *testing.T) {
 	got, err := th.AuditLog(context.Background(), "kit-1")
 	require.NoError(t, err)
 	assert.Equal(t, log.entries[1206].Hash, got[1206].Hash)
+	v, err := th.KitVersion(context.Background(), "kit-1")
+	require.NoError(t, err)
+	assert.Equal(t, "1.4.0", v, "the kit's version came with its audit batches")
 }
 
 func waitFor(t *testing.T, cond func() bool) {

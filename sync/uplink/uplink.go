@@ -126,6 +126,8 @@ type Options struct {
 	VisitInterval time.Duration
 	// Transport overrides the HTTP transport (it must present the kit certificate).
 	Transport http.RoundTripper
+	// Version is the kit's software version, sent with the audit batches.
+	Version string
 }
 
 // State is the uplink as `koffer status` shows it.
@@ -750,6 +752,9 @@ func (u *Uplink) doJSON(ctx context.Context, method, p string, in, out any) erro
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if u.opts.Version != "" {
+		req.Header.Set(receipt.VersionHeader, u.opts.Version)
+	}
 	resp, err := u.http.Do(req)
 	if err != nil {
 		return err

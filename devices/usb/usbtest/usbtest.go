@@ -112,15 +112,28 @@ func RunUnderUmockdev(t *testing.T, dir, test string, env ...string) string {
 	bins := peer.Need(t, "umockdev-run")
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bins[0],
-		"-d", filepath.Join(dir, "device"),
-		"-p", SysfsPath(t, filepath.Join(dir, "device"))+"="+filepath.Join(dir, "capture.pcapng"),
-		"--", os.Args[0], "-test.run", "^"+test+"$", "-test.v", "-test.count=1", "-test.timeout=90s")
+	cmd := exec.CommandContext(ctx, bins[0], append(replayArgs(t, dir),
+		os.Args[0], "-test.run", "^"+test+"$", "-test.v", "-test.count=1", "-test.timeout=90s")...)
 	cmd.Env = append(os.Environ(), append([]string{ChildEnv + "=1"}, env...)...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "child under umockdev-run failed:\n%s", out)
 	require.Contains(t, string(out), "--- PASS: "+test, "child did not run:\n%s", out)
 	return string(out)
+}
+
+// replayArgs are umockdev-run's arguments replaying the recording in dir, up to the "--".
+func replayArgs(t testing.TB, dir string) []string {
+	return []string{"-d", filepath.Join(dir, "device"),
+		"-p", SysfsPath(t, filepath.Join(dir, "device")) + "=" + filepath.Join(dir, "capture.pcapng"), "--"}
+}
+
+// Command returns program with args to run under umockdev-run replaying the recording in dir:
+// for a long-running process (the agent) that the caller starts and ends. It skips, or fails
+// where peers are required, without umockdev-run.
+func Command(t testing.TB, dir, program string, args ...string) *exec.Cmd {
+	t.Helper()
+	bins := peer.Need(t, "umockdev-run")
+	return exec.Command(bins[0], append(append(replayArgs(t, dir), program), args...)...)
 }
 
 // ImageSpan is the recorded device's own time to deliver an image: from the first submitted
