@@ -13,6 +13,7 @@ import (
 
 	"koffer/agent/keys/creds"
 	"koffer/agent/keys/tpm"
+	"koffer/sync/enroll"
 )
 
 // How the kit key is kept at rest (Kit.Protection).
@@ -55,42 +56,72 @@ func SaveKitProtected(dir string, k *Kit, p Protection) error {
 	if _, err := os.Stat(filepath.Join(dir, BundleFile)); err == nil {
 		return fmt.Errorf("save kit: %s already exists: this kit is initialised", filepath.Join(dir, BundleFile))
 	}
-	sk, err := k.Bundle.SigningKey()
-	if err != nil {
+	if err := wrapKey(dir, k.Bundle, p); err != nil {
 		return fmt.Errorf("save kit: %w", err)
-	}
-	seed := sk.Seed()
-	defer clear(seed)
-	switch {
-	case p.TPM != "":
-		t, err := tpm.Open(p.TPM)
-		if err != nil {
-			return fmt.Errorf("save kit: %w", err)
-		}
-		blob, err := t.Seal(seed)
-		_ = t.Close()
-		if err != nil {
-			return fmt.Errorf("save kit: %w", err)
-		}
-		b, err := json.Marshal(tpmKey{Version: 1, TPM: p.TPM, Blob: blob})
-		if err != nil {
-			return err
-		}
-		if err := writeSecret(dir, TPMKeyFile, b); err != nil {
-			return fmt.Errorf("save kit: %w", err)
-		}
-	default:
-		cred, err := creds.Encrypt(context.Background(), CredName, seed)
-		if err != nil {
-			return fmt.Errorf("save kit: %w", err)
-		}
-		if err := writeSecret(dir, CredKeyFile, cred); err != nil {
-			return fmt.Errorf("save kit: %w", err)
-		}
 	}
 	bare := *k.Bundle
 	bare.KeyPEM = ""
 	return SaveKit(dir, &Kit{Bundle: &bare, Training: k.Training, TownHall: k.TownHall})
+}
+
+// ProtectKit wraps the key of a kit that keeps it in kit.json (initialised before wrapping
+// existed, or without a TPM then) as p says, and rewrites kit.json without it. Old copies of
+// kit.json (backups, the disk's free blocks) still hold the key: disk encryption covers those.
+func ProtectKit(dir string, p Protection) error {
+	if p == (Protection{}) {
+		return errors.New("protect kit key: no TPM or systemd credential chosen")
+	}
+	k, err := LoadKit(dir)
+	if err != nil {
+		return fmt.Errorf("protect kit key: %w", err)
+	}
+	if k.Protection != ProtectNone {
+		return fmt.Errorf("protect kit key: already wrapped (%s)", k.Protection)
+	}
+	if err := wrapKey(dir, k.Bundle, p); err != nil {
+		return fmt.Errorf("protect kit key: %w", err)
+	}
+	bare := *k.Bundle
+	bare.KeyPEM = ""
+	b, err := bare.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := writeSecret(dir, BundleFile, b); err != nil {
+		return fmt.Errorf("protect kit key: %w", err)
+	}
+	return nil
+}
+
+// wrapKey seals the seed of b's key as p says into its file beside kit.json.
+func wrapKey(dir string, b *enroll.Bundle, p Protection) error {
+	sk, err := b.SigningKey()
+	if err != nil {
+		return err
+	}
+	seed := sk.Seed()
+	defer clear(seed)
+	if p.TPM != "" {
+		t, err := tpm.Open(p.TPM)
+		if err != nil {
+			return err
+		}
+		blob, err := t.Seal(seed)
+		_ = t.Close()
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(tpmKey{Version: 1, TPM: p.TPM, Blob: blob})
+		if err != nil {
+			return err
+		}
+		return writeSecret(dir, TPMKeyFile, raw)
+	}
+	cred, err := creds.Encrypt(context.Background(), CredName, seed)
+	if err != nil {
+		return err
+	}
+	return writeSecret(dir, CredKeyFile, cred)
 }
 
 // AutoProtection picks the strongest protection this machine offers: its TPM, else a

@@ -100,3 +100,22 @@ func BenchmarkLoadKit(b *testing.B) {
 		})
 	}
 }
+
+// TestProtectKit: a kit whose key lies in kit.json gets it sealed by the TPM in place; the
+// same key comes back, and a second ProtectKit refuses.
+func TestProtectKit(t *testing.T) {
+	addr := tpmtest.Start(t)
+	b, _, err := enroll.NewTraining("kit-1")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, keys.SaveKit(dir, &keys.Kit{Bundle: b}))
+	assert.Error(t, keys.ProtectKit(dir, keys.Protection{}), "a protection must be chosen")
+
+	require.NoError(t, keys.ProtectKit(dir, keys.Protection{TPM: addr}))
+	assertNoKeyOnDisk(t, dir, b)
+	k, err := keys.LoadKit(dir)
+	require.NoError(t, err)
+	assert.Equal(t, keys.ProtectTPM, k.Protection)
+	assert.Equal(t, b.KeyPEM, k.Bundle.KeyPEM)
+	assert.ErrorContains(t, keys.ProtectKit(dir, keys.Protection{TPM: addr}), "already wrapped")
+}

@@ -23,6 +23,8 @@ type initOptions struct {
 	// KeyProtection is how the kit key is kept at rest: auto, tpm, systemd-creds or none.
 	KeyProtection string
 	TPM           string // TPM address for tpm (a device, or tcp:HOST:PORT for swtpm)
+	// ProtectKey wraps the key of an initialised kit that keeps it in kit.json.
+	ProtectKey bool
 }
 
 func newInitCmd(f *factory, runF func(*initOptions) error) *cobra.Command {
@@ -40,12 +42,13 @@ demos: its packets can be opened with DIR/training-townhall.key.
 The kit key (TLS identity, packet signatures) is sealed to the TPM 2.0 when the machine
 has one, else kept as a systemd credential, else left in kit.json (koffer doctor warns);
 --key-protection chooses explicitly. Training kits keep theirs in kit.json unless asked.
-See docs/security.md.`,
+With --protect-key an initialised kit whose key lies in kit.json gets it wrapped in
+place. See docs/security.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ctx = cmd.Context()
-			if (opts.Enroll == "") == !opts.Training {
-				return &flagError{errors.New("give exactly one of --enroll FILE or --training")}
+			if n := btoi(opts.Enroll != "") + btoi(opts.Training) + btoi(opts.ProtectKey); n != 1 {
+				return &flagError{errors.New("give exactly one of --enroll FILE, --training or --protect-key")}
 			}
 			switch opts.KeyProtection {
 			case "auto", "tpm", "systemd-creds", "none":
@@ -62,11 +65,30 @@ See docs/security.md.`,
 	cmd.Flags().BoolVar(&opts.Training, "training", false, "make a training kit with its own throwaway town hall")
 	cmd.Flags().StringVar(&opts.KeyProtection, "key-protection", "auto", "kit key at rest: auto, tpm, systemd-creds or none")
 	cmd.Flags().StringVar(&opts.TPM, "tpm", keys.DefaultTPM, "TPM for --key-protection tpm (device, or tcp:HOST:PORT)")
+	cmd.Flags().BoolVar(&opts.ProtectKey, "protect-key", false, "wrap the key of this initialised kit, which lies in kit.json")
 	return cmd
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func initRun(opts *initOptions) error {
 	dir := opts.f.DataDir
+	if opts.ProtectKey {
+		prot := keyProtection(opts)
+		if opts.KeyProtection == "auto" {
+			prot = keys.AutoProtection()
+		}
+		if err := keys.ProtectKit(dir, prot); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.f.Out, "kit key in %s wrapped (%s); old copies of %s (backups) still hold it\n", dir, protectionName(prot), keys.BundleFile)
+		return nil
+	}
 	var kit *keys.Kit
 	if opts.Training {
 		k, err := newTrainingKit()

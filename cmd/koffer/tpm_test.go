@@ -105,3 +105,25 @@ func TestTPMWrappedKitKey(t *testing.T) {
 		assert.NoError(t, err, "signed with the unsealed kit key")
 	}
 }
+
+// TestInitProtectKey: koffer init --protect-key seals the key of a kit that kept it in
+// kit.json, and the kit still loads with the same key.
+func TestInitProtectKey(t *testing.T) {
+	tpmAddr := tpmtest.Start(t)
+	f, out, errOut := dataFactory(t)
+	bundle := writeBundle(t)
+	require.Equal(t, exitOK, run(t.Context(), []string{"init", "--enroll", bundle, "--key-protection", "none"}, f), errOut.String())
+	before, err := keys.LoadKit(f.DataDir)
+	require.NoError(t, err)
+	require.Equal(t, keys.ProtectNone, before.Protection)
+
+	require.Equal(t, exitOK, run(t.Context(), []string{"init", "--protect-key", "--key-protection", "tpm", "--tpm", tpmAddr}, f), errOut.String())
+	assert.Contains(t, out.String(), "wrapped (tpm2)")
+	assertKitKeyNotOnDisk(t, f.DataDir, before.Bundle)
+	after, err := keys.LoadKit(f.DataDir)
+	require.NoError(t, err)
+	assert.Equal(t, keys.ProtectTPM, after.Protection)
+	assert.Equal(t, before.Bundle.KeyPEM, after.Bundle.KeyPEM)
+	assert.Equal(t, exitError, run(t.Context(), []string{"init", "--protect-key", "--key-protection", "tpm", "--tpm", tpmAddr}, f), "already wrapped")
+	assert.Equal(t, exitUsage, run(t.Context(), []string{"init", "--protect-key", "--training"}, f))
+}
