@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/agent/cases"
 	"koffer/agent/keys"
 	"koffer/sync/enroll"
 	"koffer/sync/townhall"
@@ -27,7 +28,8 @@ import (
 // TestStolenKitFile: a thief holds a copy of the data directory (kit.json with its key in
 // clear, as on a machine without TPM or systemd-creds) and no passphrase. The visit packs the
 // kit received are gone from the town hall; a pack still waiting there does not open with
-// anything in the directory; no name of a citizen is in any file; the thief cannot redirect
+// anything in the directory; no name or birth date of a citizen (visit packs, a draft) is in
+// any file; the thief cannot redirect
 // later packs to a key of theirs; and a certificate with the kit's name but not its enrolled
 // key is refused. (Revocation of the stolen kit's current certificate is the town hall's
 // revoked_at work, not tested here.)
@@ -62,6 +64,15 @@ func TestStolenKitFile(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx) }()
 	require.NoError(t, a.Login(t.Context(), "mmeier", []byte("richtige Passphrase")))
+	// A draft in progress holds a citizen's data too.
+	var cf cases.File
+	require.NoError(t, json.Unmarshal(request(t, "wohnsitzanmeldung").Case, &cf))
+	require.NotEmpty(t, cf.Person.FamilyName)
+	draft, err := a.StartDraft(t.Context(), cases.Wohnsitzanmeldung, "1")
+	require.NoError(t, err)
+	person, err := json.Marshal(cf.Person)
+	require.NoError(t, err)
+	require.NoError(t, a.SaveDraftStep(t.Context(), draft, StepPerson, person))
 
 	// The first sync after the login registers the visit key; then a pack can be sealed.
 	raw, err := os.ReadFile("../testdata/visits/2026-11-24.json")
@@ -98,7 +109,7 @@ func TestStolenKitFile(t *testing.T) {
 		return err
 	}))
 	for name, b := range loot {
-		for _, personal := range []string{"Fiktiva", "Hedwig", "1938-04-17", "Abendrot"} {
+		for _, personal := range []string{"Fiktiva", "Hedwig", "1938-04-17", "Abendrot", cf.Person.FamilyName, cf.Person.BirthDate} {
 			assert.NotContains(t, string(b), personal, "%s reveals a citizen", name)
 		}
 	}
