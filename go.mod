@@ -12,6 +12,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/esimov/pigo v1.4.6
+	github.com/google/go-tpm v0.9.5
 	github.com/google/gousb v1.1.3
 	github.com/google/uuid v1.6.0
 	github.com/pdfcpu/pdfcpu v0.15.0

@@ -315,6 +315,11 @@ func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error
 		return err
 	}
 	if aead, err := k.AEAD(); err == nil {
+		// The visit key is made with the first login: the town hall learns its recipient
+		// at the next sync and seals packs to it from then on.
+		if _, err := keys.EnsureVisitKey(a.opts.DataDir, aead); err != nil {
+			a.log.Warn("visitKeyFailed", "err", err)
+		}
 		a.storePendingVisits(ctx, aead)
 	}
 	return nil
@@ -356,7 +361,8 @@ func (a *Agent) DataKey() (cipher.AEAD, error) {
 }
 
 // janitor purges delivered cases once KeepDelivered has passed (their packet and fingerprints
-// went at delivery; this removes the rest), at start and then every ten minutes.
+// went at delivery; this removes the rest) and visit packs whose day is over, at start and
+// then every ten minutes.
 func (a *Agent) janitor(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -365,6 +371,11 @@ func (a *Agent) janitor(ctx context.Context) {
 			a.log.Warn("purgeFailed", "err", err)
 		} else if n > 0 {
 			a.log.Info("casesPurged", "count", n)
+		}
+		if n, err := a.PurgeVisits(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("visitPurgeFailed", "err", err)
+		} else if n > 0 {
+			a.log.Info("visitPacksPurged", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -5,9 +5,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,11 +21,20 @@ import (
 	"koffer/sync/enroll"
 )
 
+// testCAs holds the CA of each newTestAgent kit by data directory: tests sign visit packs as
+// its town hall would (enroll.NewTraining throws the CA away).
+var testCAs sync.Map
+
 func newTestAgent(tb testing.TB, opts Options) *Agent {
 	tb.Helper()
 	dir := tb.TempDir()
-	b, id, err := enroll.NewTraining("kit-test")
+	ca, err := enroll.NewCA("koffer training CA", time.Now())
 	require.NoError(tb, err)
+	id, err := age.GenerateX25519Identity()
+	require.NoError(tb, err)
+	b, err := ca.Issue("kit-test", "", id.Recipient().String(), time.Now())
+	require.NoError(tb, err)
+	testCAs.Store(dir, ca)
 	require.NoError(tb, keys.SaveKit(dir, &keys.Kit{Bundle: b, Training: true, TownHall: id.String()}))
 	opts.DataDir = dir
 	opts.Training = true

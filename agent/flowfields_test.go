@@ -79,7 +79,8 @@ func TestFlowFieldsReachPacket(t *testing.T) {
 			var p string
 			if flow.Service == web.Meldebescheinigung {
 				// Printed from the register extract of a visit pack only.
-				require.NoError(t, a.StoreVisitPack(t.Context(), "pack-1", sealTodaysPack(t, a)))
+				_, err := a.StoreVisitPack(t.Context(), "pack-1", sealTodaysPack(t, a))
+				require.NoError(t, err)
 				r := u.do(http.MethodPost, "/vorgang", url.Values{"service": {string(flow.Service)}, "visit": {"pack-1/termin-1"}})
 				require.Equal(t, http.StatusSeeOther, r.status)
 				p = u.do(http.MethodGet, r.location, nil).location

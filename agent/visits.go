@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"koffer/agent/casework"
+	"koffer/agent/keys"
 	"koffer/store"
+	"koffer/sync/receipt"
 	"koffer/sync/uplink"
 	"koffer/sync/visit"
 )
@@ -17,7 +20,8 @@ import (
 var _ uplink.VisitSink = (*Agent)(nil)
 
 // pendingVisits holds packs fetched while no caseworker was logged in: still sealed to the
-// kit's key and in memory only, they are stored encrypted with the data key at the next login.
+// kit's visit key (which the data key opens) and in memory only, they are verified and stored
+// encrypted with the data key at the next login. The town hall keeps them until then.
 type pendingVisits struct {
 	mu     sync.Mutex
 	sealed map[string][]byte
@@ -40,35 +44,49 @@ func (p *pendingVisits) take() map[string][]byte {
 	return s
 }
 
+// VisitRecipient implements uplink.VisitSink: the kit's visit-pack recipient, "" until the
+// first login made the visit key.
+func (a *Agent) VisitRecipient() (string, error) { return keys.VisitRecipient(a.opts.DataDir) }
+
 // StoreVisitPack implements uplink.VisitSink: a pack the kit has not stored yet is opened,
-// checked and stored encrypted with the data key, or kept sealed until a caseworker logs in.
-func (a *Agent) StoreVisitPack(ctx context.Context, id string, sealed []byte) error {
+// its town hall signature checked, and stored encrypted with the data key (stored), or kept
+// sealed in memory until a caseworker logs in (not stored yet).
+func (a *Agent) StoreVisitPack(ctx context.Context, id string, sealed []byte) (bool, error) {
 	packs, err := a.store.VisitPacks(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, p := range packs {
 		if p.ID == id {
-			return nil
+			return true, nil
 		}
 	}
 	key, err := a.unlockedKey()
 	if errors.Is(err, store.ErrNoKey) {
 		a.pending.put(id, sealed)
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	return a.putVisitPack(ctx, key, id, sealed)
+	if err := a.putVisitPack(ctx, key, id, sealed); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
+// putVisitPack opens a pack with the visit key and stores it only if the town hall signed it
+// for this kit (visit.Open checks against the pinned CA).
 func (a *Agent) putVisitPack(ctx context.Context, key cipher.AEAD, id string, sealed []byte) error {
-	sk, err := a.kit.Bundle.SigningKey()
+	ident, err := keys.OpenVisitKey(a.opts.DataDir, key)
 	if err != nil {
 		return err
 	}
-	p, raw, err := visit.Open(sealed, sk)
+	ca, err := receipt.ParseCA(a.kit.Bundle.CAPEM)
+	if err != nil {
+		return err
+	}
+	p, raw, err := visit.Open(sealed, a.kit.Bundle.KitID, ident, ca, a.now())
 	if err != nil {
 		return err
 	}
@@ -86,6 +104,24 @@ func (a *Agent) storePendingVisits(ctx context.Context, key cipher.AEAD) {
 			a.log.Warn("visitPackRefused", "visitPack", id, "err", err)
 		}
 	}
+}
+
+// PurgeVisits deletes the stored packs whose visit day is over (the kit's local date).
+func (a *Agent) PurgeVisits(ctx context.Context) (int, error) {
+	packs, err := a.store.VisitPacks(ctx)
+	if err != nil {
+		return 0, err
+	}
+	today, n := a.now().Format(time.DateOnly), 0
+	for _, p := range packs {
+		if p.VisitDate < today {
+			if err := a.store.DeleteVisitPack(ctx, p.ID); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Visits returns the appointments of day (YYYY-MM-DD) from the stored packs, each with its

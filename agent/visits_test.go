@@ -7,11 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"koffer/agent/web"
-	"koffer/sync/townhall"
+	"koffer/sync/enroll"
+	"koffer/sync/receipt"
+	"koffer/sync/visit"
 )
 
 // sealTodaysPack seals the example visit pack, moved to today, as the town hall would for
@@ -21,9 +24,23 @@ func sealTodaysPack(t *testing.T, a *Agent) []byte {
 	raw, err := os.ReadFile("../testdata/visits/2026-11-24.json")
 	require.NoError(t, err)
 	raw = []byte(strings.Replace(string(raw), `"date": "2026-11-24"`, `"date": "`+a.now().Format("2006-01-02")+`"`, 1))
-	pub, err := a.kit.Bundle.PublicKey()
+	return signAndSeal(t, a, a.kit.Bundle.KitID, raw)
+}
+
+// signAndSeal signs raw for kitID with a receipt key of the kit's CA and seals it to the
+// kit's visit key, as the town hall does.
+func signAndSeal(t *testing.T, a *Agent, kitID string, raw []byte) []byte {
+	t.Helper()
+	ca, ok := testCAs.Load(a.opts.DataDir)
+	require.True(t, ok, "a kit of newTestAgent")
+	s, err := receipt.NewSigner(ca.(*enroll.CA).Cert, ca.(*enroll.CA).Key, a.now())
 	require.NoError(t, err)
-	sealed, err := townhall.SealForKit(pub, raw)
+	rs, err := a.VisitRecipient()
+	require.NoError(t, err)
+	require.NotEmpty(t, rs, "the visit key is made at the first login")
+	r, err := age.ParseX25519Recipient(rs)
+	require.NoError(t, err)
+	sealed, _, err := visit.Seal(raw, kitID, s, r)
 	require.NoError(t, err)
 	return sealed
 }
@@ -33,7 +50,9 @@ func sealTodaysPack(t *testing.T, a *Agent) []byte {
 func TestVisitPackWaitsForLogin(t *testing.T) {
 	a, _, _ := newUI(t)
 	a.Logout()
-	require.NoError(t, a.StoreVisitPack(t.Context(), "pack-1", sealTodaysPack(t, a)))
+	stored, err := a.StoreVisitPack(t.Context(), "pack-1", sealTodaysPack(t, a))
+	require.NoError(t, err)
+	assert.False(t, stored, "not acknowledged while it waits")
 	packs, err := a.Store().VisitPacks(t.Context())
 	require.NoError(t, err)
 	assert.Empty(t, packs, "nothing stored without the data key")
@@ -47,8 +66,11 @@ func TestVisitPackWaitsForLogin(t *testing.T) {
 	require.Len(t, visits, 2)
 	assert.Equal(t, "pack-1/termin-1", visits[0].ID)
 
-	require.NoError(t, a.StoreVisitPack(t.Context(), "pack-1", []byte("garbage")), "a known pack is not opened again")
-	assert.Error(t, a.StoreVisitPack(t.Context(), "pack-2", []byte("garbage")), "a pack that does not open is refused")
+	stored, err = a.StoreVisitPack(t.Context(), "pack-1", []byte("garbage"))
+	require.NoError(t, err, "a known pack is not opened again")
+	assert.True(t, stored, "a known pack is acknowledged again")
+	_, err = a.StoreVisitPack(t.Context(), "pack-2", []byte("garbage"))
+	assert.Error(t, err, "a pack that does not open is refused")
 }
 
 // TestWebUIMeldebescheinigungFromVisitPack: the start page lists the day's appointments, a
@@ -56,7 +78,8 @@ func TestVisitPackWaitsForLogin(t *testing.T) {
 // extract; without a visit it is refused with a German explanation.
 func TestWebUIMeldebescheinigungFromVisitPack(t *testing.T) {
 	a, pr, u := newUI(t)
-	require.NoError(t, a.StoreVisitPack(t.Context(), "pack-1", sealTodaysPack(t, a)))
+	_, err := a.StoreVisitPack(t.Context(), "pack-1", sealTodaysPack(t, a))
+	require.NoError(t, err)
 
 	start := u.do(http.MethodGet, "/", nil)
 	assert.Contains(t, start.body, "09:30 Uhr · Hedwig Ottilie Fiktiva")

@@ -171,6 +171,14 @@ func (k *Keys) Run(context.Context) Result {
 	if kit.Training {
 		mode = "training"
 	}
+	if !kit.Training && kit.Protection == keys.ProtectNone {
+		return warn(fmt.Sprintf("kit %s (%s, key in %s)", kit.Bundle.KitID, mode, keys.BundleFile), "keys.unprotected",
+			"Der Schlüssel des Koffers ist nur durch die Festplattenverschlüsselung geschützt. Bitte die Technik rufen.",
+			"The kit key lies in kit.json, protected by disk encryption only: re-enrol on a machine with a TPM 2.0 or systemd-creds (docs/security.md).")
+	}
+	if kit.Protection != keys.ProtectNone {
+		mode += ", key: " + kit.Protection
+	}
 	return ok(fmt.Sprintf("kit %s (%s)", kit.Bundle.KitID, mode))
 }
 

@@ -15,6 +15,7 @@ import (
 	"koffer/devices"
 	"koffer/devices/fingerprint"
 	"koffer/devices/fingerprint/usbreader"
+	"koffer/devices/peer"
 	"koffer/store"
 	"koffer/sync/enroll"
 )
@@ -239,4 +240,23 @@ func TestFingerprint(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKeysWarnsOnUnprotectedKitKey: an enrolled kit whose key lies in kit.json is a warning;
+// one sealed by a systemd credential is fine.
+func TestKeysWarnsOnUnprotectedKitKey(t *testing.T) {
+	b, _, err := enroll.NewTraining("kit-1")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, keys.SaveKit(dir, &keys.Kit{Bundle: b}))
+	r := (&Keys{Dir: dir}).Run(t.Context())
+	assert.Equal(t, Warn, r.Status)
+	assert.Equal(t, "keys.unprotected", r.Code)
+
+	peer.Need(t, "systemd-creds")
+	dir = t.TempDir()
+	require.NoError(t, keys.SaveKitProtected(dir, &keys.Kit{Bundle: b}, keys.Protection{Creds: true}))
+	r = (&Keys{Dir: dir}).Run(t.Context())
+	assert.Equal(t, OK, r.Status, r.Value)
+	assert.Contains(t, r.Value, "key: systemd-creds")
 }

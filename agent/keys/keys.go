@@ -1,6 +1,8 @@
 // Package keys holds the kit's secrets: the data key that encrypts drafts and visit packs,
-// wrapped for each caseworker by a key derived from their passphrase with argon2id, and the
-// kit's enrollment (signing key, town hall recipient, TLS identity) on disk.
+// wrapped for each caseworker by a key derived from their passphrase with argon2id; the
+// visit-pack identity, wrapped by the data key; and the kit's enrollment (signing key, town
+// hall recipient, TLS identity) on disk, its signing key sealed to the TPM or a systemd
+// credential where the machine has one (see docs/security.md).
 package keys
 
 import (
@@ -133,6 +135,9 @@ type Kit struct {
 	Bundle   *enroll.Bundle
 	Training bool   // a training kit: its "town hall" is a throwaway identity on this disk
 	TownHall string // training only: the age identity that opens this kit's packets
+	// Protection is how the kit key was kept at rest (ProtectNone, ProtectTPM, ProtectCreds);
+	// set by LoadKit.
+	Protection string
 }
 
 // SaveKit writes the bundle (and for training kits the fake town hall identity) to dir,
@@ -165,11 +170,22 @@ func LoadKit(dir string) (*Kit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load kit: %w", err)
 	}
+	how := ProtectNone
+	var bare enroll.Bundle
+	if err := json.Unmarshal(b, &bare); err == nil && bare.KeyPEM == "" {
+		// The key is wrapped beside kit.json (SaveKitProtected): unwrap it into memory only.
+		if bare.KeyPEM, how, err = unwrapKitKey(dir); err != nil {
+			return nil, fmt.Errorf("load kit: %w", err)
+		}
+		if b, err = json.Marshal(bare); err != nil {
+			return nil, fmt.Errorf("load kit: %w", err)
+		}
+	}
 	bundle, err := enroll.Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("load kit: %w", err)
 	}
-	k := &Kit{Bundle: bundle}
+	k := &Kit{Bundle: bundle, Protection: how}
 	if id, err := os.ReadFile(filepath.Join(dir, TrainingFile)); err == nil {
 		k.Training = true
 		k.TownHall = string(trimNL(id))

@@ -20,6 +20,7 @@ import (
 	"koffer/agent/doctor"
 	"koffer/agent/doctor/doctortest"
 	"koffer/agent/keys"
+	"koffer/agent/keys/tpm/tpmtest"
 	"koffer/devices/fingerprint/usbreader"
 	"koffer/devices/ipp"
 	"koffer/devices/usb"
@@ -251,7 +252,8 @@ func TestDevicesCommand(t *testing.T) {
 	})
 }
 
-// enrolledKit initialises an enrolled (not training) kit in dir whose town hall is url.
+// enrolledKit initialises an enrolled (not training) kit in dir whose town hall is url, its
+// key sealed by a TPM (swtpm) as on a healthy kit.
 func enrolledKit(t *testing.T, dir string, ca *enroll.CA, url string) {
 	t.Helper()
 	id, err := age.GenerateX25519Identity()
@@ -259,7 +261,7 @@ func enrolledKit(t *testing.T, dir string, ca *enroll.CA, url string) {
 	b, err := ca.Issue("kit-042", url, id.Recipient().String(), time.Now())
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(dir, 0o700))
-	require.NoError(t, keys.SaveKit(dir, &keys.Kit{Bundle: b}))
+	require.NoError(t, keys.SaveKitProtected(dir, &keys.Kit{Bundle: b}, keys.Protection{TPM: tpmtest.Start(t)}))
 	st, err := store.Open(t.Context(), dir, store.Options{})
 	require.NoError(t, err)
 	require.NoError(t, st.Close())

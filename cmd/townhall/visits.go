@@ -63,6 +63,6 @@ func visitsAddRun(opts *visitsAddOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.f.Out, "visit pack %s sealed for kit %s\n", id, opts.kit)
+	fmt.Fprintf(opts.f.Out, "visit pack %s signed and sealed for kit %s; deleted here once the kit stored it, or after its day\n", id, opts.kit)
 	return nil
 }

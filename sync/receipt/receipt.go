@@ -9,16 +9,25 @@
 // The signature covers a domain string and the payload bytes exactly as sent, so nobody has to
 // re-encode JSON to check it. The certificate is the town hall's receipt key, issued by the CA
 // that the kit pins from its enrollment bundle; so the kit needs nothing beyond the bundle.
+//
+// The same key and envelope sign other documents of the town hall (visit packs) through
+// SignPayload and VerifyPayload, each under its own domain string, so a signature made for one
+// kind of document never verifies as another.
 package receipt
 
 import (
+	"crypto"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
+	"strings"
 	"time"
 )
 
@@ -28,7 +37,8 @@ const Version = 1
 // maxReceipt bounds what Verify accepts: a receipt is well under a kilobyte plus a certificate.
 const maxReceipt = 16 << 10
 
-const sigDomain = "koffer receipt signature v1\x00"
+// Domain is the domain string of receipts (SignPayload, VerifyPayload).
+const Domain = "koffer receipt signature v1"
 
 // SignerName is the common name of the certificate of a town hall's receipt key.
 const SignerName = "koffer town hall receipts"
@@ -81,6 +91,33 @@ type Signer struct {
 	Cert *x509.Certificate
 }
 
+// NewSigner makes a fresh receipt key and its certificate, issued by ca (signed with caKey)
+// with the receipt usage, valid for ten years from now.
+func NewSigner(ca *x509.Certificate, caKey crypto.Signer, now time.Time) (*Signer, error) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: n,
+		Subject:      pkix.Name{CommonName: SignerName},
+		NotBefore:    now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature, UnknownExtKeyUsage: []asn1.ObjectIdentifier{ReceiptSigning},
+	}, ca, pub, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("receipt key: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("receipt key: %w", err)
+	}
+	return &Signer{Key: key, Cert: cert}, nil
+}
+
 // Sign encodes and signs b.
 func (s *Signer) Sign(b Body) ([]byte, error) {
 	b.Version = Version
@@ -88,8 +125,45 @@ func (s *Signer) Sign(b Body) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign receipt: %w", err)
 	}
-	sig := ed25519.Sign(s.Key, append([]byte(sigDomain), payload...))
+	return s.SignPayload(Domain, payload)
+}
+
+// SignPayload signs payload under domain (a constant naming the kind of document and its
+// version, without NUL) and returns the envelope.
+func (s *Signer) SignPayload(domain string, payload []byte) ([]byte, error) {
+	if domain == "" || strings.ContainsRune(domain, 0) {
+		return nil, errors.New("sign: domain must be a non-empty string without NUL")
+	}
+	sig := ed25519.Sign(s.Key, signed(domain, payload))
 	return json.Marshal(envelope{Payload: payload, Cert: s.Cert.Raw, Sig: sig})
+}
+
+// signed is what a signature covers: the domain, NUL, then the payload.
+func signed(domain string, payload []byte) []byte {
+	return append([]byte(domain+"\x00"), payload...)
+}
+
+// VerifyPayload checks that raw is an envelope signed under domain by a receipt key the CA
+// certified and valid at now, and returns the payload exactly as signed. The caller bounds the
+// size of raw.
+func VerifyPayload(raw []byte, domain string, ca *x509.Certificate, now time.Time) ([]byte, error) {
+	var env envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	cert, err := x509.ParseCertificate(env.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate: %v", ErrMalformed, err)
+	}
+	if err := cert.CheckSignatureFrom(ca); err != nil || cert.Subject.CommonName != SignerName || !Certified(cert) ||
+		now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return nil, fmt.Errorf("%w: receipt key not certified by the town hall CA", ErrSignature)
+	}
+	pub, ok := cert.PublicKey.(ed25519.PublicKey)
+	if !ok || !ed25519.Verify(pub, signed(domain, env.Payload), env.Sig) {
+		return nil, ErrSignature
+	}
+	return env.Payload, nil
 }
 
 // Verify checks that raw is a receipt signed by a receipt key the CA certified, and returns
@@ -98,24 +172,12 @@ func Verify(raw []byte, ca *x509.Certificate, now time.Time) (Body, error) {
 	if len(raw) > maxReceipt {
 		return Body{}, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, maxReceipt)
 	}
-	var env envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return Body{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	cert, err := x509.ParseCertificate(env.Cert)
+	payload, err := VerifyPayload(raw, Domain, ca, now)
 	if err != nil {
-		return Body{}, fmt.Errorf("%w: certificate: %v", ErrMalformed, err)
-	}
-	if err := cert.CheckSignatureFrom(ca); err != nil || cert.Subject.CommonName != SignerName || !Certified(cert) ||
-		now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		return Body{}, fmt.Errorf("%w: receipt key not certified by the town hall CA", ErrSignature)
-	}
-	pub, ok := cert.PublicKey.(ed25519.PublicKey)
-	if !ok || !ed25519.Verify(pub, append([]byte(sigDomain), env.Payload...), env.Sig) {
-		return Body{}, ErrSignature
+		return Body{}, err
 	}
 	var b Body
-	if err := json.Unmarshal(env.Payload, &b); err != nil {
+	if err := json.Unmarshal(payload, &b); err != nil {
 		return Body{}, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 	}
 	if b.Version != Version || b.CaseID == "" || b.Number == "" || b.ReceivedAt.IsZero() {

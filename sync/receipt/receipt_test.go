@@ -153,3 +153,29 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestSignPayloadDomains: a signature under one domain never verifies under another, and a
+// receipt is still the domain string, NUL and the payload signed (receipts stay compatible).
+func TestSignPayloadDomains(t *testing.T) {
+	ca, err := enroll.NewCA("town hall", now)
+	require.NoError(t, err)
+	s, err := receipt.NewSigner(ca.Cert, ca.Key, now)
+	require.NoError(t, err)
+	assert.True(t, receipt.Certified(s.Cert))
+
+	raw, err := s.SignPayload("koffer test v1", []byte(`{"a":1}`))
+	require.NoError(t, err)
+	got, err := receipt.VerifyPayload(raw, "koffer test v1", ca.Cert, now)
+	require.NoError(t, err)
+	assert.Equal(t, `{"a":1}`, string(got))
+	_, err = receipt.VerifyPayload(raw, receipt.Domain, ca.Cert, now)
+	assert.ErrorIs(t, err, receipt.ErrSignature)
+	_, err = s.SignPayload("bad\x00domain", nil)
+	assert.Error(t, err)
+
+	rec, err := s.Sign(body())
+	require.NoError(t, err)
+	var env struct{ Payload, Sig []byte }
+	require.NoError(t, json.Unmarshal(rec, &env))
+	assert.True(t, ed25519.Verify(s.Key.Public().(ed25519.PublicKey), append([]byte("koffer receipt signature v1\x00"), env.Payload...), env.Sig))
+}

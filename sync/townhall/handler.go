@@ -76,6 +76,8 @@ func (t *Townhall) Handler() (http.Handler, error) {
 	mux.Handle(FilesPath[:len(FilesPath)-1], http.StripPrefix(FilesPath[:len(FilesPath)-1], tusd))
 	mux.HandleFunc("POST /v1/packets/{case}", c.commit)
 	mux.HandleFunc("GET /v1/visits", t.getVisits)
+	mux.HandleFunc("PUT /v1/visits/recipient", t.putVisitRecipient)
+	mux.HandleFunc("DELETE /v1/visits/{id}", t.deleteVisit)
 	mux.HandleFunc("GET /v1/audit", t.getAudit)
 	mux.HandleFunc("POST /v1/audit", t.postAudit)
 	return t.authenticate(mux), nil
@@ -90,7 +92,8 @@ func (t *Townhall) authenticate(next http.Handler) http.Handler {
 			problem(w, http.StatusUnauthorized, receipt.CodeUnknownKit, "client certificate required")
 			return
 		}
-		kitID := r.TLS.VerifiedChains[0][0].Subject.CommonName
+		leaf := r.TLS.VerifiedChains[0][0]
+		kitID := leaf.Subject.CommonName
 		k, err := t.db.kit(r.Context(), kitID)
 		if errors.Is(err, errNotFound) {
 			t.log.Warn("unknownKit", "kit", kitID)
@@ -100,6 +103,13 @@ func (t *Townhall) authenticate(next http.Handler) http.Handler {
 		if err != nil {
 			t.log.Error("kitLookup", "err", err)
 			problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
+			return
+		}
+		// The name alone is not the kit: a certificate issued before a re-enrolment carries
+		// the old key and dies with it.
+		if pub, ok := leaf.PublicKey.(ed25519.PublicKey); !ok || !pub.Equal(ed25519.PublicKey(k.PublicKey)) {
+			t.log.Warn("staleKitCertificate", "kit", kitID)
+			problem(w, http.StatusForbidden, receipt.CodeUnknownKit, "certificate does not carry the enrolled key")
 			return
 		}
 		r.Header.Set(kitHeader, kitID)
@@ -283,17 +293,6 @@ func (c *commitHandler) terminate(ctx context.Context, uploadID string) {
 	if err := c.uploads.AsTerminatableUpload(up).Terminate(ctx); err != nil {
 		c.t.log.Warn("terminateUpload", "upload", uploadID, "err", err)
 	}
-}
-
-func (t *Townhall) getVisits(w http.ResponseWriter, r *http.Request) {
-	vs, err := t.db.visits(r.Context(), callerKit(r).ID)
-	if err != nil {
-		t.log.Error("visits", "err", err)
-		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(vs)
 }
 
 // maxAuditBatch bounds one POST /v1/audit.

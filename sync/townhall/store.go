@@ -206,12 +206,69 @@ func (s *store) addCase(ctx context.Context, c caseRow, sign func(number string)
 type visitRow struct {
 	ID        string    `json:"id"`
 	CreatedAt time.Time `json:"created_at"`
+	VisitDate string    `json:"visit_date"`
 	Pack      []byte    `json:"pack"`
 }
 
+// errRecipientConflict means the kit already registered another visit-pack recipient.
+var errRecipientConflict = errors.New("another visit recipient is registered")
+
+// setVisitRecipient records the kit's visit-pack recipient the first time; the same one again
+// is fine, another one is refused (only re-enrolment may change it: whoever steals the kit's
+// TLS identity cannot redirect later packs to a key of theirs).
+func (s *store) setVisitRecipient(ctx context.Context, kitID, rcpt string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE kits SET visit_recipient = ? WHERE id = ? AND (visit_recipient IS NULL OR visit_recipient = ?)`,
+		rcpt, kitID, rcpt)
+	if err != nil {
+		return fmt.Errorf("set visit recipient: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.visitRecipient(ctx, kitID); err != nil {
+			return err // errNotFound: no such kit
+		}
+		return errRecipientConflict
+	}
+	return nil
+}
+
+// visitRecipient is the kit's registered visit-pack recipient, "" if none yet.
+func (s *store) visitRecipient(ctx context.Context, kitID string) (string, error) {
+	var r sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT visit_recipient FROM kits WHERE id = ?`, kitID).Scan(&r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("visit recipient: %w", err)
+	}
+	return r.String, nil
+}
+
+// deleteVisit removes a kit's pack (the kit acknowledged it); errNotFound if there is none.
+func (s *store) deleteVisit(ctx context.Context, kitID, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM visits WHERE id = ? AND kit_id = ?`, id, kitID)
+	if err != nil {
+		return fmt.Errorf("delete visit pack: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errNotFound
+	}
+	return nil
+}
+
+// expireVisits removes every pack whose visit day is before day (YYYY-MM-DD).
+func (s *store) expireVisits(ctx context.Context, day string) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM visits WHERE visit_date < ?`, day)
+	if err != nil {
+		return 0, fmt.Errorf("expire visit packs: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 func (s *store) addVisit(ctx context.Context, kitID string, v visitRow) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO visits (id, kit_id, created_at, pack) VALUES (?, ?, ?, ?)`,
-		v.ID, kitID, v.CreatedAt.UTC().Format(timeFormat), v.Pack)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO visits (id, kit_id, created_at, visit_date, pack) VALUES (?, ?, ?, ?, ?)`,
+		v.ID, kitID, v.CreatedAt.UTC().Format(timeFormat), v.VisitDate, v.Pack)
 	if err != nil {
 		return fmt.Errorf("add visit pack: %w", err)
 	}
@@ -219,7 +276,7 @@ func (s *store) addVisit(ctx context.Context, kitID string, v visitRow) error {
 }
 
 func (s *store) visits(ctx context.Context, kitID string) ([]visitRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, created_at, pack FROM visits WHERE kit_id = ? ORDER BY created_at, id`, kitID)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, created_at, visit_date, pack FROM visits WHERE kit_id = ? ORDER BY created_at, id`, kitID)
 	if err != nil {
 		return nil, fmt.Errorf("visits: %w", err)
 	}
@@ -228,7 +285,7 @@ func (s *store) visits(ctx context.Context, kitID string) ([]visitRow, error) {
 	for rows.Next() {
 		var v visitRow
 		var at string
-		if err := rows.Scan(&v.ID, &at, &v.Pack); err != nil {
+		if err := rows.Scan(&v.ID, &at, &v.VisitDate, &v.Pack); err != nil {
 			return nil, fmt.Errorf("visits: %w", err)
 		}
 		if v.CreatedAt, err = time.Parse(timeFormat, at); err != nil {

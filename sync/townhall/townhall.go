@@ -5,7 +5,9 @@
 //
 //	/files/                    tus 1.0 (tusd) for packet uploads
 //	POST /v1/packets/{case-id} commit an upload: verify, store, answer a signed receipt
-//	GET  /v1/visits            the visit packs sealed to the calling kit
+//	PUT  /v1/visits/recipient  register the calling kit's visit-pack recipient (first one stays)
+//	GET  /v1/visits            the visit packs sealed to the calling kit, until their day is over
+//	DELETE /v1/visits/{id}     the kit has stored the pack: delete it here
 //	GET  /v1/audit             how far the town hall holds the kit's audit log
 //	POST /v1/audit             append a batch of the kit's hash-chained audit log
 //
@@ -19,7 +21,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -32,13 +33,12 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"filippo.io/age/agessh"
 	"github.com/google/uuid"
-	"golang.org/x/crypto/ssh"
 
 	"koffer/sync/enroll"
 	"koffer/sync/packet"
 	"koffer/sync/receipt"
+	"koffer/sync/visit"
 )
 
 // Files in the data directory.
@@ -155,24 +155,14 @@ func (t *Townhall) loadOrCreateReceiptKey() (*receipt.Signer, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("receipt key: %w", err)
 	}
-	var pub ed25519.PublicKey
-	pub, key, err = ed25519.GenerateKey(rand.Reader)
+	s, err := receipt.NewSigner(t.ca.Cert, t.ca.Key, t.now())
 	if err != nil {
 		return nil, err
 	}
-	now := t.now()
-	cert, err = t.issue(&x509.Certificate{
-		Subject:   pkix.Name{CommonName: receipt.SignerName},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
-		KeyUsage: x509.KeyUsageDigitalSignature, UnknownExtKeyUsage: []asn1.ObjectIdentifier{receipt.ReceiptSigning},
-	}, pub)
-	if err != nil {
+	if err := savePair(t.path(receiptCertFile), t.path(receiptKeyFile), s.Cert, s.Key); err != nil {
 		return nil, fmt.Errorf("receipt key: %w", err)
 	}
-	if err := savePair(t.path(receiptCertFile), t.path(receiptKeyFile), cert, key); err != nil {
-		return nil, fmt.Errorf("receipt key: %w", err)
-	}
-	return &receipt.Signer{Key: key, Cert: cert}, nil
+	return s, nil
 }
 
 func (t *Townhall) loadOrCreateIdentity() (*age.X25519Identity, error) {
@@ -368,19 +358,29 @@ func (t *Townhall) packetPath(caseID string) string {
 	return filepath.Join(t.dir, packetsDir, caseID+".pkt")
 }
 
-// AddVisits seals a visit pack (appointments and register extracts, any bytes) to the kit and
-// queues it for GET /v1/visits. The pack is sealed with age to the kit's Ed25519 key used as
-// an ssh-ed25519 recipient, so the kit opens it with the key of its enrollment bundle and the
-// bundle needs no second key. It returns the pack's id.
+// ErrNoVisitRecipient means the kit has not registered its visit-pack key yet: it does so on
+// its first sync after a caseworker logged in (the key is wrapped by the data key).
+var ErrNoVisitRecipient = errors.New("kit has no visit-pack key registered yet: it registers one at its first sync after a caseworker login")
+
+// AddVisits validates a visit pack, signs it for the kit with the receipt key, seals it to the
+// kit's registered visit-pack recipient and queues it for GET /v1/visits until the kit
+// acknowledges it (DELETE /v1/visits/{id}) or its visit day is over. It returns the pack's id.
 func (t *Townhall) AddVisits(ctx context.Context, kitID string, pack []byte) (string, error) {
-	k, err := t.db.kit(ctx, kitID)
+	rs, err := t.db.visitRecipient(ctx, kitID)
 	if errors.Is(err, errNotFound) {
 		return "", fmt.Errorf("kit %s: %w", kitID, ErrNotFound)
 	}
 	if err != nil {
 		return "", err
 	}
-	sealed, err := SealForKit(ed25519.PublicKey(k.PublicKey), pack)
+	if rs == "" {
+		return "", fmt.Errorf("kit %s: %w", kitID, ErrNoVisitRecipient)
+	}
+	rcpt, err := age.ParseX25519Recipient(rs)
+	if err != nil {
+		return "", fmt.Errorf("kit %s: visit recipient: %w", kitID, err)
+	}
+	sealed, p, err := visit.Seal(pack, kitID, t.signer, rcpt)
 	if err != nil {
 		return "", err
 	}
@@ -388,7 +388,7 @@ func (t *Townhall) AddVisits(ctx context.Context, kitID string, pack []byte) (st
 	if err != nil {
 		return "", err
 	}
-	v := visitRow{ID: id.String(), CreatedAt: t.now().UTC(), Pack: sealed}
+	v := visitRow{ID: id.String(), CreatedAt: t.now().UTC(), VisitDate: p.Date, Pack: sealed}
 	if err := t.db.addVisit(ctx, kitID, v); err != nil {
 		return "", err
 	}
@@ -396,33 +396,41 @@ func (t *Townhall) AddVisits(ctx context.Context, kitID string, pack []byte) (st
 	return v.ID, nil
 }
 
-// SealForKit encrypts data to a kit's Ed25519 public key (age, ssh-ed25519 recipient).
-func SealForKit(kitKey ed25519.PublicKey, data []byte) ([]byte, error) {
-	sshPub, err := ssh.NewPublicKey(kitKey)
+var errBadRecipient = errors.New("visit recipient is not an age X25519 recipient")
+
+// SetVisitRecipient registers a kit's visit-pack recipient (what PUT /v1/visits/recipient
+// does for the calling kit). The first one stays: another is refused.
+func (t *Townhall) SetVisitRecipient(ctx context.Context, kitID, recipient string) error {
+	if _, err := age.ParseX25519Recipient(recipient); err != nil {
+		return fmt.Errorf("%w: %v", errBadRecipient, err)
+	}
+	err := t.db.setVisitRecipient(ctx, kitID, recipient)
+	if errors.Is(err, errNotFound) {
+		return fmt.Errorf("kit %s: %w", kitID, ErrNotFound)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("seal visit pack: %w", err)
+		return fmt.Errorf("kit %s: %w", kitID, err)
 	}
-	r, err := agessh.NewEd25519Recipient(sshPub)
-	if err != nil {
-		return nil, fmt.Errorf("seal visit pack: %w", err)
-	}
-	var buf bytesBuffer
-	w, err := age.Encrypt(&buf, r)
-	if err != nil {
-		return nil, fmt.Errorf("seal visit pack: %w", err)
-	}
-	if _, err := w.Write(data); err != nil {
-		return nil, fmt.Errorf("seal visit pack: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("seal visit pack: %w", err)
-	}
-	return buf.b, nil
+	return nil
 }
 
-type bytesBuffer struct{ b []byte }
+// VisitPacks lists the ids of the packs waiting for a kit.
+func (t *Townhall) VisitPacks(ctx context.Context, kitID string) ([]string, error) {
+	vs, err := t.db.visits(ctx, kitID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		ids[i] = v.ID
+	}
+	return ids, nil
+}
 
-func (w *bytesBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+// ExpireVisits deletes the packs whose visit day is over in the town hall's time zone.
+func (t *Townhall) ExpireVisits(ctx context.Context) (int64, error) {
+	return t.db.expireVisits(ctx, t.now().Format(time.DateOnly))
+}
 
 func loadPair(certPath, keyPath string) (*x509.Certificate, ed25519.PrivateKey, error) {
 	cb, err := os.ReadFile(certPath)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"koffer/sync/receipt"
 	"koffer/sync/townhall"
 	"koffer/sync/tus"
+	"koffer/sync/visit"
 )
 
 type fixture struct {
@@ -228,33 +230,139 @@ func TestReopenKeepsKeys(t *testing.T) {
 	assert.Equal(t, rcp, th.Recipient())
 }
 
+// TestVisits: a kit registers its visit-pack key once; packs are signed for it and sealed to
+// that key, served until the kit acknowledges them or their day is over, and only to it.
 func TestVisits(t *testing.T) {
 	f := start(t)
-	pack := []byte(`{"appointments":[{"at":"2026-11-24T09:00:00Z"}]}`)
+	pack, err := os.ReadFile("../../testdata/visits/2026-11-24.json")
+	require.NoError(t, err)
+	today := time.Now().Format(time.DateOnly)
+	pack = bytes.Replace(pack, []byte(`"date": "2026-11-24"`), []byte(`"date": "`+today+`"`), 1)
+	_, err = f.th.AddVisits(t.Context(), "kit-1", pack)
+	assert.ErrorIs(t, err, townhall.ErrNoVisitRecipient, "nothing is sealed before the kit has a visit key")
+
+	ident, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	put := func(hc *http.Client, rcpt string) int {
+		body, err := json.Marshal(townhall.VisitRecipient{Recipient: rcpt})
+		require.NoError(t, err)
+		req, err := http.NewRequest(http.MethodPut, f.url+"/v1/visits/recipient", bytes.NewReader(body))
+		require.NoError(t, err)
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusBadRequest, put(f.http, "ssh-ed25519 AAAA"))
+	require.Equal(t, http.StatusOK, put(f.http, ident.Recipient().String()))
+	require.Equal(t, http.StatusOK, put(f.http, ident.Recipient().String()), "the same key again is fine")
+	thief, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusConflict, put(f.http, thief.Recipient().String()), "the first key stays")
+
 	id, err := f.th.AddVisits(t.Context(), "kit-1", pack)
 	require.NoError(t, err)
 	_, err = f.th.AddVisits(t.Context(), "kit-nope", pack)
 	assert.ErrorIs(t, err, townhall.ErrNotFound)
+	_, err = f.th.AddVisits(t.Context(), "kit-1", []byte(`{"version":1}`))
+	assert.Error(t, err, "an invalid pack is not sealed")
 
-	resp, err := f.http.Get(f.url + "/v1/visits")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var got []struct {
-		ID   string `json:"id"`
-		Pack []byte `json:"pack"`
+	get := func(hc *http.Client) []struct {
+		ID        string `json:"id"`
+		VisitDate string `json:"visit_date"`
+		Pack      []byte `json:"pack"`
+	} {
+		resp, err := hc.Get(f.url + "/v1/visits")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var got []struct {
+			ID        string `json:"id"`
+			VisitDate string `json:"visit_date"`
+			Pack      []byte `json:"pack"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+		return got
 	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	del := func(hc *http.Client, id string) int {
+		req, err := http.NewRequest(http.MethodDelete, f.url+"/v1/visits/"+id, nil)
+		require.NoError(t, err)
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	got := get(f.http)
 	require.Len(t, got, 1)
 	assert.Equal(t, id, got[0].ID)
+	assert.Equal(t, today, got[0].VisitDate)
+	assert.NotContains(t, string(got[0].Pack), "Fiktiva")
+	ca, err := receipt.ParseCA(f.kit.CAPEM)
+	require.NoError(t, err)
+	p, raw, err := visit.Open(got[0].Pack, "kit-1", ident, ca, time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, pack, raw)
+	assert.Len(t, p.Appointments, 2)
 	key, err := f.kit.SigningKey()
 	require.NoError(t, err)
-	ident, err := agessh.NewEd25519Identity(key)
+	kitIdent, err := agessh.NewEd25519Identity(key)
 	require.NoError(t, err)
-	r, err := age.Decrypt(bytes.NewReader(got[0].Pack), ident)
+	_, err = age.Decrypt(bytes.NewReader(got[0].Pack), kitIdent)
+	assert.Error(t, err, "the key in kit.json does not open visit packs")
+
+	other, err := f.th.AddKit(t.Context(), "kit-2", f.url)
 	require.NoError(t, err)
-	plain, err := io.ReadAll(r)
+	assert.Empty(t, get(client(t, other)), "another kit sees none of kit-1's packs")
+	assert.Equal(t, http.StatusNotFound, del(client(t, other), id), "nor deletes them")
+	assert.Len(t, get(f.http), 1)
+
+	assert.Equal(t, http.StatusNoContent, del(f.http, id), "the kit acknowledges the stored pack")
+	assert.Empty(t, get(f.http), "an acknowledged pack is gone")
+	assert.Equal(t, http.StatusNotFound, del(f.http, id))
+}
+
+// TestVisitsExpire: a pack nobody fetched is deleted once its visit day is over.
+func TestVisitsExpire(t *testing.T) {
+	day := time.Date(2026, 11, 24, 23, 0, 0, 0, time.Local)
+	clock := &day
+	th, err := townhall.Open(t.Context(), t.TempDir(), townhall.Options{Now: func() time.Time { return *clock }})
 	require.NoError(t, err)
-	assert.Equal(t, pack, plain)
+	defer th.Close()
+	_, err = th.AddKit(t.Context(), "kit-1", "https://th.example")
+	require.NoError(t, err)
+	ident, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	require.NoError(t, th.SetVisitRecipient(t.Context(), "kit-1", ident.Recipient().String()))
+	assert.Error(t, th.SetVisitRecipient(t.Context(), "kit-nope", ident.Recipient().String()))
+	pack, err := os.ReadFile("../../testdata/visits/2026-11-24.json")
+	require.NoError(t, err)
+	_, err = th.AddVisits(t.Context(), "kit-1", pack)
+	require.NoError(t, err)
+
+	n, err := th.ExpireVisits(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, n, "kept through its day")
+	next := day.Add(2 * time.Hour)
+	clock = &next
+	n, err = th.ExpireVisits(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "gone the day after")
+}
+
+// TestStaleCertificateRefused: a certificate with the kit's name but not its enrolled key (one
+// issued before a re-enrolment) is refused.
+func TestStaleCertificateRefused(t *testing.T) {
+	f := start(t)
+	old, err := f.th.CA().Issue("kit-1", f.url, f.th.Recipient(), time.Now())
+	require.NoError(t, err)
+	resp, err := client(t, old).Get(f.url + "/v1/visits")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp, err = f.http.Get(f.url + "/v1/visits")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the enrolled certificate still works")
 }
 
 func TestUploadKeyNamesTheUpload(t *testing.T) {

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"filippo.io/age/agessh"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -28,6 +27,7 @@ import (
 	"koffer/sync/packet"
 	"koffer/sync/receipt"
 	"koffer/sync/uplink"
+	"koffer/sync/visit"
 )
 
 // sizes of the fault scenarios: small by default so `make test` stays quick; the full sizes of
@@ -376,35 +376,50 @@ func TestKickWakesAtOnce(t *testing.T) {
 }
 
 type visitSink struct {
+	ident *age.X25519Identity
 	mu    sync.Mutex
+	calls int
 	packs map[string][]byte
 }
 
 var _ uplink.VisitSink = (*visitSink)(nil)
 
-func (s *visitSink) StoreVisitPack(_ context.Context, id string, sealed []byte) error {
+func (s *visitSink) VisitRecipient() (string, error) { return s.ident.Recipient().String(), nil }
+
+// StoreVisitPack keeps the first delivery waiting (as for a login), stores the second.
+func (s *visitSink) StoreVisitPack(_ context.Context, id string, sealed []byte) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.calls++
+	if s.calls == 1 {
+		return false, nil
+	}
 	s.packs[id] = sealed
-	return nil
+	return true, nil
 }
 
+// TestVisitPacksComeDown: the uplink registers the kit's visit recipient, fetches the packs
+// sealed to it, and acknowledges a pack only once the sink has stored it; the town hall then
+// deletes it.
 func TestVisitPacksComeDown(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	pack := []byte(`{"appointments":[{"at":"2026-11-24T09:00:00Z","service":"meldebescheinigung"}]}`)
-	id, err := e.townhall().AddVisits(context.Background(), "kit-1", pack)
+	ident, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
-	sink := &visitSink{packs: map[string][]byte{}}
-	u := e.uplink(func(o *uplink.Options) { o.Visits = sink })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	th := e.townhall()
+	require.NoError(t, th.SetVisitRecipient(context.Background(), "kit-1", ident.Recipient().String()))
+	raw, err := os.ReadFile("../../testdata/visits/2026-11-24.json")
+	require.NoError(t, err)
+	pack := bytes.Replace(raw, []byte(`"date": "2026-11-24"`), []byte(`"date": "`+time.Now().Format(time.DateOnly)+`"`), 1)
+	id, err := th.AddVisits(context.Background(), "kit-1", pack)
+	require.NoError(t, err)
+	sink := &visitSink{ident: ident, packs: map[string][]byte{}}
+	u := e.uplink(func(o *uplink.Options) { o.Visits = sink; o.VisitInterval = 20 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	go func() {
 		for ctx.Err() == nil {
-			sink.mu.Lock()
-			n := len(sink.packs)
-			sink.mu.Unlock()
-			if n > 0 {
+			if ids, _ := th.VisitPacks(ctx, "kit-1"); len(ids) == 0 {
 				cancel()
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -412,16 +427,13 @@ func TestVisitPacksComeDown(t *testing.T) {
 	}()
 	require.NoError(t, u.Run(ctx))
 	sink.mu.Lock()
-	sealed := sink.packs[id]
+	sealed, calls := sink.packs[id], sink.calls
 	sink.mu.Unlock()
 	require.NotEmpty(t, sealed)
-	key, err := e.bundle.SigningKey()
+	assert.Equal(t, 2, calls, "served again until stored, then acknowledged and gone")
+	ca, err := receipt.ParseCA(e.bundle.CAPEM)
 	require.NoError(t, err)
-	ident, err := agessh.NewEd25519Identity(key)
-	require.NoError(t, err)
-	r, err := age.Decrypt(bytes.NewReader(sealed), ident)
-	require.NoError(t, err)
-	got, err := io.ReadAll(r)
+	_, got, err := visit.Open(sealed, "kit-1", ident, ca, time.Now())
 	require.NoError(t, err)
 	assert.Equal(t, pack, got)
 }

@@ -26,6 +26,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strings"
@@ -82,10 +83,15 @@ type Outbox interface {
 	Deliver(ctx context.Context, caseID string, r Receipt) error
 }
 
-// VisitSink keeps visit packs fetched from the town hall (sealed to the kit; the sink decrypts
-// when a caseworker needs them). Packs already known are ignored by the sink.
+// VisitSink keeps visit packs fetched from the town hall, sealed to the kit's visit-pack
+// recipient (a key only a logged-in caseworker's data key opens).
 type VisitSink interface {
-	StoreVisitPack(ctx context.Context, id string, sealed []byte) error
+	// VisitRecipient is the age recipient the town hall seals this kit's packs to; "" while
+	// the kit has none (no caseworker has logged in yet), and then nothing is fetched.
+	VisitRecipient() (string, error)
+	// StoreVisitPack verifies and stores a pack; stored is false while it waits for a login
+	// (the town hall keeps it meanwhile). A pack already stored reports stored again.
+	StoreVisitPack(ctx context.Context, id string, sealed []byte) (stored bool, err error)
 }
 
 // AuditLog is the kit's hash-chained audit log (the store implements it): entries after seq,
@@ -156,6 +162,8 @@ type Uplink struct {
 	mu        sync.Mutex
 	state     State
 	lastVisit time.Time
+
+	registered string // the visit recipient the town hall confirmed (housekeeping only)
 }
 
 // New checks the options and builds the HTTP client (mutual TLS, the town hall CA pinned).
@@ -760,43 +768,97 @@ func (u *Uplink) doJSON(ctx context.Context, method, p string, in, out any) erro
 	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
 }
 
-// fetchVisits downloads the visit packs sealed to this kit and hands them to the sink.
+// fetchVisits registers the kit's visit-pack recipient with the town hall (once per run),
+// downloads the packs sealed to it, hands them to the sink and acknowledges each one stored,
+// so the town hall deletes it. A pack the sink refuses is logged and left for its day to end.
 func (u *Uplink) fetchVisits(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 4*u.opts.RequestTimeout)
 	defer cancel()
 	err := func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.base+"/v1/visits", nil)
+		rcpt, err := u.opts.Visits.VisitRecipient()
+		if err != nil || rcpt == "" {
+			return err
+		}
+		if rcpt != u.registered {
+			var echo struct {
+				Recipient string `json:"recipient"`
+			}
+			if err := u.doJSON(ctx, http.MethodPut, "/v1/visits/recipient", map[string]string{"recipient": rcpt}, &echo); err != nil {
+				return fmt.Errorf("visit recipient: %w", err)
+			}
+			u.registered = rcpt
+		}
+		packs, err := u.getVisits(ctx)
 		if err != nil {
 			return err
 		}
-		resp, err := u.http.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("visits: status %d", resp.StatusCode)
-		}
-		var packs []struct {
-			ID   string `json:"id"`
-			Pack []byte `json:"pack"`
-		}
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(&packs); err != nil {
-			return fmt.Errorf("visits: %w", err)
-		}
+		var refused error
 		for _, p := range packs {
 			if p.ID == "" || len(p.Pack) == 0 {
 				continue
 			}
-			if err := u.opts.Visits.StoreVisitPack(ctx, p.ID, p.Pack); err != nil {
-				return fmt.Errorf("store visit pack: %w", err)
+			stored, err := u.opts.Visits.StoreVisitPack(ctx, p.ID, p.Pack)
+			if err != nil {
+				u.log.Warn("visitPackRefused", "visitPack", p.ID, "err", err)
+				refused = errors.New("visit pack refused")
+				continue
+			}
+			if stored {
+				if err := u.ackVisit(ctx, p.ID); err != nil {
+					return fmt.Errorf("acknowledge visit pack: %w", err)
+				}
 			}
 		}
-		return nil
+		return refused
 	}()
 	if err != nil {
 		u.log.Warn("visitsFetch", "code", codeOf(err), "err", err)
 		return false
 	}
 	return true
+}
+
+type sealedVisit struct {
+	ID   string `json:"id"`
+	Pack []byte `json:"pack"`
+}
+
+// getVisits is GET /v1/visits: a day's packs may be megabytes, more than doJSON reads.
+func (u *Uplink) getVisits(ctx context.Context) ([]sealedVisit, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.base+"/v1/visits", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := u.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("visits: status %d", resp.StatusCode)
+	}
+	var packs []sealedVisit
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(&packs); err != nil {
+		return nil, fmt.Errorf("visits: %w", err)
+	}
+	return packs, nil
+}
+
+// ackVisit tells the town hall the pack is stored (DELETE /v1/visits/{id}); a pack it no
+// longer has counts as acknowledged.
+func (u *Uplink) ackVisit(ctx context.Context, id string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u.base+"/v1/visits/"+url.PathEscape(id), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := u.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotFound {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
 }

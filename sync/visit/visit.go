@@ -1,12 +1,19 @@
 // Package visit is the visit pack: what the town hall prepares for one kit's visit day
 // (the booked appointments and, where a Meldebescheinigung is booked, the register extract
-// it certifies), sealed to the kit with age to its Ed25519 key. The kit cannot reach the
-// population register offline, so a Meldebescheinigung is printed from this extract only.
+// it certifies). The kit cannot reach the population register offline, so a
+// Meldebescheinigung is printed from this extract only.
+//
+// The town hall signs the pack together with the id of the kit it is for, with its receipt
+// key (sync/receipt, domain Domain), and seals the signed envelope with age to the kit's
+// visit-pack recipient: an X25519 key the kit keeps wrapped by its data key, so a pack opens
+// only while a caseworker is logged in. Sign, then seal: the signature is checked against the
+// CA the kit pins before anything of the pack is used, and it names the kit, so a pack cannot
+// be re-sealed to another kit.
 package visit
 
 import (
 	"bytes"
-	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,8 +23,22 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"filippo.io/age/agessh"
+
+	"koffer/sync/receipt"
 )
+
+// Domain is the domain string of the town hall's signature over a visit pack.
+const Domain = "koffer visit pack signature v1"
+
+// ErrUnsigned means the pack carries no valid signature of the town hall for this kit.
+var ErrUnsigned = errors.New("visit pack not signed by the town hall for this kit")
+
+// signedPack is the payload the town hall signs.
+type signedPack struct {
+	Version int    `json:"version"`
+	KitID   string `json:"kit_id"`
+	Pack    []byte `json:"pack"` // the pack's JSON, exactly as validated
+}
 
 // Version is the pack format this package reads and writes.
 const Version = 1
@@ -185,24 +206,68 @@ func (p *Pack) Appointment(id string) *Appointment {
 	return nil
 }
 
-// Open decrypts a pack sealed to the kit (age, its Ed25519 key as an ssh-ed25519 identity)
-// and parses it.
-func Open(sealed []byte, kitKey ed25519.PrivateKey) (*Pack, []byte, error) {
-	ident, err := agessh.NewEd25519Identity(kitKey)
+// Seal validates pack, signs it for kitID with the town hall's receipt key and encrypts the
+// signed envelope to the kit's visit-pack recipient. It returns the pack as validated too.
+func Seal(pack []byte, kitID string, s *receipt.Signer, to age.Recipient) ([]byte, *Pack, error) {
+	p, err := Parse(pack)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open visit pack: %w", err)
+		return nil, nil, err
 	}
+	payload, err := json.Marshal(signedPack{Version: Version, KitID: kitID, Pack: pack})
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal visit pack: %w", err)
+	}
+	env, err := s.SignPayload(Domain, payload)
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal visit pack: %w", err)
+	}
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, to)
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal visit pack: %w", err)
+	}
+	if _, err := w.Write(env); err != nil {
+		return nil, nil, fmt.Errorf("seal visit pack: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, nil, fmt.Errorf("seal visit pack: %w", err)
+	}
+	return buf.Bytes(), p, nil
+}
+
+// maxEnvelope bounds the decrypted envelope: the pack in base64 plus a certificate.
+const maxEnvelope = 2*MaxSize + 16<<10
+
+// Open decrypts a pack sealed to the kit's visit-pack identity, checks the town hall's
+// signature against the pinned CA at now and that the pack is for kitID, and parses it. It
+// returns the pack and its JSON as signed. A pack that is not signed, signed by another key,
+// or signed for another kit is refused with ErrUnsigned.
+func Open(sealed []byte, kitID string, ident age.Identity, ca *x509.Certificate, now time.Time) (*Pack, []byte, error) {
 	r, err := age.Decrypt(bytes.NewReader(sealed), ident)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open visit pack: %w", err)
 	}
-	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
+	env, err := io.ReadAll(io.LimitReader(r, maxEnvelope+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open visit pack: %w", err)
 	}
-	p, err := Parse(data)
+	if len(env) > maxEnvelope {
+		return nil, nil, fmt.Errorf("open visit pack: larger than %d bytes", maxEnvelope)
+	}
+	payload, err := receipt.VerifyPayload(env, Domain, ca, now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open visit pack: %w: %w", ErrUnsigned, err)
+	}
+	var sp signedPack
+	if err := json.Unmarshal(payload, &sp); err != nil || sp.Version != Version {
+		return nil, nil, fmt.Errorf("open visit pack: %w: payload malformed", ErrUnsigned)
+	}
+	if sp.KitID != kitID {
+		return nil, nil, fmt.Errorf("open visit pack: %w: signed for kit %q", ErrUnsigned, sp.KitID)
+	}
+	p, err := Parse(sp.Pack)
 	if err != nil {
 		return nil, nil, err
 	}
-	return p, data, nil
+	return p, sp.Pack, nil
 }

@@ -1,0 +1,5 @@
+-- A kit's visit-pack recipient (age X25519), registered by the kit itself over mutual TLS once
+-- its data key exists; visit packs are sealed to it. visit_date lets packs expire after the
+-- day they are for, even when the kit never fetches them.
+ALTER TABLE kits ADD COLUMN visit_recipient TEXT;
+ALTER TABLE visits ADD COLUMN visit_date TEXT NOT NULL DEFAULT '';
