@@ -102,6 +102,9 @@ func (t *Townhall) authenticate(next http.Handler) http.Handler {
 			problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
 			return
 		}
+		if !t.admitKit(w, r, kitID) {
+			return
+		}
 		r.Header.Set(kitHeader, kitID)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, k)))
 	})
