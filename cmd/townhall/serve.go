@@ -40,6 +40,8 @@ func newServeCmd(f *factory, runF func(*serveOptions) error) *cobra.Command {
 	cmd.Flags().StringVar(&opts.staff.dropDir, "handover-dir", "", "directory the back office drops hand-over zips into")
 	cmd.Flags().StringVar(&opts.staff.handoverURL, "handover-url", "", "URL the back office POSTs hand-over zips to (Idempotency-Key: case id)")
 	cmd.Flags().DurationVar(&opts.staff.flagAfter, "flag-after", 14*24*time.Hour, "flag a kit not heard from for this long")
+	cmd.Flags().StringVar(&opts.staff.certFile, "staff-cert", "", "PEM certificate of the back office (default: self-signed, kept in --data)")
+	cmd.Flags().StringVar(&opts.staff.keyFile, "staff-key", "", "PEM key of --staff-cert")
 	cmd.Flags().DurationVar(&opts.staff.idleLock, "staff-idle-lock", 15*time.Minute, "lock a back-office session after this long idle")
 	return cmd
 }

@@ -21,13 +21,14 @@ type staffOptions struct {
 	handoverURL string
 	flagAfter   time.Duration
 	idleLock    time.Duration
+	certFile    string // the town's own certificate for the back office (PEM); default self-signed
+	keyFile     string
 	// ready, if set, is told the back office's address once it listens (tests).
 	ready func(addr string)
 }
 
-// startStaff serves the back office on its own listener, over TLS with a server certificate
-// of the town hall CA (import ca.pem into the staff browsers) and no client certificate: the
-// kits' mutual-TLS endpoint stays apart. It returns a function that waits for the end.
+// startStaff serves the back office on its own listener, over TLS (Townhall.StaffTLS) without
+// client certificates: the kits' mutual-TLS endpoint stays apart. It returns a function that waits for the end.
 func startStaff(ctx context.Context, opts *serveOptions, th *townhall.Townhall) (func() error, error) {
 	so := opts.staff
 	if so.listen == "" {
@@ -40,11 +41,10 @@ func startStaff(ctx context.Context, opts *serveOptions, th *townhall.Townhall) 
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := th.ServerTLS(opts.hostnames...)
+	cfg, err := th.StaffTLS(so.certFile, so.keyFile, opts.hostnames...)
 	if err != nil {
 		return nil, err
 	}
-	cfg.ClientAuth, cfg.ClientCAs = 0, nil // tls.NoClientCert: staff log in with a passphrase
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", so.listen)
 	if err != nil {

@@ -8,13 +8,22 @@ package townhall
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"database/sql"
+	"encoding/pem"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -598,4 +607,68 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// Files of the back office's TLS certificate in the data directory.
+const (
+	staffCertFile = "staff.pem"
+	staffKeyFile  = "staff.key"
+)
+
+// StaffTLS is the TLS configuration of the back office's listener: no client certificates
+// (staff log in with a passphrase), and an ECDSA P-256 server certificate, since browsers
+// take no Ed25519 in TLS. Without certFile and keyFile (the town's own certificate), a
+// self-signed one for localhost and hostnames is made on first use and kept in the data
+// directory, so staff browsers can trust it once.
+func (t *Townhall) StaffTLS(certFile, keyFile string, hostnames ...string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		certFile, keyFile = t.path(staffCertFile), t.path(staffKeyFile)
+		if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
+			if err := t.makeStaffCert(certFile, keyFile, hostnames); err != nil {
+				return nil, fmt.Errorf("staff certificate: %w", err)
+			}
+		}
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("staff certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+
+func (t *Townhall) makeStaffCert(certFile, keyFile string, hostnames []string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return err
+	}
+	now := t.now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: "koffer back office"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	for _, h := range hostnames {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else if h != "" {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := writeFileSync(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {
+		return err
+	}
+	return writeFileSync(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }

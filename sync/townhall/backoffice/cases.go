@@ -319,6 +319,11 @@ func formFields(data []byte) []field {
 			if l.Label == "details.photo_code" { // a secret: URL and key of the photographer's cloud
 				v = "vorhanden (wird vom Rathaus abgerufen)"
 			}
+			if strings.HasSuffix(l.Label, "_date") {
+				if t, err := time.Parse(time.DateOnly, v); err == nil {
+					v = t.Format("02.01.2006")
+				}
+			}
 			if l.Label == "applied_at" {
 				if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 					v = t.Format("02.01.2006, 15:04 Uhr UTC")
