@@ -235,6 +235,34 @@ func TestRevokedKitIsRefusedByEveryReplica(t *testing.T) {
 	require.NotEmpty(t, log)
 	assert.Equal(t, "kitRevoked", log[0].Event)
 	assert.Equal(t, "kit-1", log[0].KitID)
+
+	// The kit is found again: an administrator explicitly allows what it sealed before the
+	// revocation. Only such a packet is accepted, and audited; anything sealed later and
+	// everything but delivery stay refused.
+	fleet, err := th.Fleet(t.Context())
+	require.NoError(t, err)
+	revokedAt := fleet[0].RevokedAt
+	require.Equal(t, exitOK, run(t.Context(), []string{"kit", "allow-sealed", "kit-1"}, f))
+	early := kit.sealAt(func() time.Time { return revokedAt.Add(-time.Minute) }, "wohnsitzanmeldung", "anna",
+		[]packet.Part{{Name: "form.json", Kind: packet.KindForm, Data: []byte(`{"service":"wohnsitzanmeldung"}`)}})
+	late := kit.seal("wohnsitzanmeldung", "anna", []packet.Part{{Name: "form.json", Kind: packet.KindForm, Data: []byte(`{"service":"wohnsitzanmeldung"}`)}})
+	kit.waitFor("early delivered, late refused", func() bool { return kit.item(early).delivered != nil && kit.item(late).parked != "" })
+	assert.Equal(t, receipt.CodeRevoked, kit.item(late).parked)
+	inbox, err = th.Inbox(t.Context())
+	require.NoError(t, err)
+	require.Len(t, inbox, 2)
+	assert.Equal(t, early, inbox[1].CaseID)
+	log, err = th.TownhallAudit(t.Context(), 10)
+	require.NoError(t, err)
+	assert.Equal(t, "caseAcceptedAfterRevocation", log[0].Event)
+	assert.Equal(t, early, log[0].CaseID)
+	assert.Equal(t, "sealedBeforeRevocationAllowed", log[1].Event)
+	cfg, err := kit.bundle.ClientTLS()
+	require.NoError(t, err)
+	resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 5 * time.Second}).Get(urlB + "/v1/visits")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "no visit packs for a revoked kit")
 }
 
 // Browser is one headless chromium with a fresh profile (as in agent/web's browser tests).

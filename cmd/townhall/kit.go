@@ -10,7 +10,7 @@ import (
 
 func newKitCmd(f *factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "kit", Short: "Manage the kits enrolled at this town hall"}
-	cmd.AddCommand(newKitAddCmd(f, nil), newKitRevokeCmd(f, nil))
+	cmd.AddCommand(newKitAddCmd(f, nil), newKitRevokeCmd(f, nil), newKitAllowSealedCmd(f, nil))
 	return cmd
 }
 

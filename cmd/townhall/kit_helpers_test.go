@@ -84,13 +84,19 @@ func enrollKit(t *testing.T, f *factory, name, url string) *testKit {
 // recipient), queues it, and notes it in the kit's audit log with the caseworker as actor.
 func (k *testKit) seal(service, caseworker string, parts []packet.Part) string {
 	k.t.Helper()
+	return k.sealAt(time.Now, service, caseworker, parts)
+}
+
+// sealAt seals with the kit's clock at now.
+func (k *testKit) sealAt(now func() time.Time, service, caseworker string, parts []packet.Part) string {
+	k.t.Helper()
 	id := uuid.Must(uuid.NewV7()).String()
 	key, err := k.bundle.SigningKey()
 	require.NoError(k.t, err)
 	rcp, err := k.bundle.AgeRecipient()
 	require.NoError(k.t, err)
 	var buf bytes.Buffer
-	_, err = (&packet.Sealer{KitID: k.bundle.KitID, Key: key, Recipient: rcp}).Seal(&buf,
+	_, err = (&packet.Sealer{KitID: k.bundle.KitID, Key: key, Recipient: rcp, Now: now}).Seal(&buf,
 		packet.Manifest{CaseID: id, Service: service, CreatedAt: time.Now().Add(-time.Minute)}, parts)
 	require.NoError(k.t, err)
 	path := filepath.Join(k.dir, id+".pkt")

@@ -17,8 +17,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"database/sql"
-	"encoding/pem"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -346,6 +346,8 @@ type KitStatus struct {
 	RevokedAt    time.Time
 	RevokedBy    string
 	RevokeReason string
+	// AllowedBy names the administrator who let the revoked kit deliver what it sealed before.
+	AllowedBy string
 }
 
 // Revoked reports whether the kit is revoked.
@@ -357,7 +359,7 @@ func (t *Townhall) Fleet(ctx context.Context) ([]KitStatus, error) {
 			COALESCE(c.last_contact, ''), COALESCE(c.cert_not_after, ''), COALESCE(c.version, ''),
 			(SELECT COUNT(*) FROM cases x WHERE x.kit_id = k.id),
 			COALESCE((SELECT MAX(x.received_at) FROM cases x WHERE x.kit_id = k.id), ''),
-			COALESCE(r.at, ''), COALESCE(r.actor, ''), COALESCE(r.reason, '')
+			COALESCE(r.at, ''), COALESCE(r.actor, ''), COALESCE(r.reason, ''), COALESCE(r.allowed_by, '')
 		FROM kits k LEFT JOIN kit_contact c ON c.kit_id = k.id LEFT JOIN revocations r ON r.kit_id = k.id
 		ORDER BY k.id`)
 	if err != nil {
@@ -369,7 +371,7 @@ func (t *Townhall) Fleet(ctx context.Context) ([]KitStatus, error) {
 		var k KitStatus
 		var enrolled, contact, notAfter, lastCase, revoked string
 		if err := rows.Scan(&k.ID, &k.URL, &enrolled, &contact, &notAfter, &k.Version, &k.Received, &lastCase,
-			&revoked, &k.RevokedBy, &k.RevokeReason); err != nil {
+			&revoked, &k.RevokedBy, &k.RevokeReason, &k.AllowedBy); err != nil {
 			return nil, fmt.Errorf("fleet: %w", err)
 		}
 		k.EnrolledAt, k.LastContact, k.CertNotAfter = parseTime(enrolled), parseTime(contact), parseTime(notAfter)
@@ -406,20 +408,58 @@ func (t *Townhall) RevokeKit(ctx context.Context, kitID, actor, reason string) e
 	return nil
 }
 
+// revocation is a kit's revocation row; ok is false when the kit is not revoked.
+func (t *Townhall) revocation(ctx context.Context, kitID string) (at time.Time, allowed bool, ok bool, err error) {
+	var s, allowedAt string
+	err = t.db.db.QueryRowContext(ctx, `SELECT at, allowed_at FROM revocations WHERE kit_id = ?`, kitID).Scan(&s, &allowedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, false, fmt.Errorf("revocation: %w", err)
+	}
+	return parseTime(s), allowedAt != "", true, nil
+}
+
+// AllowSealedBeforeRevocation is an administrator's explicit decision that a revoked kit may
+// still deliver the packets it sealed before its revocation (a kit found again, say). The kit
+// may then upload and commit only; each such case is audited as accepted after revocation.
+// The seal time is the kit's own claim, signed with its key: decide so only when the key is
+// known not to be in other hands.
+func (t *Townhall) AllowSealedBeforeRevocation(ctx context.Context, kitID, actor string) error {
+	return t.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE revocations SET allowed_at = ?, allowed_by = ? WHERE kit_id = ? AND allowed_at = ''`,
+			formatTime(t.now()), actor, kitID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("kit %s: not revoked or allowed already: %w", kitID, ErrNotFound)
+		}
+		return appendAudit(ctx, tx, AuditRecord{At: t.now(), Actor: actor, Event: "sealedBeforeRevocationAllowed", KitID: kitID})
+	})
+}
+
 // admitKit is called for every authenticated kit request: a revoked kit is refused (403,
-// code revoked) and false returned; otherwise the contact is noted for the fleet view.
+// code revoked) and false returned; otherwise the contact is noted for the fleet view. A
+// revoked kit an administrator allowed to deliver what it sealed before may upload and commit,
+// nothing else (the commit checks the seal time).
 func (t *Townhall) admitKit(w http.ResponseWriter, r *http.Request, kitID string) bool {
-	var at string
-	err := t.db.db.QueryRowContext(r.Context(), `SELECT at FROM revocations WHERE kit_id = ?`, kitID).Scan(&at)
-	if err == nil {
+	_, allowed, revoked, err := t.revocation(r.Context(), kitID)
+	if err != nil {
+		t.log.Error("revocationLookup", "err", err)
+		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
+		return false
+	}
+	delivering := strings.HasPrefix(r.URL.Path, FilesPath[:len(FilesPath)-1]) ||
+		(r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/packets/"))
+	if revoked && !(allowed && delivering) {
 		t.log.Warn("revokedKit", "kit", kitID)
 		problem(w, http.StatusForbidden, receipt.CodeRevoked, "kit revoked")
 		return false
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		t.log.Error("revocationLookup", "err", err)
-		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
-		return false
+	if revoked {
+		return true // no contact noted: the fleet shows when it was revoked
 	}
 	now := t.now()
 	var notAfter time.Time
@@ -436,6 +476,29 @@ func (t *Townhall) admitKit(w http.ResponseWriter, r *http.Request, kitID string
 		t.log.Warn("kitContact", "kit", kitID, "err", err)
 	}
 	return true
+}
+
+// checkRevokedSeal refuses a revoked kit's packet unless an administrator allowed delivery of
+// what it sealed before the revocation and the packet was sealed before it.
+func (t *Townhall) checkRevokedSeal(ctx context.Context, kitID string, m packet.Manifest) error {
+	at, allowed, revoked, err := t.revocation(ctx, kitID)
+	if err != nil {
+		return err
+	}
+	if revoked && (!allowed || !m.SealedAt.Before(at)) {
+		return &httpError{http.StatusForbidden, receipt.CodeRevoked, "kit revoked; packet not sealed before the revocation"}
+	}
+	return nil
+}
+
+// noteAfterRevocation audits a case accepted from a revoked kit: never silently.
+func (t *Townhall) noteAfterRevocation(ctx context.Context, kitID, caseID string) {
+	if _, _, revoked, err := t.revocation(ctx, kitID); err != nil || !revoked {
+		return
+	}
+	if err := t.RecordAudit(ctx, AuditRecord{Actor: "townhall", Event: "caseAcceptedAfterRevocation", CaseID: caseID, KitID: kitID}); err != nil {
+		t.log.Error("auditFailed", "event", "caseAcceptedAfterRevocation", "err", err)
+	}
 }
 
 // AuditRecord is one entry of the town hall's own audit log: who did what to which case or

@@ -37,6 +37,7 @@ type TownHall interface {
 	AddVisits(ctx context.Context, kitID string, pack []byte) (string, error)
 	Fleet(ctx context.Context) ([]townhall.KitStatus, error)
 	RevokeKit(ctx context.Context, kitID, actor, reason string) error
+	AllowSealedBeforeRevocation(ctx context.Context, kitID, actor string) error
 	TownhallAudit(ctx context.Context, limit int) ([]townhall.AuditRecord, error)
 	RecordAudit(ctx context.Context, e townhall.AuditRecord) error
 	StaffAccount(ctx context.Context, name string) (townhall.Staff, error)
@@ -167,6 +168,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /besuche/import", s.staff(anyRole, s.importVisits))
 	mux.HandleFunc("GET /flotte", s.staff(anyRole, s.fleet))
 	mux.HandleFunc("POST /flotte/{kit}/sperren", s.staff(adminOnly, s.revoke))
+	mux.HandleFunc("POST /flotte/{kit}/annehmen", s.staff(adminOnly, s.allowSealed))
 	mux.HandleFunc("GET /protokoll", s.staff(anyRole, s.auditPage))
 	return secureHeaders(mux)
 }

@@ -28,6 +28,7 @@ var flashes = map[string]string{
 	"besuch":     "Der Termin ist gebucht. Der Koffer erhält das Besuchspaket bei der nächsten Verbindung.",
 	"import":     "Die Termine sind eingelesen. Der Koffer erhält die Besuchspakete bei der nächsten Verbindung.",
 	"gesperrt":   "Der Koffer ist gesperrt. Er wird ab sofort bei jeder Anfrage abgewiesen.",
+	"annehmen":   "Der gesperrte Koffer darf nun Fälle zustellen, die er vor der Sperrung versiegelt hat. Jeder wird im Protokoll vermerkt.",
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, ses *session, status int, name, title string, data any) {
@@ -121,7 +122,8 @@ var eventNames = map[string]string{
 	"sessionLocked": "Sitzung gesperrt", "caseViewed": "Fall angesehen", "caseHandedOver": "an Fachverfahren übergeben",
 	"caseHandoverFailed": "Übergabe fehlgeschlagen", "fingerprintsDeleted": "Fingerabdrücke gelöscht",
 	"visitBooked": "Termin gebucht", "visitsImported": "Termine eingelesen", "kitRevoked": "Koffer gesperrt",
-	"staffAdded": "Zugang angelegt",
+	"staffAdded": "Zugang angelegt", "sealedBeforeRevocationAllowed": "Annahme vor der Sperrung versiegelter Fälle erlaubt",
+	"caseAcceptedAfterRevocation": "Fall eines gesperrten Koffers angenommen (vor der Sperrung versiegelt)",
 }
 
 func eventName(e string) string {

@@ -111,8 +111,8 @@ func (s *Server) setCookie(w http.ResponseWriter, id string) {
 
 type roleCheck func(role string) bool
 
-func anyRole(string) bool          { return true }
-func adminOnly(role string) bool   { return role == townhall.RoleAdmin }
+func anyRole(string) bool        { return true }
+func adminOnly(role string) bool { return role == townhall.RoleAdmin }
 func csrfOK(r *http.Request, s *session) bool {
 	got := r.PostFormValue("csrf")
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf)) == 1

@@ -310,16 +310,16 @@ func parseDay(s string) (string, bool) {
 // fleetView is one kit row of the fleet page.
 type fleetView struct {
 	townhall.KitStatus
-	Silent      bool
-	SilentDays  int
-	CertSoon    bool
-	NeverSeen   bool
+	Silent     bool
+	SilentDays int
+	CertSoon   bool
+	NeverSeen  bool
 }
 
 type fleetData struct {
-	Kits      []fleetView
-	FlagDays  int
-	Reasons   []string
+	Kits     []fleetView
+	FlagDays int
+	Reasons  []string
 }
 
 var revokeReasons = []string{"verloren", "gestohlen", "außer Betrieb"}
@@ -360,6 +360,20 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, ses *session) {
 		return
 	}
 	http.Redirect(w, r, "/flotte?ok=gesperrt", http.StatusSeeOther)
+}
+
+func (s *Server) allowSealed(w http.ResponseWriter, r *http.Request, ses *session) {
+	kit := r.PathValue("kit")
+	if r.PostFormValue("bestaetigt") != "ja" {
+		s.fail(w, r, ses, http.StatusUnprocessableEntity, "Bitte bestätigen Sie, dass der Koffer wieder in sicheren Händen ist.")
+		return
+	}
+	if err := s.th.AllowSealedBeforeRevocation(r.Context(), kit, ses.name); err != nil {
+		s.log.Error("allowSealed", "kit", kit, "err", err)
+		s.fail(w, r, ses, http.StatusConflict, "Das ging nicht: der Koffer ist nicht gesperrt oder die Annahme ist schon erlaubt.")
+		return
+	}
+	http.Redirect(w, r, "/flotte?ok=annehmen", http.StatusSeeOther)
 }
 
 type auditData struct{ Entries []townhall.AuditRecord }

@@ -60,10 +60,13 @@ CREATE TABLE kit_contact (
   version        TEXT NOT NULL
 ) STRICT;
 
--- Revoked kits: refused on every request from the moment of the row.
+-- Revoked kits: refused on every request from the moment of the row. An administrator may
+-- decide (allowed_at, allowed_by) that the kit may still deliver packets it sealed before.
 CREATE TABLE revocations (
-  kit_id TEXT PRIMARY KEY REFERENCES kits(id),
-  at     TEXT NOT NULL,
-  actor  TEXT NOT NULL,
-  reason TEXT NOT NULL
+  kit_id     TEXT PRIMARY KEY REFERENCES kits(id),
+  at         TEXT NOT NULL,
+  actor      TEXT NOT NULL,
+  reason     TEXT NOT NULL,
+  allowed_at TEXT NOT NULL DEFAULT '',
+  allowed_by TEXT NOT NULL DEFAULT ''
 ) STRICT;

@@ -174,6 +174,13 @@ func (f *Fake) RevokeKit(_ context.Context, kit, actor, _ string) error {
 	return nil
 }
 
+func (f *Fake) AllowSealedBeforeRevocation(_ context.Context, kit, actor string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Revoked[kit] += "; allowed by " + actor
+	return nil
+}
+
 func (f *Fake) TownhallAudit(context.Context, int) ([]townhall.AuditRecord, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
