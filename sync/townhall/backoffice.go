@@ -193,14 +193,7 @@ func (t *Townhall) MarkHandedOver(ctx context.Context, caseID, actor, target str
 // town hall's own age identity.
 type redacted struct {
 	Manifest packet.Manifest `json:"manifest"`
-	Parts    []redactedPart  `json:"parts"`
-}
-
-type redactedPart struct {
-	Name   string `json:"name"`
-	Kind   string `json:"kind"`
-	Finger string `json:"finger,omitempty"`
-	Data   []byte `json:"data"`
+	Parts    []packet.Part   `json:"parts"`
 }
 
 func (t *Townhall) redactedPath(caseID string) string {
@@ -246,7 +239,7 @@ func (t *Townhall) DeleteFingerprints(ctx context.Context, caseID, actor, rule s
 				n++
 				continue
 			}
-			r.Parts = append(r.Parts, redactedPart{Name: part.Name, Kind: part.Kind, Finger: part.Finger, Data: part.Data})
+			r.Parts = append(r.Parts, part)
 		}
 		sealed, err := t.sealToSelf(r)
 		if err != nil {
@@ -328,7 +321,7 @@ func (t *Townhall) openRedacted(caseID string) (p *packet.Packet, ok bool, err e
 		if fmt.Sprintf("%x", sum) != want[part.Name] {
 			return nil, true, fmt.Errorf("case %s: part %s: %w", caseID, part.Name, packet.ErrMalformed)
 		}
-		p.Parts = append(p.Parts, packet.Part{Name: part.Name, Kind: part.Kind, Finger: part.Finger, Data: part.Data})
+		p.Parts = append(p.Parts, part)
 	}
 	return p, true, nil
 }

@@ -91,9 +91,18 @@ func (ss *sessions) get(r *http.Request) *session {
 	return nil
 }
 
+// maxSessionAge bounds how long a session is kept after its last request (locked or not),
+// so sessions opened by a login page that was never used do not pile up.
+const maxSessionAge = 12 * time.Hour
+
 func (ss *sessions) put(s *session) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	for id, o := range ss.byID {
+		if s.lastSeen.Sub(o.lastSeen) > maxSessionAge {
+			delete(ss.byID, id)
+		}
+	}
 	cp := *s
 	ss.byID[s.id] = &cp
 }

@@ -155,7 +155,7 @@ func (s *Server) addPacks(w http.ResponseWriter, r *http.Request, ses *session, 
 			_, err = visit.Parse(js) // the kit cannot ask back: never send what it cannot read
 		}
 		if err != nil {
-			s.log.Warn("visitPackInvalid", "err", err)
+			s.log.Warn("visitPackInvalid") // the error may quote a citizen's data
 			s.fail(w, r, ses, http.StatusUnprocessableEntity, "Die Termine ergeben kein gültiges Besuchspaket. Bitte prüfen Sie Datum, Uhrzeit, Namen und bei Meldebescheinigungen die Registerdaten.")
 			return false
 		}
