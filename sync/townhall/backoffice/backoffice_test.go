@@ -1,8 +1,10 @@
 package backoffice_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -161,6 +163,7 @@ func TestBackOfficeHandoverZipFollowsSchema(t *testing.T) {
 		{Name: "form.json", Kind: packet.KindForm, Data: []byte(`{"service":"personalausweis","person":{"family_name":"Muster","given_names":"Erika"}}`)},
 		{Name: "fingerprint-1.fir", Kind: packet.KindFingerprint, Finger: "right_index", Data: []byte("FIR\x00010\x00")},
 		{Name: "signature-2.png", Kind: packet.KindSignature, Data: []byte("\x89PNG\r\n\x1a\nsig")},
+		{Name: "scan-3.pdf", Kind: packet.KindScan, Data: []byte("%PDF-1.7\n%scan")},
 	}
 	m := packet.Manifest{Version: 1, CaseID: id, Service: "personalausweis", KitID: "kit-1", CreatedAt: time.Now(), SealedAt: time.Now()}
 	for _, p := range parts {
@@ -174,7 +177,18 @@ func TestBackOfficeHandoverZipFollowsSchema(t *testing.T) {
 	_, body := b.get("/fall/" + id)
 	assert.Contains(t, body, "Muster")
 	assert.Contains(t, body, "rechter Zeigefinger")
-	resp, _ := b.post("/fall/"+id+"/uebergeben", url.Values{"csrf": {b.csrf}})
+	assert.Contains(t, body, `<iframe class="scan" src="/fall/`+id+`/datei/scan-3.pdf"`)
+	resp, err := b.hc.Get(b.base + "/fall/" + id + "/datei/scan-3.pdf")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "application/pdf", resp.Header.Get("Content-Type"), "the scan is shown inline")
+	assert.Contains(t, resp.Header.Get("Content-Disposition"), "inline")
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	resp, err = b.hc.Get(b.base + "/fall/" + id + "/datei/fingerprint-1.fir")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "fingerprint records are only shown as images")
+	resp, _ = b.post("/fall/"+id+"/uebergeben", url.Values{"csrf": {b.csrf}})
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 
 	zipped := readFile(t, drop+"/TH-2026-000001_"+id+".zip")
@@ -185,6 +199,35 @@ func TestBackOfficeHandoverZipFollowsSchema(t *testing.T) {
 	assert.Equal(t, "erika", fake.HandedOf[id])
 	_, body = b.get("/fall/" + id)
 	assert.Contains(t, body, "nach der Übergabe im Rathaus gelöscht", "the fingerprints went with the hand-over rule")
+}
+
+func TestBackOfficeImportsRegisterExport(t *testing.T) {
+	fake, srv, _ := console(t, backoffice.Options{})
+	fake.Kits = []townhall.KitStatus{{ID: "kit-1"}, {ID: "kit-2", RevokedAt: time.Now()}}
+	b := newClient(t, srv)
+	b.login("erika", "richtig langes passwort")
+	upload := func(kit, csv string) *http.Response {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		require.NoError(t, mw.WriteField("csrf", b.csrf))
+		require.NoError(t, mw.WriteField("koffer", kit))
+		fw, err := mw.CreateFormFile("datei", "export.csv")
+		require.NoError(t, err)
+		_, _ = fw.Write([]byte(csv))
+		require.NoError(t, mw.Close())
+		resp, err := b.hc.Post(b.base+"/besuche/import", mw.FormDataContentType(), &buf)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	csv := "datum;uhrzeit;ort;leistungen;familienname;vornamen\n03.12.2026;09:30;Zimmer 3;personalausweis;Muster;Erika\n04.12.2026;10:00;Zimmer 4;lebensbescheinigung;Muster;Max\n"
+	resp := upload("kit-2", csv)
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "no visits for a revoked kit")
+	resp = upload("kit-1", csv)
+	assert.Equal(t, "/besuche?ok=import", resp.Header.Get("Location"))
+	assert.Len(t, fake.Visits["kit-1"], 2, "one pack per day")
+	assert.Empty(t, fake.Visits["kit-2"])
+	assert.Equal(t, []string{"loginSucceeded", "visitsImported", "visitsImported"}, fake.Events())
 }
 
 func TestParseRegisterExport(t *testing.T) {
