@@ -289,3 +289,47 @@ func FuzzParseRegisterExport(f *testing.F) {
 		}
 	})
 }
+
+func TestBackOfficeInboxFiltersAndFleetFlags(t *testing.T) {
+	fake, srv, clk := console(t, backoffice.Options{FlagAfter: 10 * 24 * time.Hour})
+	day1 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	day2 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	fake.Summary = []townhall.CaseSummary{
+		{CaseID: "c1", Number: "TH-2026-000001", Service: "wohnsitzanmeldung", Kit: "kit-1", Caseworker: "anna", ReceivedAt: day1, Late: true},
+		{CaseID: "c2", Number: "TH-2026-000002", Service: "personalausweis", Kit: "kit-2", Caseworker: "bernd", ReceivedAt: day2},
+		{CaseID: "c3", Number: "TH-2026-000003", Service: "wohnsitzanmeldung", Kit: "kit-1", Caseworker: "bernd", ReceivedAt: day2},
+	}
+	fake.Kits = []townhall.KitStatus{
+		{ID: "kit-1", LastContact: clk.now().Add(-11 * 24 * time.Hour), CertNotAfter: clk.now().Add(400 * 24 * time.Hour)},
+		{ID: "kit-2", LastContact: clk.now().Add(-time.Hour), CertNotAfter: clk.now().Add(10 * 24 * time.Hour)},
+	}
+	b := newClient(t, srv)
+	b.login("erika", "richtig langes passwort")
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"TH-2026-000003", "TH-2026-000002", "TH-2026-000001"}},
+		{"?koffer=kit-1", []string{"TH-2026-000003", "TH-2026-000001"}},
+		{"?bearbeitung=bernd", []string{"TH-2026-000003", "TH-2026-000002"}},
+		{"?leistung=personalausweis", []string{"TH-2026-000002"}},
+		{"?nachmeldung=1", []string{"TH-2026-000001"}},
+		{"?tag=30.11.2026", []string{"TH-2026-000001"}},
+	}
+	numbers := regexp.MustCompile(`<td>(TH-\d{4}-\d{6})</td>`)
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			_, body := b.get("/eingang" + tt.query)
+			var got []string
+			for _, m := range numbers.FindAllStringSubmatch(body, -1) {
+				got = append(got, m[1])
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
+	_, body := b.get("/flotte")
+	assert.Contains(t, body, "seit 11 Tagen nicht gemeldet", "silent longer than FlagAfter")
+	assert.Equal(t, 1, strings.Count(body, "nicht gemeldet</span>"), "kit-2 is not flagged")
+	assert.Contains(t, body, "läuft bald ab", "kit-2's certificate expires within 30 days")
+	assert.Contains(t, body, "<dt>Warteschlange</dt><dd>unbekannt</dd>", "what kits do not report yet is unknown")
+}
