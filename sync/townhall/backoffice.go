@@ -163,7 +163,7 @@ func (t *Townhall) learnFacts(ctx context.Context, c *CaseSummary) error {
 	if form.Late {
 		late = 1
 	}
-	_, err = t.db.db.ExecContext(ctx, `INSERT OR IGNORE INTO case_facts (case_id, late, applied_at) VALUES (?, ?, ?)`,
+	_, err = t.db.db.ExecContext(ctx, `INSERT INTO case_facts (case_id, late, applied_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 		c.CaseID, late, formatTime(form.AppliedAt))
 	return err
 }
@@ -176,7 +176,7 @@ func (t *Townhall) MarkHandedOver(ctx context.Context, caseID, actor, target str
 		return err
 	}
 	return t.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO handovers (case_id, at, actor, target) VALUES (?, ?, ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO handovers (case_id, at, actor, target) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			caseID, formatTime(t.now()), actor, target)
 		if err != nil {
 			return err
@@ -384,7 +384,7 @@ func (t *Townhall) RevokeKit(ctx context.Context, kitID, actor, reason string) e
 		return err
 	}
 	err := t.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO revocations (kit_id, at, actor, reason) VALUES (?, ?, ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO revocations (kit_id, at, actor, reason) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			kitID, formatTime(t.now()), actor, reason)
 		if err != nil {
 			return err
@@ -601,7 +601,7 @@ func (t *Townhall) AddStaff(ctx context.Context, s Staff, actor string) error {
 		return fmt.Errorf("add staff: unknown role %q", s.Role)
 	}
 	return t.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO staff (name, role, hash, created_at) VALUES (?, ?, ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO staff (name, role, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			s.Name, s.Role, s.Hash, formatTime(t.now()))
 		if err != nil {
 			return fmt.Errorf("add staff: %w", err)
