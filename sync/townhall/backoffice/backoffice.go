@@ -156,6 +156,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /anmelden", s.loginPage)
 	mux.HandleFunc("POST /anmelden", s.login)
 	mux.HandleFunc("POST /abmelden", s.staff(anyRole, s.logout))
+	mux.HandleFunc("POST /anmelden/andere", s.switchUser)
 	mux.HandleFunc("POST /sperren", s.staff(anyRole, s.lock))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/eingang", http.StatusSeeOther) })
 	mux.HandleFunc("GET /eingang", s.staff(anyRole, s.inbox))

@@ -145,6 +145,17 @@ func TestBackOfficeSessionCSRFIdleLockAndRoles(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, body, "erika (Sachbearbeitung)", "the name typed is ignored while locked")
 
+	// Someone else at a locked browser starts afresh, and erika's session is gone.
+	clk.add(16 * time.Minute)
+	b.get("/flotte")
+	b.get("/anmelden")
+	resp, _ = b.post("/anmelden/andere", url.Values{"csrf": {b.csrf}})
+	assert.Equal(t, "/anmelden", resp.Header.Get("Location"))
+	_, body = b.get("/anmelden")
+	assert.NotContains(t, body, "Gesperrt")
+	resp, _ = b.get("/flotte")
+	assert.Equal(t, "/anmelden", resp.Header.Get("Location"))
+
 	// An administrator may revoke.
 	a := newClient(t, srv)
 	a.login("admin", "richtig langes passwort")
@@ -152,7 +163,7 @@ func TestBackOfficeSessionCSRFIdleLockAndRoles(t *testing.T) {
 	assert.Equal(t, "/flotte?ok=gesperrt", resp.Header.Get("Location"))
 	assert.Equal(t, "admin", fake.Revoked["kit-1"])
 
-	assert.Equal(t, []string{"loginFailed", "loginSucceeded", "sessionLocked", "loginSucceeded", "loginSucceeded"}, fake.Events())
+	assert.Equal(t, []string{"loginFailed", "loginSucceeded", "sessionLocked", "loginSucceeded", "sessionLocked", "loggedOut", "loginSucceeded"}, fake.Events())
 }
 
 func TestBackOfficeHandoverZipFollowsSchema(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -171,7 +172,7 @@ func (s *Server) deliverHandover(ctx context.Context, c townhall.CaseSummary, zi
 	if len(targets) == 0 {
 		return "", errors.New("hand-over: no drop directory and no URL configured")
 	}
-	return fmt.Sprint(targets), nil
+	return strings.Join(targets, "+"), nil
 }
 
 func syncDir(dir string) error {

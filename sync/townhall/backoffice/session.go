@@ -246,6 +246,19 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, ses *session) {
 	http.Redirect(w, r, "/anmelden", http.StatusSeeOther)
 }
 
+// switchUser ends a locked session so that someone else can log in at this browser.
+func (s *Server) switchUser(w http.ResponseWriter, r *http.Request) {
+	ses := s.sessions.get(r)
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if ses != nil && r.ParseForm() == nil && csrfOK(r, ses) {
+		s.sessions.drop(ses.id)
+		if ses.name != "" {
+			s.audit(r, ses.name, "loggedOut", "", "", "locked")
+		}
+	}
+	http.Redirect(w, r, "/anmelden", http.StatusSeeOther)
+}
+
 func (s *Server) lock(w http.ResponseWriter, r *http.Request, ses *session) {
 	ses.locked = true
 	ses.resume = safeLocal(r.PostFormValue("zurueck"))
