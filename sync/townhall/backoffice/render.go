@@ -123,6 +123,7 @@ var eventNames = map[string]string{
 	"caseHandoverFailed": "Übergabe fehlgeschlagen", "fingerprintsDeleted": "Fingerabdrücke gelöscht",
 	"visitBooked": "Termin gebucht", "visitsImported": "Termine eingelesen", "kitRevoked": "Koffer gesperrt",
 	"staffAdded": "Zugang angelegt", "sealedBeforeRevocationAllowed": "Annahme vor der Sperrung versiegelter Fälle erlaubt",
+	"caseExported":                "Fall auf der Kommandozeile ausgegeben (townhall inbox open)",
 	"caseAcceptedAfterRevocation": "Fall eines gesperrten Koffers angenommen (vor der Sperrung versiegelt)",
 }
 
