@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"koffer/sync/townhall"
 )
 
 func newInboxCmd(f *factory) *cobra.Command {
@@ -101,6 +103,10 @@ func inboxOpenRun(opts *inboxOpenOptions) error {
 	defer th.Close()
 	p, err := th.OpenCase(opts.ctx, opts.caseID)
 	if err != nil {
+		return err
+	}
+	// Personal data leaves the town hall's store: audited like a case opened in the back office.
+	if err := th.RecordAudit(opts.ctx, townhall.AuditRecord{Actor: "cli", Event: "caseExported", CaseID: opts.caseID, KitID: p.Manifest.KitID}); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(opts.out, 0o700); err != nil {

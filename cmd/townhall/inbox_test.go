@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"koffer/sync/townhall"
 )
 
 func TestInboxLsAndOpen(t *testing.T) {
@@ -39,4 +41,13 @@ func TestInboxLsAndOpen(t *testing.T) {
 		assert.True(t, bytes.Equal(p.Data, got), p.Name)
 	}
 	assert.FileExists(t, filepath.Join(dir, "manifest.json"))
+
+	th, err := townhall.Open(t.Context(), f.DataDir, townhall.Options{})
+	require.NoError(t, err)
+	defer th.Close()
+	log, err := th.TownhallAudit(t.Context(), 1)
+	require.NoError(t, err)
+	require.Len(t, log, 1)
+	assert.Equal(t, "caseExported", log[0].Event, "personal data leaving the store is audited")
+	assert.Equal(t, caseID, log[0].CaseID)
 }

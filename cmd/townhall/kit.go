@@ -13,7 +13,7 @@ import (
 
 func newKitCmd(f *factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "kit", Short: "Manage the kits enrolled at this town hall"}
-	cmd.AddCommand(newKitAddCmd(f, nil))
+	cmd.AddCommand(newKitAddCmd(f, nil), newKitRevokeCmd(f, nil), newKitAllowSealedCmd(f, nil))
 	return cmd
 }
 

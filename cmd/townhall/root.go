@@ -80,6 +80,7 @@ func newRootCmd(f *factory) *cobra.Command {
 		newKitCmd(f),
 		newInboxCmd(f),
 		newVisitsCmd(f),
+		newStaffCmd(f),
 	)
 	return root
 }

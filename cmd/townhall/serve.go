@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -15,6 +17,7 @@ type serveOptions struct {
 	hostnames []string
 	// ready, if set, is told the address once the town hall listens (tests).
 	ready func(addr string)
+	staff staffOptions // the back office (staffserve.go)
 }
 
 func newServeCmd(f *factory, runF func(*serveOptions) error) *cobra.Command {
@@ -33,6 +36,13 @@ func newServeCmd(f *factory, runF func(*serveOptions) error) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.listen, "listen", "127.0.0.1:8443", "address to listen on")
 	cmd.Flags().StringSliceVar(&opts.hostnames, "hostname", nil, "extra DNS name or IP for the server certificate (repeatable)")
+	cmd.Flags().StringVar(&opts.staff.listen, "staff-listen", "", "address of the back office for staff (HTTPS, apart from the kits' endpoint); empty: none")
+	cmd.Flags().StringVar(&opts.staff.dropDir, "handover-dir", "", "directory the back office drops hand-over zips into")
+	cmd.Flags().StringVar(&opts.staff.handoverURL, "handover-url", "", "URL the back office POSTs hand-over zips to (Idempotency-Key: case id)")
+	cmd.Flags().DurationVar(&opts.staff.flagAfter, "flag-after", 14*24*time.Hour, "flag a kit not heard from for this long")
+	cmd.Flags().StringVar(&opts.staff.certFile, "staff-cert", "", "PEM certificate of the back office (default: self-signed, kept in --data)")
+	cmd.Flags().StringVar(&opts.staff.keyFile, "staff-key", "", "PEM key of --staff-cert")
+	cmd.Flags().DurationVar(&opts.staff.idleLock, "staff-idle-lock", 15*time.Minute, "lock a back-office session after this long idle")
 	return cmd
 }
 
@@ -55,5 +65,14 @@ func serveRun(opts *serveOptions) error {
 	if opts.ready != nil {
 		opts.ready(ln.Addr().String())
 	}
-	return th.Serve(opts.ctx, ln, cfg)
+	staffCtx, stopStaff := context.WithCancel(opts.ctx)
+	defer stopStaff()
+	waitStaff, err := startStaff(staffCtx, opts, th)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	err = th.Serve(opts.ctx, ln, cfg)
+	stopStaff()
+	return errors.Join(err, waitStaff())
 }

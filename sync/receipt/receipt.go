@@ -208,6 +208,7 @@ const (
 	CodeBadPacket    = "bad_packet"    // signature fine, but content malformed or hashes wrong
 	CodeCaseConflict = "case_conflict" // another kit already delivered this case id
 	CodeBadRequest   = "bad_request"   // request itself malformed (a kit bug)
+	CodeRevoked      = "revoked"       // the kit was revoked (lost or stolen): every request is refused
 
 	// Retryable: upload again (from scratch or from the offset HEAD reports).
 	CodeUploadMissing    = "upload_missing"    // the town hall has no such upload: create a new one
@@ -219,7 +220,7 @@ const (
 // Final reports whether code is a refusal that no retry can change.
 func Final(code string) bool {
 	switch code {
-	case CodeUnknownKit, CodeKitMismatch, CodeBadSignature, CodeBadPacket, CodeCaseConflict, CodeBadRequest:
+	case CodeUnknownKit, CodeKitMismatch, CodeBadSignature, CodeBadPacket, CodeCaseConflict, CodeBadRequest, CodeRevoked:
 		return true
 	}
 	return false

@@ -112,6 +112,9 @@ func (t *Townhall) authenticate(next http.Handler) http.Handler {
 			problem(w, http.StatusForbidden, receipt.CodeUnknownKit, "certificate does not carry the enrolled key")
 			return
 		}
+		if !t.admitKit(w, r, kitID) {
+			return
+		}
 		r.Header.Set(kitHeader, kitID)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, k)))
 	})
@@ -264,6 +267,10 @@ func (c *commitHandler) commitCase(ctx context.Context, kit kitRow, r *http.Requ
 		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadPacket, "packet does not open"}
 	}
 
+	if err := c.t.checkRevokedSeal(ctx, kit.ID, p.Manifest); err != nil { // backoffice.go
+		return nil, err
+	}
+
 	// Durable packet first, then the row: a crash in between leaves a file without a row,
 	// which the next commit of the same case overwrites.
 	if err := writeFileSync(c.t.packetPath(caseID), data, 0o600); err != nil {
@@ -281,6 +288,7 @@ func (c *commitHandler) commitCase(ctx context.Context, kit kitRow, r *http.Requ
 	}
 	c.terminate(ctx, uploadID)
 	c.t.log.Info("caseReceived", "kit", kit.ID, "case", caseID, "number", row.Number, "bytes", len(data))
+	c.t.noteAfterRevocation(ctx, kit.ID, caseID)
 	return row.Receipt, nil
 }
 

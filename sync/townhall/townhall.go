@@ -348,6 +348,11 @@ func (t *Townhall) OpenCase(ctx context.Context, caseID string) (*packet.Packet,
 		return nil, fmt.Errorf("case %s: kit: %w", caseID, err)
 	}
 	data, err := os.ReadFile(t.packetPath(caseID))
+	if errors.Is(err, os.ErrNotExist) {
+		if p, ok, rerr := t.openRedacted(caseID); ok { // fingerprints deleted (backoffice.go)
+			return p, rerr
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("case %s: %w", caseID, err)
 	}
