@@ -41,7 +41,10 @@ func request(tb testing.TB, name string) localapi.SubmitRequest {
 	require.NoError(tb, err)
 	f, err := cases.Parse(raw)
 	require.NoError(tb, err)
-	files, missing := cases.ReadAttachments(os.DirFS(dir), f)
+	root, err := os.OpenRoot(dir)
+	require.NoError(tb, err)
+	defer root.Close()
+	files, missing := cases.ReadAttachments(tb.Context(), root, f)
 	require.Empty(tb, missing)
 	return localapi.SubmitRequest{Case: raw, Files: files}
 }

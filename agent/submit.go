@@ -42,7 +42,8 @@ type formAttached struct {
 // Submit validates a complete case (cases.Check, the same rules the UI uses) and seals it: the
 // packet file is written and fsynced, then the case and its outbox row are committed in one
 // transaction. The citizen's data never touches the disk unencrypted. A case id that exists
-// already returns that case with Duplicate set and stores nothing.
+// already with the same content returns that case with Duplicate set and stores nothing; with
+// other content it is refused (existingSubmit).
 func (a *Agent) Submit(ctx context.Context, req localapi.SubmitRequest) (localapi.SubmitResponse, error) {
 	id := req.ID
 	if id == "" {
@@ -54,10 +55,9 @@ func (a *Agent) Submit(ctx context.Context, req localapi.SubmitRequest) (localap
 	} else if u, err := uuid.Parse(id); err != nil || u.Version() != 7 || u.String() != id {
 		return localapi.SubmitResponse{}, &localapi.Error{Code: "bad-id", Message: "case id must be a lowercase UUIDv7"}
 	}
-	if c, err := a.store.Case(ctx, id); err == nil {
-		return localapi.SubmitResponse{ID: c.ID, State: c.State, Late: c.Late, Duplicate: true}, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return localapi.SubmitResponse{}, err
+	digest := a.submitDigest(req)
+	if res, err := a.existingSubmit(ctx, id, digest); !errors.Is(err, store.ErrNotFound) {
+		return res, err
 	}
 
 	f, err := cases.Parse(req.Case)
@@ -74,17 +74,13 @@ func (a *Agent) Submit(ctx context.Context, req localapi.SubmitRequest) (localap
 		return localapi.SubmitResponse{}, err
 	}
 	item, err := a.store.SealCase(ctx, store.NewCase{
-		ID: id, Service: string(f.Service), Late: assess.Late, CreatedAt: now, Actor: "cli",
+		ID: id, Service: string(f.Service), Late: assess.Late, CreatedAt: now, Actor: "cli", Digest: digest,
 	}, func(w io.Writer) error {
 		_, err := a.sealer.Seal(w, packet.Manifest{CaseID: id, Service: string(f.Service), CreatedAt: now}, parts)
 		return err
 	})
 	if errors.Is(err, store.ErrExists) {
-		c, cerr := a.store.Case(ctx, id)
-		if cerr != nil {
-			return localapi.SubmitResponse{}, cerr
-		}
-		return localapi.SubmitResponse{ID: c.ID, State: c.State, Late: c.Late, Duplicate: true}, nil
+		return a.existingSubmit(ctx, id, digest)
 	}
 	if err != nil {
 		return localapi.SubmitResponse{}, err

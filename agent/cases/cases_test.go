@@ -22,7 +22,10 @@ func loadCase(t *testing.T, dir string) (Assessment, error) {
 	if err != nil {
 		return Assessment{}, err
 	}
-	data, missing := ReadAttachments(os.DirFS(dir), f)
+	root, err := os.OpenRoot(dir)
+	require.NoError(t, err)
+	defer root.Close()
+	data, missing := ReadAttachments(t.Context(), root, f)
 	return Check(f, applied, data, missing)
 }
 
