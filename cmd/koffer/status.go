@@ -70,7 +70,8 @@ func statusRun(opts *statusOptions) error {
 		if up.LastContact.IsZero() && up.LastError == "" {
 			state = "not tried yet"
 		}
-		if up.LastError != "" {
+		// An error older than the last contact is history, not the state of the link.
+		if up.LastError != "" && (!up.Reachable || up.LastErrorAt.After(up.LastContact)) {
 			state += fmt.Sprintf(" (last error %s at %s)", up.LastError, up.LastErrorAt.Local().Format(time.DateTime))
 		}
 		fmt.Fprintf(w, "uplink:     %s, %d bytes sent\n", state, up.BytesSent)

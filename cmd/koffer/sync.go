@@ -93,8 +93,8 @@ func syncRun(opts *syncOptions) error {
 			if !st.Reachable {
 				reach = "unreachable"
 			}
-			fmt.Fprintf(opts.f.ErrOut, "sync: %d cases still waiting after %s; town hall %s, last error %q\n",
-				st.Pending, opts.timeout, reach, st.LastError)
+			fmt.Fprintf(opts.f.ErrOut, "sync: %s still waiting after %s; town hall %s, last error %q\n",
+				plural(st.Pending, "case", "cases"), opts.timeout, reach, st.LastError)
 			return errSilent
 		}
 		select {
@@ -105,9 +105,17 @@ func syncRun(opts *syncOptions) error {
 	}
 	fmt.Fprintln(opts.f.Out, "queue empty: every sealed case is at the town hall")
 	if st.Parked > 0 {
-		fmt.Fprintf(opts.f.Out, "%d cases parked (refused by the town hall): see koffer queue ls\n", st.Parked)
+		fmt.Fprintf(opts.f.Out, "%s parked (refused by the town hall): see koffer queue ls\n", plural(st.Parked, "case", "cases"))
 	}
 	return nil
+}
+
+// plural is "1 case", "2 cases".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // connectSyncAgent reaches the agent of dataDir over its local API.
