@@ -63,6 +63,7 @@ type Agent struct {
 	started time.Time
 
 	pending pendingVisits // visit packs waiting for a login
+	logins  loginThrottle // failed logins per name and in total (logins.go)
 
 	mu       sync.Mutex
 	dataKey  keys.DataKey
@@ -259,7 +260,13 @@ func lockDir(dir string) (func(), error) {
 // Login unwraps the data key with a caseworker's passphrase and keeps it in memory until
 // Logout or IdleLock of inactivity. A wrong passphrase returns keys.ErrWrongPassphrase.
 func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error {
+	if err := a.logins.check(name, a.now()); err != nil {
+		return err
+	}
 	cw, err := a.store.Caseworker(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		a.logins.record(name, false, a.now()) // unknown names count: no probing for names
+	}
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
@@ -267,6 +274,7 @@ func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error
 		return fmt.Errorf("login: caseworker disabled")
 	}
 	k, err := keys.Unwrap(cw.Wrapped, passphrase)
+	a.logins.record(name, err == nil, a.now())
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}

@@ -80,6 +80,10 @@ func (b *WebBackend) Login(ctx context.Context, name, passphrase string) (web.Ca
 	if errors.Is(err, keys.ErrWrongPassphrase) || errors.Is(err, store.ErrNotFound) {
 		return web.Caseworker{}, web.ErrBadLogin
 	}
+	var te *LoginThrottledError
+	if errors.As(err, &te) {
+		return web.Caseworker{}, &web.TooManyAttemptsError{Wait: te.Wait}
+	}
 	if err != nil {
 		return web.Caseworker{}, err
 	}
