@@ -94,6 +94,9 @@ func redactURL(s string) string {
 // userinfoRE finds URL credentials inside free text (log lines).
 var userinfoRE = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@`)
 
+// RedactText hides URL credentials in free text (a log line, an error shown on the CLI).
+func RedactText(s string) string { return userinfoRE.ReplaceAllString(s, "${1}REDACTED@") }
+
 // RedactTOML re-encodes a TOML document with the values of secret-looking keys (and any value
 // holding key material) replaced.
 func RedactTOML(data []byte) ([]byte, error) {
@@ -149,7 +152,7 @@ func ScrubLogs(logs []byte) []byte {
 		if secretValue.Match(sc.Bytes()) {
 			continue
 		}
-		out.Write(userinfoRE.ReplaceAll(sc.Bytes(), []byte("${1}REDACTED@")))
+		out.WriteString(RedactText(sc.Text()))
 		out.WriteByte('\n')
 	}
 	return out.Bytes()
