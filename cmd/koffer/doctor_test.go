@@ -199,7 +199,10 @@ func TestDevicesCommand(t *testing.T) {
 	}
 	t.Run("text", func(t *testing.T) {
 		f, out, _ := testFactory(t)
-		require.NoError(t, devicesRun(&devicesOptions{f: f, ctx: t.Context(), Profile: prof, List: fakeBus, Printers: printers}))
+		err := devicesRun(&devicesOptions{f: f, ctx: t.Context(), Profile: prof, List: fakeBus, Printers: printers})
+		var st *exitStatusError
+		require.ErrorAs(t, err, &st, "a MISSING device is exit 2, as in doctor")
+		assert.Equal(t, exitCode(2), st.code)
 		assert.Equal(t, []string{"ipp://localhost:1/ipp/print"}, asked, "the profile's network printers are asked")
 		assert.Contains(t, out.String(), "printer.unreachable")
 		assert.Contains(t, out.String(), m.ID.String())
@@ -209,7 +212,10 @@ func TestDevicesCommand(t *testing.T) {
 	})
 	t.Run("json", func(t *testing.T) {
 		f, out, _ := testFactory(t)
-		require.NoError(t, devicesRun(&devicesOptions{f: f, ctx: t.Context(), Profile: prof, JSON: true, List: fakeBus, Printers: printers}))
+		err := devicesRun(&devicesOptions{f: f, ctx: t.Context(), Profile: prof, JSON: true, List: fakeBus, Printers: printers})
+		var st *exitStatusError
+		require.ErrorAs(t, err, &st)
+		assert.Equal(t, exitCode(2), st.code)
 		var inv struct {
 			USB      []struct{ ID, Serial string }
 			Printers []struct{ URI, Problem, Hint string }
@@ -224,6 +230,13 @@ func TestDevicesCommand(t *testing.T) {
 		require.Len(t, inv.Kinds, 2)
 		require.Len(t, inv.Printers, 1)
 		assert.NotEmpty(t, inv.Printers[0].Hint)
+	})
+	t.Run("everything there is exit 0", func(t *testing.T) {
+		only := filepath.Join(t.TempDir(), "kit.toml")
+		require.NoError(t, os.WriteFile(only, []byte("[[device]]\nkind = \"fingerprint\"\nusb = \""+m.ID.String()+"\"\n"), 0o644))
+		f, _, _ := testFactory(t)
+		assert.NoError(t, devicesRun(&devicesOptions{f: f, ctx: t.Context(), Profile: only, List: fakeBus, Printers: printers}))
+		assert.Equal(t, exitCode(2), run(t.Context(), []string{"devices", "--profile", prof}, f), "through cobra: 2 with a device missing")
 	})
 	t.Run("bad profile names the key", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "kit.toml")
