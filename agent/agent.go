@@ -64,6 +64,7 @@ type Agent struct {
 
 	pending pendingVisits // visit packs waiting for a login
 	logins  loginThrottle // failed logins per name and in total (logins.go)
+	damaged error         // set once at start when the database fails its quick check (dbcheck.go)
 
 	mu       sync.Mutex
 	dataKey  keys.DataKey
@@ -112,6 +113,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.checkStoreAtStart(ctx)
 	if err := a.startUplink(); err != nil {
 		_ = a.store.Close()
 		return nil, err

@@ -30,6 +30,9 @@ func (a *Agent) StartDraft(ctx context.Context, service cases.Service, actor str
 	if _, err := a.DataKey(); err != nil {
 		return "", err
 	}
+	if err := a.refuseIfDamaged(); err != nil {
+		return "", err
+	}
 	id := uuid.Must(uuid.NewV7()).String()
 	if err := a.store.CreateDraft(ctx, store.NewCase{ID: id, Service: string(service), Actor: actor}); err != nil {
 		return "", err

@@ -55,6 +55,9 @@ func (a *Agent) Submit(ctx context.Context, req localapi.SubmitRequest) (localap
 	} else if u, err := uuid.Parse(id); err != nil || u.Version() != 7 || u.String() != id {
 		return localapi.SubmitResponse{}, &localapi.Error{Code: "bad-id", Message: "case id must be a lowercase UUIDv7"}
 	}
+	if err := a.refuseIfDamaged(); err != nil {
+		return localapi.SubmitResponse{}, err
+	}
 	digest := a.submitDigest(req)
 	if res, err := a.existingSubmit(ctx, id, digest); !errors.Is(err, store.ErrNotFound) {
 		return res, err
@@ -137,6 +140,9 @@ func (a *Agent) Status(ctx context.Context) (localapi.Status, error) {
 		},
 		AuditOK: true,
 		Uplink:  a.uplinkStatus(),
+	}
+	if a.damaged != nil {
+		st.DatabaseDamaged = a.damaged.Error()
 	}
 	if err := a.store.VerifyAudit(ctx); err != nil {
 		st.AuditOK, st.AuditInfo = false, err.Error()

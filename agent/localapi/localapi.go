@@ -28,6 +28,8 @@ type Status struct {
 	AuditOK   bool          `json:"audit_ok"`
 	AuditInfo string        `json:"audit_info,omitempty"`
 	Uplink    *Uplink       `json:"uplink,omitempty"` // nil on a kit without a town hall
+	// DatabaseDamaged is the quick check's finding at start; while set no new case is taken.
+	DatabaseDamaged string `json:"database_damaged,omitempty"`
 }
 
 // Uplink is the sync state: is the town hall reachable, what failed last, how much went up.

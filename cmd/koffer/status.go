@@ -79,6 +79,9 @@ func statusRun(opts *statusOptions) error {
 	if age := time.Duration(st.Queue.OldestAgeSec) * time.Second; st.Queue.Depth > 0 && age > 7*24*time.Hour {
 		fmt.Fprintf(w, "WARNING:    the oldest case has waited %d days for the town hall: check the uplink\n", int(age.Hours()/24))
 	}
+	if st.DatabaseDamaged != "" {
+		fmt.Fprintf(w, "DATABASE:   DAMAGED, no new cases are taken: run koffer doctor and call a technician (%s)\n", st.DatabaseDamaged)
+	}
 	fmt.Fprintf(w, "delivered:  %d\n", st.Queue.Delivered)
 	fmt.Fprintf(w, "drafts:     %d\n", st.Queue.Drafts)
 	fmt.Fprintf(w, "audit log:  %s\n", audit)
