@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"koffer/agent/doctor"
 	"koffer/agent/keys"
+	"koffer/agent/logfile"
 	"koffer/devices/inventory"
 	"koffer/devices/profile"
 )
@@ -140,6 +142,12 @@ func printReport(opts *doctorOptions, rep doctor.Report) {
 	fmt.Fprintf(opts.f.Out, "\noverall: %s (%s)\n", rep.Status, rep.Duration.Round(time.Millisecond))
 }
 
+// noJournal reports journalctl output that holds no log lines.
+func noJournal(out []byte) bool {
+	s := strings.TrimSpace(string(out))
+	return s == "" || s == "-- No entries --"
+}
+
 // journalLogs reads the agent's recent journal, if there is a journal.
 func journalLogs(ctx context.Context) ([]byte, error) {
 	path, err := exec.LookPath("journalctl")
@@ -170,7 +178,10 @@ func writeSupportBundle(opts *doctorOptions, prof *profile.Profile, rep doctor.R
 	if logs == nil {
 		logs = journalLogs
 	}
-	if l, err := logs(ctx); err == nil {
+	if l, err := logs(ctx); err == nil && !noJournal(l) {
+		b.Logs = l
+	} else if l, err := logfile.Recent(opts.f.DataDir, 500); err == nil {
+		// No journald (or nothing in it): the agent's own recent log from the data directory.
 		b.Logs = l
 	}
 	var buf bytes.Buffer

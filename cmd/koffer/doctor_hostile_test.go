@@ -1,6 +1,12 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -59,4 +65,40 @@ func TestDoctorWrongDataDir(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDoctorBundleUsesAgentLogWithoutJournal: where journald has no entries, the bundle's
+// logs.txt is the agent's own recent log from the data directory.
+func TestDoctorBundleUsesAgentLogWithoutJournal(t *testing.T) {
+	f, _, _ := dataFactory(t)
+	stop := startAgent(t, f)
+	stop()
+	bundle := filepath.Join(t.TempDir(), "support.tar.gz")
+	err := doctorRun(&doctorOptions{f: f, ctx: t.Context(), Bundle: bundle, Profile: emptyProfile(t),
+		Discover: fakeReader, OpenReader: opensFine, DiskWarn: 1, List: fakeBus,
+		Logs: func(context.Context) ([]byte, error) { return []byte("-- No entries --\n"), nil }})
+	if err != nil {
+		var st *exitStatusError
+		require.ErrorAs(t, err, &st)
+	}
+	raw, err := os.ReadFile(bundle)
+	require.NoError(t, err)
+	gz, err := gzip.NewReader(bytes.NewReader(raw))
+	require.NoError(t, err)
+	tr := tar.NewReader(gz)
+	var logs string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		data, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		if filepath.Base(h.Name) == "logs.txt" {
+			logs = string(data)
+		}
+	}
+	assert.NotContains(t, logs, "No entries")
+	assert.Contains(t, logs, "msg=stopped", "the agent's own log")
 }
