@@ -114,6 +114,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.checkStoreAtStart(ctx)
+	a.opts.Runners = append(a.opts.Runners, &memoryTrimmer{log: a.log})
 	if err := a.startUplink(); err != nil {
 		_ = a.store.Close()
 		return nil, err
