@@ -21,12 +21,7 @@ func TestLoginThrottle(t *testing.T) {
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	a := newTestAgent(t, Options{Now: clock})
 	ctx := t.Context()
-	dk, err := keys.NewDataKey()
-	require.NoError(t, err)
-	w, err := keys.Wrap(dk, []byte("richtige Passphrase"), keys.Params{Time: 1, MemKiB: 1024, Threads: 1})
-	require.NoError(t, err)
-	_, err = a.Store().AddCaseworker(ctx, "mmeier", w)
-	require.NoError(t, err)
+	addCaseworker(t, a, "mmeier", "richtige Passphrase")
 
 	for range freeFailures {
 		assert.ErrorIs(t, a.Login(ctx, "mmeier", []byte("falsche Passphrase")), keys.ErrWrongPassphrase)
@@ -51,6 +46,17 @@ func TestLoginThrottle(t *testing.T) {
 	assert.LessOrEqual(t, te.Wait, globalWindow)
 	advance(globalWindow)
 	require.NoError(t, a.Login(ctx, "mmeier", []byte("richtige Passphrase")))
+}
+
+// addCaseworker adds a caseworker with a cheap argon2id (tests only).
+func addCaseworker(t *testing.T, a *Agent, name, passphrase string) {
+	t.Helper()
+	dk, err := keys.NewDataKey()
+	require.NoError(t, err)
+	w, err := keys.Wrap(dk, []byte(passphrase), keys.Params{Time: 1, MemKiB: 1024, Threads: 1})
+	require.NoError(t, err)
+	_, err = a.Store().AddCaseworker(t.Context(), name, w)
+	require.NoError(t, err)
 }
 
 func TestLoginDelayCapped(t *testing.T) {

@@ -67,6 +67,27 @@ func TestDoctorWrongDataDir(t *testing.T) {
 	}
 }
 
+// bundleFiles reads a support bundle: file base name to content.
+func bundleFiles(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	gz, err := gzip.NewReader(bytes.NewReader(raw))
+	require.NoError(t, err)
+	tr := tar.NewReader(gz)
+	files := map[string][]byte{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files
+		}
+		require.NoError(t, err)
+		data, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		files[filepath.Base(h.Name)] = data
+	}
+}
+
 // TestDoctorBundleUsesAgentLogWithoutJournal: where journald has no entries, the bundle's
 // logs.txt is the agent's own recent log from the data directory.
 func TestDoctorBundleUsesAgentLogWithoutJournal(t *testing.T) {
@@ -81,24 +102,7 @@ func TestDoctorBundleUsesAgentLogWithoutJournal(t *testing.T) {
 		var st *exitStatusError
 		require.ErrorAs(t, err, &st)
 	}
-	raw, err := os.ReadFile(bundle)
-	require.NoError(t, err)
-	gz, err := gzip.NewReader(bytes.NewReader(raw))
-	require.NoError(t, err)
-	tr := tar.NewReader(gz)
-	var logs string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		data, err := io.ReadAll(tr)
-		require.NoError(t, err)
-		if filepath.Base(h.Name) == "logs.txt" {
-			logs = string(data)
-		}
-	}
+	logs := string(bundleFiles(t, bundle)["logs.txt"])
 	assert.NotContains(t, logs, "No entries")
 	assert.Contains(t, logs, "msg=stopped", "the agent's own log")
 }

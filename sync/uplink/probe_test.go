@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,6 +32,29 @@ func garbageWhile(bad *atomic.Bool) func(http.Handler) http.Handler {
 	}
 }
 
+// newGarbageEnv is an env whose town hall answers garbage while the returned flag is set (it
+// starts set).
+func newGarbageEnv(t *testing.T) (*env, *atomic.Bool) {
+	e := newEnv(t)
+	bad := &atomic.Bool{}
+	bad.Store(true)
+	e.stopTownhall()
+	e.wrap = garbageWhile(bad)
+	e.startTownhall()
+	return e, bad
+}
+
+// runUplink runs u until stop is called (or the test ends) and checks it ended cleanly.
+func runUplink(t *testing.T, u *uplink.Uplink) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); require.NoError(t, <-done) }) }
+	t.Cleanup(stop)
+	return stop
+}
+
 func failures(o *memOutbox) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -46,20 +70,12 @@ func failures(o *memOutbox) int {
 // answer, the case waits one step of backoff, not the cap, and is delivered.
 func TestProbesDoNotRaiseBackoff(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	var bad atomic.Bool
-	bad.Store(true)
-	e.stopTownhall()
-	e.wrap = garbageWhile(&bad)
-	e.startTownhall()
+	e, bad := newGarbageEnv(t)
 	e.seal(1, 10, 10)
 	e.proxy.Stop()
 	// After 8 raised attempts the backoff would be 128 × base, far beyond the test's wait.
 	u := e.uplink(func(o *uplink.Options) { o.BackoffBase, o.BackoffMax = 200*time.Millisecond, time.Hour })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- u.Run(ctx) }()
-	defer func() { cancel(); require.NoError(t, <-done) }()
+	stop := runUplink(t, u)
 
 	waitFor(t, func() bool { return u.State().Errors >= 8 })
 	assert.Zero(t, failures(e.outbox), "probes are not attempts")
@@ -78,9 +94,7 @@ func TestProbesDoNotRaiseBackoff(t *testing.T) {
 	for _, f := range e.outbox.failures {
 		assert.NotContains(t, f[0], "network", "a wrong answer is not labelled a network error")
 	}
-	cancel()
-	require.NoError(t, <-done)
-	done <- nil
+	stop()
 	e.verify(nil)
 }
 
@@ -88,20 +102,12 @@ func TestProbesDoNotRaiseBackoff(t *testing.T) {
 // long backoff after bad answers are sent at once when SyncNow is called.
 func TestSyncNowTriesBackedOffCases(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	var bad atomic.Bool
-	bad.Store(true)
-	e.stopTownhall()
-	e.wrap = garbageWhile(&bad)
-	e.startTownhall()
+	e, bad := newGarbageEnv(t)
 	e.seal(3, 10, 10)
 	u := e.uplink(func(o *uplink.Options) {
 		o.BackoffBase, o.BackoffMax, o.VisitInterval = time.Hour, time.Hour, time.Hour
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- u.Run(ctx) }()
-	defer func() { cancel(); require.NoError(t, <-done) }()
+	stop := runUplink(t, u)
 
 	waitFor(t, func() bool { return len(e.outbox.snapshot()) == 3 && failures(e.outbox) == 3 })
 	bad.Store(false)
@@ -114,8 +120,6 @@ func TestSyncNowTriesBackedOffCases(t *testing.T) {
 	start := time.Now()
 	waitFor(t, func() bool { return e.outbox.pending() == 0 })
 	assert.Less(t, time.Since(start), 10*time.Second)
-	cancel()
-	require.NoError(t, <-done)
-	done <- nil
+	stop()
 	e.verify(nil)
 }
