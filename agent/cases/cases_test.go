@@ -221,6 +221,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"service":"personalausweis"} {}`))
+	f.Add([]byte("\xEF\xBB\xBF{}"))
+	f.Add([]byte(`{"person":{"family_name":"a","Family_Name":"b"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cf, err := Parse(data)
 		if err != nil {

@@ -49,7 +49,12 @@ func newDoctorCmd(f *factory, runF func(*doctorOptions) error) *cobra.Command {
 database integrity, keys, client certificate, uplink and clock against the town
 hall, queue, audit chain, fingerprint reader, and the printers and scanners of
 the kit profile. Works with or without a running agent (the database is read
-directly). --bundle writes a support archive without personal data or keys.`,
+directly). --bundle writes a support archive without personal data or keys.
+
+The whole run stays within about 3 s: a link that does not answer in time is
+reported as slow with what was measured. Being offline (no DNS, no TCP, clock
+not comparable) and an agent that is not running are warnings (exit 1); fail
+(exit 2) is for what needs a technician.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ctx = cmd.Context()

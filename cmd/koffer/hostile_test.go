@@ -109,6 +109,10 @@ func TestHostileCaseFiles(t *testing.T) {
 			require.NoError(t, os.Truncate(cf, 200<<20)) // sparse: costs no disk, must not be read
 			return nil
 		}},
+		{name: "case file is a FIFO", field: "(file)", code: "not-regular", setup: func(t *testing.T, cf string) []string {
+			replaceFile(t, cf, func(n string) error { return syscall.Mkfifo(n, 0o600) })
+			return nil
+		}},
 		{name: "oversized attachment", field: "attachments[0].file", code: "too-large", setup: func(t *testing.T, cf string) []string {
 			require.NoError(t, os.Truncate(filepath.Join(filepath.Dir(cf), "scan.pdf"), 40<<20))
 			return nil
