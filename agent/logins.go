@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
@@ -50,6 +52,7 @@ func delayAfter(n int) time.Duration {
 
 // check returns an error if a login for name must wait at now.
 func (t *loginThrottle) check(name string, now time.Time) error {
+	name = throttleKey(name)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.prune(now)
@@ -68,6 +71,7 @@ func (t *loginThrottle) check(name string, now time.Time) error {
 
 // record notes the outcome of an attempt that was let through.
 func (t *loginThrottle) record(name string, ok bool, now time.Time) {
+	name = throttleKey(name)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if ok {
@@ -88,6 +92,16 @@ func (t *loginThrottle) record(name string, ok bool, now time.Time) {
 	f.n++
 	f.last = now
 	t.recent = append(t.recent, now)
+}
+
+// throttleKey bounds what one remembered name costs: a name typed into the login form can be
+// up to the form's size, so long ones are kept as their hash.
+func throttleKey(name string) string {
+	if len(name) <= 64 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // prune forgets failures that no longer matter: a name whose lockout has long passed starts

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,4 +70,9 @@ func TestLoginDelayCapped(t *testing.T) {
 		lt.record(fmt.Sprint(i), false, at)
 	}
 	assert.LessOrEqual(t, len(lt.names), maxTrackedName, "memory bounded")
+	long := strings.Repeat("x", 1<<20)
+	lt.record(long, false, at)
+	for k := range lt.names {
+		assert.LessOrEqual(t, len(k), 71, "a long name is kept as its hash")
+	}
 }
