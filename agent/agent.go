@@ -67,6 +67,8 @@ type Agent struct {
 	devices *kitDevices      // built from prof, or the simulators in training mode
 
 	pending pendingVisits // visit packs waiting for a login
+	logins  loginThrottle // failed logins per name and in total (logins.go)
+	damaged error         // set once at start when the database fails its quick check (dbcheck.go)
 
 	core *casework.Core // the application core; the UI and the local API are its clients
 
@@ -117,6 +119,8 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.checkStoreAtStart(ctx)
+	a.opts.Runners = append(a.opts.Runners, &memoryTrimmer{log: a.log})
 	a.core = a.newCore()
 	if err := a.startUplink(); err != nil {
 		_ = a.store.Close()
@@ -296,7 +300,13 @@ func lockDir(dir string) (func(), error) {
 // Login unwraps the data key with a caseworker's passphrase and keeps it in memory until
 // Logout or IdleLock of inactivity. A wrong passphrase returns keys.ErrWrongPassphrase.
 func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error {
+	if err := a.logins.check(name, a.now()); err != nil {
+		return err
+	}
 	cw, err := a.store.Caseworker(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		a.logins.record(name, false, a.now()) // unknown names count: no probing for names
+	}
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
@@ -304,6 +314,7 @@ func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error
 		return fmt.Errorf("login: caseworker disabled")
 	}
 	k, err := keys.Unwrap(cw.Wrapped, passphrase)
+	a.logins.record(name, err == nil, a.now())
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}

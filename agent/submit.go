@@ -37,6 +37,9 @@ func (a *Agent) Status(ctx context.Context) (localapi.Status, error) {
 		Uplink:  a.uplinkStatus(),
 		Devices: a.devices.states(),
 	}
+	if a.damaged != nil {
+		st.DatabaseDamaged = a.damaged.Error()
+	}
 	if err := a.store.VerifyAudit(ctx); err != nil {
 		st.AuditOK, st.AuditInfo = false, err.Error()
 	}

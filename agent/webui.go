@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 
 	"koffer/agent/casework"
@@ -40,6 +42,8 @@ func (a *Agent) newCore() *casework.Core {
 		},
 		Authority: auth, Place: place, Training: a.opts.Training,
 		DeviceStates: a.deviceStates,
+		DigestKey:    submitDigestKey(a.sealer.Key),
+		Damaged:      a.damagedErr,
 		OnSealed: func(id string) { // read at call time: the uplink hooks itself in after New
 			if a.opts.OnSealed != nil {
 				a.opts.OnSealed(id)
@@ -60,6 +64,10 @@ func (b *WebBackend) Login(ctx context.Context, name, passphrase string) (web.Ca
 	err := b.a.Login(ctx, name, []byte(passphrase))
 	if errors.Is(err, keys.ErrWrongPassphrase) || errors.Is(err, store.ErrNotFound) {
 		return web.Caseworker{}, web.ErrBadLogin
+	}
+	var te *LoginThrottledError
+	if errors.As(err, &te) {
+		return web.Caseworker{}, &web.TooManyAttemptsError{Wait: te.Wait}
 	}
 	if err != nil {
 		return web.Caseworker{}, err
@@ -84,4 +92,11 @@ func (a *Agent) deviceStates(context.Context) []casework.Device {
 			Reason: d.Hint, Training: d.Driver == "sim"})
 	}
 	return out
+}
+
+// submitDigestKey derives the key of the CLI submit digest from the kit's signing key, so the
+// digest kept in the database reveals nothing of the case.
+func submitDigestKey(k ed25519.PrivateKey) []byte {
+	key := sha256.Sum256(append([]byte("koffer submit digest v1\x00"), k.Seed()...))
+	return key[:]
 }

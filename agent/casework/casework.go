@@ -84,8 +84,12 @@ type Options struct {
 	Place        string              // place of issue
 	Training     bool
 	OnSealed     func(caseID string) // after a packet is durably in the outbox
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// DigestKey keys the digest that tells a CLI retry from a conflicting reuse of a case id.
+	DigestKey []byte
+	// Damaged reports a database found damaged at start: no new cases are taken then.
+	Damaged func() error
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Core is the application core. Its methods are safe for concurrent use: a change holds the

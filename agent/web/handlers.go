@@ -127,11 +127,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	cw, err := s.opts.Backend.Login(r.Context(), name, r.PostFormValue("passphrase"))
 	if err != nil {
-		status := http.StatusUnauthorized
-		msg := "Name oder Passphrase stimmt nicht. Bitte erneut eingeben."
-		if !errors.Is(err, ErrBadLogin) {
+		status, msg, logIt := loginRefusal(err, "Name oder Passphrase stimmt nicht. Bitte erneut eingeben.")
+		if logIt {
 			s.log.Error("loginFailed", "err", err)
-			status, msg = http.StatusInternalServerError, "Die Anmeldung ist gerade nicht möglich. Bitte erneut versuchen."
+			msg = "Die Anmeldung ist gerade nicht möglich. Bitte erneut versuchen."
 		}
 		s.render(w, r, status, "login", &page{Title: "Anmelden", Error: msg, LoginName: name})
 		return
@@ -196,12 +195,12 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.opts.Backend.Login(r.Context(), sess.caseworker.Name, r.PostFormValue("passphrase")); err != nil {
-		msg := "Die Passphrase stimmt nicht. Bitte erneut eingeben."
-		if !errors.Is(err, ErrBadLogin) {
+		status, msg, logIt := loginRefusal(err, "Die Passphrase stimmt nicht. Bitte erneut eingeben.")
+		if logIt {
 			s.log.Error("unlockFailed", "err", err)
-			msg = "Entsperren ist gerade nicht möglich. Bitte erneut versuchen."
+			status, msg = http.StatusUnauthorized, "Entsperren ist gerade nicht möglich. Bitte erneut versuchen."
 		}
-		s.render(w, r, http.StatusUnauthorized, "locked", &page{Title: "Gesperrt", Locked: true, Error: msg})
+		s.render(w, r, status, "locked", &page{Title: "Gesperrt", Locked: true, Error: msg})
 		return
 	}
 	now := s.opts.Now()

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -137,7 +138,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer browsers send "Origin: null" with the
+	// UI's own form posts, and the Origin check could not tell them from a sandboxed attacker.
+	// Nothing leaves for other sites either way.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	if !strings.HasPrefix(r.URL.Path, "/static/") {
 		h.Set("Cache-Control", "no-store")
@@ -145,7 +149,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-func (s *Server) hostAllowed(hostport string) bool {
+func (s *Server) hostAllowed(hostport string) bool { return hostAllowed(hostport, s.opts.AllowHost) }
+
+// hostAllowed reports whether a Host header names loopback (or a host allow accepts): a page
+// from another site that rebinds its DNS name to 127.0.0.1 still sends its own name.
+func hostAllowed(hostport string, allow func(string) bool) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
@@ -157,7 +165,34 @@ func (s *Server) hostAllowed(hostport string) bool {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return true
 	}
-	return s.opts.AllowHost != nil && s.opts.AllowHost(host)
+	return allow != nil && allow(host)
+}
+
+// HostCheck serves next only for requests whose Host is loopback (or accepted by allow), the
+// rule of the UI, for everything else on the loopback listener too (GET /metrics).
+func HostCheck(next http.Handler, allow func(host string) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hostAllowed(r.Host, allow) {
+			http.Error(w, "Unbekannter Hostname.", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin reports whether a request's Origin header, if any, is this server. Browsers send
+// Origin on every cross-site POST; a valid CSRF token stolen or guessed by a page elsewhere is
+// then still refused. "null" (sandboxed frames, file: pages) is never this server.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true // not a browser, or a same-origin GET-initiated form in an old browser
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Path != "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
 }
 
 type ctxKey struct{}
@@ -171,6 +206,10 @@ func sessionOf(r *http.Request) *session {
 func (s *Server) csrf(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+			s.forbidden(w, r)
+			return
+		}
+		if !sameOrigin(r) {
 			s.forbidden(w, r)
 			return
 		}
