@@ -97,11 +97,6 @@ type Core struct {
 	caseMu sync.Mutex
 	cases  map[string]*sync.Mutex // per-case locks
 	devMu  [3]sync.Mutex          // printer, scanner, reader: one job at a time each
-
-	imgMu sync.Mutex
-	// images are the ISO/IEC 19794-4 records of captures not stored yet (below the threshold,
-	// waiting for the operator), by caseID/finger/attempt. DropImages forgets them.
-	images map[string][]byte
 }
 
 // New returns a core over opts.
@@ -118,7 +113,7 @@ func New(opts Options) *Core {
 	if opts.Authority.Name == "" {
 		opts.Authority.Name = "Bürgeramt"
 	}
-	return &Core{opts: opts, log: opts.Logger.With("subsystem", "casework"), cases: map[string]*sync.Mutex{}, images: map[string][]byte{}}
+	return &Core{opts: opts, log: opts.Logger.With("subsystem", "casework"), cases: map[string]*sync.Mutex{}}
 }
 
 // SetDevices replaces the devices (the daemon builds them after the core).

@@ -214,9 +214,11 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 			_ = r.ParseForm()
 			pending = &pendingForm{path: r.URL.Path, values: r.PostForm}
 		}
+		// The agent may have ended this caseworker's session on its own idle timer.
+		agentLocked := !sess.locked && errors.Is(s.opts.Backend.Touch(r.Context(), sess.caseworker.Name), ErrLocked)
 		var justLocked bool
 		sess = s.sessions.update(sess.id, func(ss *session) {
-			if !ss.locked && now.Sub(ss.lastSeen) >= s.opts.IdleLock {
+			if !ss.locked && (agentLocked || now.Sub(ss.lastSeen) >= s.opts.IdleLock) {
 				ss.locked, justLocked = true, true
 			}
 			if ss.locked {
