@@ -83,7 +83,11 @@ func (u *uiClient) step(path, action string, form url.Values) uiResp {
 	form.Set("version", uiVersion.FindStringSubmatch(page.body)[1])
 	form.Set("key", uiKey.FindStringSubmatch(page.body)[1])
 	form.Set("aktion", action)
-	return u.do(http.MethodPost, path, form)
+	r := u.do(http.MethodPost, path, form)
+	if r.status == http.StatusSeeOther && r.location == path+"?fehler=1" {
+		return u.do(http.MethodGet, r.location, nil) // a refused change: POST-redirect-GET
+	}
+	return r
 }
 
 func (u *uiClient) next(path string, form url.Values) string {

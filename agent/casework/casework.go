@@ -236,6 +236,7 @@ type Case struct {
 	Version    int
 	Step       string // the step to resume at
 	VisitID    string
+	Prefilled  []string          // case-file paths the visit pack filled
 	Values     map[string]string // case-file path -> value, and the UI-only values by name
 	Scans      map[string]int    // part -> pages
 	Printed    map[string]bool

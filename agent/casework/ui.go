@@ -77,6 +77,8 @@ type draftState struct {
 	// finger/attempt, until the operator decides. They live in the encrypted draft, so a crash
 	// loses none and no image waits in memory; sealing deletes the draft and them with it.
 	Candidates map[string][]byte `json:"candidates,omitempty"`
+	// Prefilled are the case-file paths the visit pack filled when the draft was started.
+	Prefilled []string `json:"prefilled,omitempty"`
 }
 
 // Overview is the start page: the queue, the uplink, today's appointments from the visit
@@ -168,7 +170,7 @@ func (k *Core) toWeb(c *store.Case, st *draftState) *Case {
 	if st == nil {
 		return wc
 	}
-	wc.Version, wc.Step, wc.VisitID = st.Version, st.Step, st.VisitID
+	wc.Version, wc.Step, wc.VisitID, wc.Prefilled = st.Version, st.Step, st.VisitID, st.Prefilled
 	wc.Values = map[string]string{}
 	for _, p := range cases.Paths() {
 		if v := st.File.Get(p); v != "" {
@@ -213,7 +215,16 @@ func (k *Core) CreateCase(ctx context.Context, caseworker string, s cases.Servic
 		}
 		person = &ap.Person
 	}
-	id, err := k.startDraft(ctx, s, caseworker, &draftState{File: *prefill(s, person), Step: step, VisitID: visitID})
+	st := &draftState{File: *prefill(s, person), Step: step, VisitID: visitID}
+	if person != nil {
+		base := prefill(s, nil)
+		for _, p := range cases.Paths() {
+			if v := st.File.Get(p); v != "" && v != base.Get(p) {
+				st.Prefilled = append(st.Prefilled, p)
+			}
+		}
+	}
+	id, err := k.startDraft(ctx, s, caseworker, st)
 	if err != nil {
 		return nil, lockedErr(err)
 	}

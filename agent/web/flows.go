@@ -104,7 +104,7 @@ var Flows = []Flow{
 		Final: DocReceipt, FinalT: "Antragsquittung",
 		Steps: []Step{
 			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
-				Intro: "Bitte mit der Person prüfen. Vorausgefüllt aus dem Besuchspaket.",
+				Intro: "Bitte mit der Person prüfen.",
 				Fields: concat(personFields, []FieldDef{
 					{Name: "groesse", Path: "details.height_cm", Label: "Größe in cm", Type: "number", Required: true, Mode: "numeric"},
 					{Name: "augenfarbe", Path: "details.eye_color", Label: "Augenfarbe", Type: "select", Required: true, Options: []Option{
@@ -159,7 +159,7 @@ var Flows = []Flow{
 		Final: DocRegister, FinalT: "Meldebescheinigung",
 		Steps: []Step{
 			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
-				Intro:  "Vorausgefüllt aus dem Besuchspaket. Bitte mit dem Ausweis abgleichen.",
+				Intro:  "Bitte mit dem Ausweis abgleichen.",
 				Fields: concat(personFields, addressFields("", "person.address", "Anschrift", true))},
 			{Name: "auszug", Title: "Registerauszug und Ausweis", Kind: KindForm,
 				Intro: "Der Auszug kommt aus dem Besuchspaket des Rathauses.",

@@ -176,6 +176,12 @@ func (s *Server) csrf(next http.HandlerFunc) http.HandlerFunc {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 		sess := s.sessions.get(r)
+		if sess == nil && r.Header.Get("X-CSRF-Token") == "" {
+			// No session at all: the agent restarted (or the session expired) since the page
+			// was shown. Nothing can be changed without one; ask for a login, not a reload.
+			http.Redirect(w, r, "/anmelden?abgelaufen=1", http.StatusSeeOther)
+			return
+		}
 		token := r.Header.Get("X-CSRF-Token")
 		if token == "" {
 			token = r.PostFormValue("csrf")

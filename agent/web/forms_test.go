@@ -1,0 +1,118 @@
+package web_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"koffer/agent/web"
+)
+
+// TestReloadAfterValidationErrorNeverReposts: a refused step answers with a redirect, so the
+// page shown (and every reload of it) is a GET that shows the errors and what was typed; after
+// a restart of the agent, a reload or a form of the old page asks for a login instead of
+// "Sicherheitsprüfung fehlgeschlagen".
+func TestReloadAfterValidationErrorNeverReposts(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	b.login()
+	path, page := b.startCase(web.Wohnsitzanmeldung, "")
+	form := url.Values{"familienname": {"Muster"}, "geburtsdatum": {"01.03.1950"}}
+	v := versionRE.FindStringSubmatch(page.body)
+	k := keyRE.FindStringSubmatch(page.body)
+	form.Set("version", v[1])
+	form.Set("key", k[1])
+	form.Set("aktion", "weiter")
+	r := b.post(path, form)
+	require.Equal(t, http.StatusSeeOther, r.status, "a refused step is no page of its own: POST-redirect-GET")
+	require.Equal(t, path+"?fehler=1", r.location)
+	id := strings.Split(path, "/")[2]
+	before, err := h.fake.Case(t.Context(), id)
+	require.NoError(t, err)
+
+	for range 2 { // the redirect target, then the caseworker's reload
+		r = b.get(path + "?fehler=1")
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+		assert.Contains(t, r.body, "Vorname fehlt.")
+		assert.Contains(t, r.body, `value="Muster"`, "what was typed stays")
+	}
+	after, err := h.fake.Case(t.Context(), id)
+	require.NoError(t, err)
+	assert.Equal(t, before.Version, after.Version, "reloading changed nothing")
+	assert.NotContains(t, b.get(path).body, "Vorname fehlt.", "the plain step shows no stale errors")
+
+	// The agent restarts: a new server, the session is gone.
+	s, err := web.New(web.Options{Backend: h.fake, Now: h.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	h.srv.Config.Handler = s
+	r = b.get(path + "?fehler=1")
+	assert.Equal(t, http.StatusSeeOther, r.status)
+	assert.Equal(t, "/anmelden", r.location)
+	r = b.post(path, form) // a form of the page shown before the restart
+	assert.Equal(t, http.StatusSeeOther, r.status)
+	assert.Equal(t, "/anmelden?abgelaufen=1", r.location)
+	r = b.get(r.location)
+	assert.Contains(t, r.body, "Die Sitzung ist abgelaufen")
+	assert.NotContains(t, r.body, "Sicherheitsprüfung fehlgeschlagen")
+}
+
+func TestStepMessagesSayWhatIsWrong(t *testing.T) {
+	tests := []struct {
+		name        string
+		visit       string
+		service     web.Service
+		form        url.Values
+		contains    []string
+		notContains []string
+	}{
+		{name: "date that does not exist", service: web.Wohnsitzanmeldung,
+			form:     person("geburtsdatum", "31.02.1938"),
+			contains: []string{"Den 31.02.1938 gibt es nicht.", "Bitte die markierten Angaben prüfen."}, notContains: []string{"TT.MM.JJJJ eingeben"}},
+		{name: "date in the wrong form", service: web.Wohnsitzanmeldung,
+			form:     person("geburtsdatum", "1938-02-01"),
+			contains: []string{"Bitte als TT.MM.JJJJ eingeben"}},
+		{name: "empty form without visit", service: web.Wohnsitzanmeldung, form: url.Values{},
+			notContains: []string{"Vorausgefüllt aus dem Besuchspaket"}},
+		{name: "prefilled from the visit", service: web.Personalausweis, visit: "v1", form: url.Values{},
+			contains: []string{"Vorausgefüllt aus dem Besuchspaket"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			b := h.browser()
+			b.login()
+			path, page := b.startCase(tt.service, tt.visit)
+			r := b.step(path, page, "weiter", tt.form)
+			for _, c := range tt.contains {
+				assert.Contains(t, r.body, c)
+			}
+			for _, c := range tt.notContains {
+				assert.NotContains(t, r.body, c)
+				assert.NotContains(t, page.body, c)
+			}
+		})
+	}
+}
+
+// TestBannerOnlyWhenSomethingIsMarked: a step refused for a reason of the whole step (no scan
+// yet) gets that reason, not "Bitte die markierten Angaben prüfen." with nothing marked.
+func TestBannerOnlyWhenSomethingIsMarked(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	b.login()
+	path, page := b.startCase(web.Lebensbescheinigung, "v2")
+	r := b.step(path, page, "weiter", person("versicherer", "DRV", "aktenzeichen", "1"))
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	scan := strings.TrimSuffix(r.location, "?ok=1")
+	page = b.get(scan)
+	r = b.step(scan, page, "weiter", url.Values{"persoenlich_unterschrieben": {"ja"}, "identitaet_geprueft": {"ja"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Contains(t, r.body, "Bitte zuerst das Dokument scannen.")
+	assert.NotContains(t, r.body, "Bitte die markierten Angaben prüfen.")
+	assert.NotContains(t, r.body, `class="feldfehler"`)
+}
