@@ -187,14 +187,19 @@ func (k *Core) toWeb(c *store.Case, st *draftState) *Case {
 	now := k.now()
 	f := &st.File
 	wc.Fee = "gebührenfrei"
+	age, ageKnown := 0, false
 	if birth, err := time.Parse(time.DateOnly, f.Person.BirthDate); err == nil {
-		age := cases.Age(birth, now)
+		age, ageKnown = cases.Age(birth, now), true
 		if fee := cases.ServiceFee(f.Service, now, age, f.Details.Provisional); fee.Cents > 0 {
 			wc.Fee = fee.String()
 		}
 		wc.NoFingers = f.Service == cases.Personalausweis && !cases.FingerprintsTaken(age)
 	} else if f.Service == cases.Personalausweis {
 		wc.Fee = "wird nach dem Geburtsdatum berechnet"
+	}
+	wc.FingerNote = cases.FingerprintInstruction(age, ageKnown)
+	if needed, text, ok := cases.SignatureInstruction(f.Service, age, ageKnown); ok {
+		wc.SignatureNote, wc.NoSignature = text, !needed
 	}
 	if moved, err := time.Parse(time.DateOnly, f.Details.MoveInDate); err == nil {
 		wc.Late = cases.RegistrationLate(moved, now)

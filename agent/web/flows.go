@@ -119,8 +119,7 @@ var Flows = []Flow{
 					{Name: "lichtbild_code", Path: "details.photo_code", Label: "Inhalt des Lichtbild-Codes", Type: "textarea",
 						Hint: "Code scannen oder abtippen. Ohne Netz wird er versiegelt und im Rathaus abgerufen."},
 				}},
-			{Name: "finger", Title: "Fingerabdrücke", Kind: KindFingers,
-				Intro: "Zuerst linker und rechter Zeigefinger. Höchstens drei Versuche je Finger."},
+			{Name: "finger", Title: "Fingerabdrücke", Kind: KindFingers}, // instructions: cases.FingerprintInstruction
 			{Name: "unterschrift", Title: "Unterschrift", Kind: KindSignature,
 				Intro: "Die Person unterschreibt im Feld mit dem Finger oder einem Stift.",
 				Fields: []FieldDef{

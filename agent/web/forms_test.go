@@ -116,3 +116,59 @@ func TestBannerOnlyWhenSomethingIsMarked(t *testing.T) {
 	assert.NotContains(t, r.body, "Bitte die markierten Angaben prüfen.")
 	assert.NotContains(t, r.body, `class="feldfehler"`)
 }
+
+// TestChildFlowFollowsAgeRules: for a child the fingerprint and signature steps say what the
+// rules say (cases.FingerprintInstruction, cases.SignatureRules) and demand nothing else.
+func TestChildFlowFollowsAgeRules(t *testing.T) {
+	tests := []struct {
+		name, birth   string
+		fingers       string
+		noFingersText string
+		signature     string
+		pad           bool
+	}{
+		{name: "four years old", birth: "01.03.2022", fingers: "keine Fingerabdrücke", noFingersText: "Zeigefinger", signature: "keine Unterschrift verlangt"},
+		{name: "eight years old", birth: "01.03.2018", fingers: "Zuerst linker und rechter Zeigefinger", signature: "keine Unterschrift verlangt"},
+		{name: "adult", birth: "01.03.1980", fingers: "Zuerst linker und rechter Zeigefinger", signature: "unterschreibt im Feld", pad: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			b := h.browser()
+			b.login()
+			path, page := b.startCase(web.Personalausweis, "")
+			r := b.step(path, page, "weiter", person("geburtsdatum", tt.birth, "groesse", "120", "augenfarbe", "blau"))
+			require.Equal(t, http.StatusSeeOther, r.status, r.body)
+			photo := strings.TrimSuffix(r.location, "?ok=1")
+			r = b.step(photo, b.get(photo), "weiter", url.Values{"lichtbild_art": {"photographer"}, "lichtbild_code": {"DM:https://foto.example/x;id=1;key=k"}})
+			require.Equal(t, http.StatusSeeOther, r.status, r.body)
+			fingers := strings.TrimSuffix(r.location, "?ok=1")
+			page = b.get(fingers)
+			assert.Contains(t, page.body, tt.fingers)
+			if tt.noFingersText != "" {
+				assert.NotContains(t, page.body, tt.noFingersText)
+				r = b.step(fingers, page, "weiter", nil)
+				require.Equal(t, http.StatusSeeOther, r.status, "no fingerprints are demanded")
+			} else {
+				for _, finger := range []string{"left_index", "right_index"} {
+					r = b.step(fingers, b.get(fingers), "erfassen", url.Values{"finger": {finger}})
+					require.Equal(t, http.StatusSeeOther, r.status, r.body)
+				}
+				r = b.step(fingers, b.get(fingers), "weiter", nil)
+				require.Equal(t, http.StatusSeeOther, r.status, r.body)
+			}
+			sign := strings.TrimSuffix(r.location, "?ok=1")
+			page = b.get(sign)
+			assert.Contains(t, page.body, tt.signature)
+			assert.Equal(t, tt.pad, strings.Contains(page.body, `id="unterschrift-flaeche"`), "the pad only where a signature is asked for")
+			r = b.step(sign, page, "weiter", nil)
+			if tt.pad {
+				assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+				assert.Contains(t, r.body, "Bitte im Feld unterschreiben lassen")
+			} else {
+				require.Equal(t, http.StatusSeeOther, r.status, "no signature is demanded below the rule's age: %s", r.body)
+				assert.Contains(t, r.location, "/gebuehr")
+			}
+		})
+	}
+}

@@ -51,7 +51,8 @@ type page struct {
 	Device    string // German hint of a device failure
 	Summary   []summaryGroup
 	Restored  bool
-	Prefilled bool // a field of this step came from the visit pack
+	Prefilled bool   // a field of this step came from the visit pack
+	Intro     string // the step's instruction: from the flow, or from the age rules
 }
 
 type fieldCtx struct {
@@ -414,6 +415,13 @@ func (s *Server) showStepPage(w http.ResponseWriter, r *http.Request, status int
 	if step.Kind == KindSummary {
 		p.Summary = summarize(f, c)
 	}
+	p.Intro = step.Intro
+	switch {
+	case step.Kind == KindFingers && c.FingerNote != "":
+		p.Intro = c.FingerNote
+	case step.Kind == KindSignature && c.SignatureNote != "":
+		p.Intro = c.SignatureNote
+	}
 	for _, fd := range step.Fields {
 		if slices.Contains(c.Prefilled, fd.Path) {
 			p.Prefilled = true
@@ -736,7 +744,7 @@ func (s *Server) gate(c *Case, step Step, posted map[string]string) string {
 			return "Bitte zuerst beide Hände abschließen: Abdruck erfasst oder Entscheidung getroffen."
 		}
 	case KindSignature:
-		if posted["unterschrift"] == "" && posted[waiverMark.Name] == "" {
+		if !c.NoSignature && posted["unterschrift"] == "" && posted[waiverMark.Name] == "" {
 			return "Bitte im Feld unterschreiben lassen oder ankreuzen, dass die Person nicht unterschreiben kann."
 		}
 	}
