@@ -267,6 +267,7 @@ type CaseSummary struct {
 	Service   cases.Service
 	Step      string
 	Name      string
+	StartedBy string // the caseworker who started the draft
 	UpdatedAt time.Time
 }
 

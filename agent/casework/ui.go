@@ -79,6 +79,8 @@ type draftState struct {
 	Candidates map[string][]byte `json:"candidates,omitempty"`
 	// Prefilled are the case-file paths the visit pack filled when the draft was started.
 	Prefilled []string `json:"prefilled,omitempty"`
+	StartedBy string   `json:"started_by,omitempty"` // caseworker login
+
 }
 
 // Overview is the start page: the queue, the uplink, today's appointments from the visit
@@ -295,7 +297,7 @@ func (k *Core) Drafts(ctx context.Context) ([]CaseSummary, error) {
 	for _, c := range cs {
 		s := CaseSummary{ID: c.ID, Service: cases.Service(c.Service), UpdatedAt: c.UpdatedAt}
 		if _, st, err := k.load(ctx, c.ID); err == nil && st != nil {
-			s.Step = st.Step
+			s.Step, s.StartedBy = st.Step, st.StartedBy
 			s.Name = strings.TrimSpace(st.File.Person.GivenNames + " " + st.File.Person.FamilyName)
 		}
 		out = append(out, s)

@@ -33,6 +33,10 @@ type Backend interface {
 	Case(ctx context.Context, id string) (*Case, error)
 	// Drafts lists the open drafts, oldest first (to resume a case later).
 	Drafts(ctx context.Context) ([]CaseSummary, error)
+	// DiscardDraft ends a draft without sending it, for a reason code of
+	// casework.DiscardReasons; its data and attachments are deleted, the discard audited.
+	// *ValidationError without a known reason, ErrSealed when it is no draft any more.
+	DiscardDraft(ctx context.Context, caseID, caseworker, reason string) error
 
 	// SaveStep validates and durably stores one step's values and moves the case to step
 	// c.Next. *ValidationError lists field errors in German, keyed by case-file path (or by

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"koffer/agent/web"
+	"koffer/store"
 )
 
 // TestReloadAfterValidationErrorNeverReposts: a refused step answers with a redirect, so the
@@ -171,4 +173,54 @@ func TestChildFlowFollowsAgeRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDiscardDraftWithReason: the draft list says who started each draft; discarding needs a
+// reason, deletes the draft's data and attachments and is audited with ids and the reason
+// code only.
+func TestDiscardDraftWithReason(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	b.login()
+	path, page := b.startCase(web.Lebensbescheinigung, "v2")
+	r := b.step(path, page, "weiter", person("versicherer", "DRV", "aktenzeichen", "1"))
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	scan := strings.TrimSuffix(r.location, "?ok=1")
+	r = b.step(scan, b.get(scan), "scannen", nil)
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	id := strings.Split(path, "/")[2]
+	atts, err := h.fake.Store().Attachments(t.Context(), id)
+	require.NoError(t, err)
+	require.NotEmpty(t, atts, "the scan is stored")
+
+	start := b.get("/")
+	assert.Contains(t, start.body, "Angelegt von anna")
+	assert.Contains(t, start.body, "Verwerfen")
+
+	r = b.post("/vorgang/"+id+"/verwerfen", url.Values{"grund": {""}})
+	require.Equal(t, "/?verworfen=grund", r.location)
+	assert.Contains(t, b.get(r.location).body, "Bitte einen Grund für das Verwerfen wählen.")
+	drafts, err := h.fake.Drafts(t.Context())
+	require.NoError(t, err)
+	require.Len(t, drafts, 1, "nothing is discarded without a reason")
+
+	blobs := atts
+	r = b.post("/vorgang/"+id+"/verwerfen", url.Values{"grund": {"withdrawn"}})
+	require.Equal(t, "/?verworfen=1", r.location)
+	assert.Contains(t, b.get(r.location).body, "Der Vorgang ist verworfen.")
+	drafts, err = h.fake.Drafts(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, drafts)
+	atts, err = h.fake.Store().Attachments(t.Context(), id)
+	require.NoError(t, err)
+	assert.Empty(t, atts, "the attachments are deleted")
+	for _, a := range blobs {
+		assert.NoFileExists(t, filepath.Join(h.fake.Store().Dir(), store.BlobsDir, a.SHA256))
+	}
+	entries, err := h.fake.Store().AuditEntries(t.Context(), 0, 1000)
+	require.NoError(t, err)
+	last := entries[len(entries)-1]
+	assert.Equal(t, "case.discarded.withdrawn", last.Event)
+	assert.Equal(t, id, last.CaseID)
+	assert.NotContains(t, last.Actor, "anna", "ids only")
 }

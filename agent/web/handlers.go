@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"koffer/agent/cases"
+	"koffer/agent/casework"
 	"koffer/agent/documents"
 	"koffer/devices"
 )
@@ -235,10 +236,32 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &page{Title: "Start", Overview: &ov, Drafts: drafts, Flows: Flows}
-	if r.URL.Query().Get("fertig") != "" {
+	switch q := r.URL.Query(); {
+	case q.Get("fertig") != "":
 		p.Flash = "Der Vorgang ist versiegelt und wartet auf die Übertragung ins Rathaus."
+	case q.Get("verworfen") == "1":
+		p.Flash = "Der Vorgang ist verworfen. Seine Angaben und Anlagen sind gelöscht."
+	case q.Get("verworfen") == "grund":
+		p.Error = "Bitte einen Grund für das Verwerfen wählen. Der Vorgang ist nicht verworfen."
 	}
 	s.render(w, r, http.StatusOK, "start", p)
+}
+
+// discardCase discards a draft for the reason chosen on the start page and goes back there.
+func (s *Server) discardCase(w http.ResponseWriter, r *http.Request) {
+	err := s.opts.Backend.DiscardDraft(r.Context(), r.PathValue("id"), sessionOf(r).caseworker.Name, r.PostFormValue("grund"))
+	var ve *ValidationError
+	switch {
+	case err == nil:
+		s.log.Info("draftDiscarded")
+		http.Redirect(w, r, "/?verworfen=1", http.StatusSeeOther)
+	case errors.As(err, &ve):
+		http.Redirect(w, r, "/?verworfen=grund", http.StatusSeeOther)
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrSealed):
+		http.Redirect(w, r, "/", http.StatusSeeOther) // discarded or sealed meanwhile
+	default:
+		s.fail(w, r, "discard", err)
+	}
 }
 
 func (s *Server) statusFragment(w http.ResponseWriter, r *http.Request) {
@@ -827,6 +850,7 @@ var funcs = template.FuncMap{
 	"attemptsUsed": func(h cases.HandState) int {
 		return len(h.Attempts)
 	},
+	"discardReasons": func() []casework.DiscardReason { return casework.DiscardReasons },
 	// The short case number, the same on screen as on paper.
 	"shortID": documents.CaseNumber,
 }

@@ -116,6 +116,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /ereignisse", s.passive(s.events))
 	m.HandleFunc("POST /vorgang", s.csrf(s.auth(s.createCase)))
 	m.HandleFunc("GET /vorgang/{id}", s.auth(s.resumeCase))
+	m.HandleFunc("POST /vorgang/{id}/verwerfen", s.csrf(s.auth(s.discardCase)))
 	m.HandleFunc("GET /vorgang/{id}/{step}", s.auth(s.showStep))
 	m.HandleFunc("POST /vorgang/{id}/{step}", s.csrf(s.auth(s.postStep)))
 	s.mux = m
