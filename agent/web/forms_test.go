@@ -224,3 +224,22 @@ func TestDiscardDraftWithReason(t *testing.T) {
 	assert.Equal(t, id, last.CaseID)
 	assert.NotContains(t, last.Actor, "anna", "ids only")
 }
+
+// TestLockDropsRefusedForm: what a refused form held (perhaps a drawn signature) does not
+// outlive a lock in the session's memory.
+func TestLockDropsRefusedForm(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	b.login()
+	path, page := b.startCase(web.Wohnsitzanmeldung, "")
+	r := b.step(path, page, "weiter", url.Values{"familienname": {"Muster"}})
+	require.Equal(t, http.StatusUnprocessableEntity, r.status)
+	r = b.post("/sperren", url.Values{"zurueck": {path}})
+	require.Equal(t, "/gesperrt", r.location)
+	b.get("/gesperrt")
+	r = b.post("/gesperrt", url.Values{"passphrase": {"korrekt pferd batterie"}})
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	r = b.get(path + "?fehler=1")
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.NotContains(t, r.body, `value="Muster"`)
+}

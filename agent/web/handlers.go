@@ -92,7 +92,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if sess := sessionOf(r); errors.Is(err, ErrLocked) && sess != nil {
 		s.sessions.update(sess.id, func(ss *session) {
-			ss.locked = true
+			ss.locked, ss.outcome = true, nil
 			if r.Method == http.MethodGet {
 				ss.resume = r.URL.RequestURI()
 			}
@@ -171,7 +171,7 @@ func (s *Server) lockNow(w http.ResponseWriter, r *http.Request) {
 	if !localPath(back) {
 		back = "/"
 	}
-	s.sessions.update(sess.id, func(ss *session) { ss.locked, ss.resume = true, back })
+	s.sessions.update(sess.id, func(ss *session) { ss.locked, ss.resume, ss.outcome = true, back, nil })
 	s.lockBackend(r.Context(), sess.caseworker.Name)
 	http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
 }
@@ -660,7 +660,9 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 	if action == "sperre" {
 		// The page locked itself (idle): keep what was typed for after the unlock.
 		pending := &pendingForm{path: r.URL.Path, values: r.PostForm}
-		s.sessions.update(sessionOf(r).id, func(ss *session) { ss.locked, ss.resume, ss.pending = true, r.URL.Path, pending })
+		s.sessions.update(sessionOf(r).id, func(ss *session) {
+			ss.locked, ss.resume, ss.pending, ss.outcome = true, r.URL.Path, pending, nil
+		})
 		s.lockBackend(r.Context(), sessionOf(r).caseworker.Name)
 		http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
 		return

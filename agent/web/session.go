@@ -25,7 +25,7 @@ type session struct {
 	lastSeen   time.Time
 	resume     string       // path to return to after unlock
 	pending    *pendingForm // a step posted after the lock, offered again after unlock
-	outcome    *stepOutcome // what the last refused change of a step showed (POST-redirect-GET)
+	outcome    *stepOutcome // what the last refused change of a step showed (POST-redirect-GET); dropped on lock
 }
 
 // stepOutcome is a refused change of a step, kept so that the page the browser is redirected

@@ -226,7 +226,7 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 		var justLocked bool
 		sess = s.sessions.update(sess.id, func(ss *session) {
 			if !ss.locked && (agentLocked || now.Sub(ss.lastSeen) >= s.opts.IdleLock) {
-				ss.locked, justLocked = true, true
+				ss.locked, justLocked, ss.outcome = true, true, nil // a refused form (maybe a signature) is not kept
 			}
 			if ss.locked {
 				if r.Method == http.MethodGet && justLocked {
