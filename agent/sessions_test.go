@@ -126,3 +126,33 @@ func TestTwoCaseworkersIdleLockAndLogout(t *testing.T) {
 	_, err = a.DataKey()
 	assert.ErrorIs(t, err, store.ErrNoKey, "the last lock forgets the data key")
 }
+
+// TestTwoCaseworkersKeyLifetime: the agent's wiring of the sessions without a browser: one
+// caseworker's lock keeps the key for the other, the last one's lock or idle time forgets it,
+// and an idle caseworker's request is refused while the other works.
+func TestTwoCaseworkersKeyLifetime(t *testing.T) {
+	a, backend, clk, _ := twoCaseworkerUI(t)
+	ctx := t.Context()
+	require.NoError(t, a.Login(ctx, "anna", []byte("Passphrase von anna")))
+	require.NoError(t, a.Login(ctx, "bernd", []byte("Passphrase von bernd")))
+
+	require.NoError(t, backend.Lock(ctx, "anna"))
+	_, err := a.DataKey()
+	require.NoError(t, err, "bernd still works")
+	assert.ErrorIs(t, backend.Touch(ctx, "anna"), web.ErrLocked, "anna must unlock")
+	require.NoError(t, backend.Touch(ctx, "bernd"))
+
+	require.NoError(t, a.Login(ctx, "anna", []byte("Passphrase von anna")))
+	clk.Add(10 * time.Minute)
+	require.NoError(t, backend.Touch(ctx, "anna"))
+	clk.Add(6 * time.Minute)
+	assert.ErrorIs(t, backend.Touch(ctx, "bernd"), web.ErrLocked, "bernd idled out")
+	_, err = a.DataKey()
+	require.NoError(t, err, "anna is active")
+	clk.Add(15 * time.Minute)
+	_, err = a.DataKey()
+	assert.ErrorIs(t, err, store.ErrNoKey, "both idle: the key is gone")
+	st, err := a.Status(ctx)
+	require.NoError(t, err)
+	assert.False(t, st.Unlocked)
+}
