@@ -75,11 +75,18 @@ func (b *WebBackend) Login(ctx context.Context, name, passphrase string) (web.Ca
 	return web.Caseworker{Name: name, Display: name}, nil
 }
 
-// Lock implements web.Backend: the data key is forgotten (drafts wait for the next login) and
-// so is every fingerprint image held for a decision.
-func (b *WebBackend) Lock(context.Context, string) error {
-	b.a.Logout()
-	b.DropImages()
+// Lock implements web.Backend: the caseworker's session ends; the data key is forgotten when
+// nobody else is logged in (drafts wait for the next login).
+func (b *WebBackend) Lock(_ context.Context, caseworker string) error {
+	b.a.Lock(caseworker)
+	return nil
+}
+
+// Touch implements web.Backend.
+func (b *WebBackend) Touch(_ context.Context, caseworker string) error {
+	if !b.a.Touch(caseworker) {
+		return web.ErrLocked
+	}
 	return nil
 }
 

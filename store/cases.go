@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -309,6 +310,21 @@ func (s *Store) AttachmentData(ctx context.Context, key cipher.AEAD, a Attachmen
 
 // Cancel ends a draft without sending it; its steps and attachments are deleted.
 func (s *Store) Cancel(ctx context.Context, caseID, actor string) error {
+	return s.cancel(ctx, caseID, actor, EventCaseCancelled)
+}
+
+var reasonCode = regexp.MustCompile(`^[a-z][a-z-]{0,31}$`)
+
+// Discard is Cancel by a caseworker, for a reason: a code (never free text, so the audit entry,
+// "case.discarded.<reason>", holds ids and names of events only).
+func (s *Store) Discard(ctx context.Context, caseID, actor, reason string) error {
+	if !reasonCode.MatchString(reason) {
+		return fmt.Errorf("discard: reason %q is no reason code", reason)
+	}
+	return s.cancel(ctx, caseID, actor, EventCaseDiscarded+"."+reason)
+}
+
+func (s *Store) cancel(ctx context.Context, caseID, actor, event string) error {
 	var files []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := requireState(ctx, tx, caseID, StateDraft); err != nil {
@@ -325,7 +341,7 @@ func (s *Store) Cancel(ctx context.Context, caseID, actor string) error {
 			StateCancelled, ms(s.now()), caseID); err != nil {
 			return err
 		}
-		return s.appendAudit(ctx, tx, EventCaseCancelled, caseID, actor)
+		return s.appendAudit(ctx, tx, event, caseID, actor)
 	})
 	if err != nil {
 		return fmt.Errorf("cancel: %w", err)

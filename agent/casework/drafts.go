@@ -40,6 +40,7 @@ func (k *Core) startDraft(ctx context.Context, service cases.Service, actor stri
 	}
 	st.File.Service = service
 	st.File.Attachments = nil
+	st.StartedBy = actor
 	if err := k.saveDraft(ctx, id, st); err != nil {
 		return "", err
 	}

@@ -117,6 +117,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /ereignisse", s.passive(s.events))
 	m.HandleFunc("POST /vorgang", s.csrf(s.auth(s.createCase)))
 	m.HandleFunc("GET /vorgang/{id}", s.auth(s.resumeCase))
+	m.HandleFunc("POST /vorgang/{id}/verwerfen", s.csrf(s.auth(s.discardCase)))
 	m.HandleFunc("GET /vorgang/{id}/{step}", s.auth(s.showStep))
 	m.HandleFunc("POST /vorgang/{id}/{step}", s.csrf(s.auth(s.postStep)))
 	s.mux = m
@@ -215,6 +216,12 @@ func (s *Server) csrf(next http.HandlerFunc) http.HandlerFunc {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 		sess := s.sessions.get(r)
+		if sess == nil && r.Header.Get("X-CSRF-Token") == "" {
+			// No session at all: the agent restarted (or the session expired) since the page
+			// was shown. Nothing can be changed without one; ask for a login, not a reload.
+			http.Redirect(w, r, "/anmelden?abgelaufen=1", http.StatusSeeOther)
+			return
+		}
 		token := r.Header.Get("X-CSRF-Token")
 		if token == "" {
 			token = r.PostFormValue("csrf")
@@ -253,10 +260,12 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 			_ = r.ParseForm()
 			pending = &pendingForm{path: r.URL.Path, values: r.PostForm}
 		}
+		// The agent may have ended this caseworker's session on its own idle timer.
+		agentLocked := !sess.locked && errors.Is(s.opts.Backend.Touch(r.Context(), sess.caseworker.Name), ErrLocked)
 		var justLocked bool
 		sess = s.sessions.update(sess.id, func(ss *session) {
-			if !ss.locked && now.Sub(ss.lastSeen) >= s.opts.IdleLock {
-				ss.locked, justLocked = true, true
+			if !ss.locked && (agentLocked || now.Sub(ss.lastSeen) >= s.opts.IdleLock) {
+				ss.locked, justLocked, ss.outcome = true, true, nil // a refused form (maybe a signature) is not kept
 			}
 			if ss.locked {
 				if r.Method == http.MethodGet && justLocked {
