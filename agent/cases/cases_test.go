@@ -341,6 +341,8 @@ func TestPathsRoundTrip(t *testing.T) {
 				v = "yes"
 			case p == "person.nationality":
 				v = "DEU"
+			case strings.HasSuffix(p, ".other_nationalities"):
+				v = "POL, UKR"
 			}
 			require.NoError(t, f.Set(p, v))
 			assert.Equal(t, v, f.Get(p))
