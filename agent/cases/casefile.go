@@ -413,7 +413,7 @@ func (f *File) checkDetails(c *checker, now time.Time, birthOK bool, a *Assessme
 			c.address("details.previous_address", *d.PreviousAddress)
 		}
 		if d.Meldeschein != nil {
-			c.meldeschein("details.meldeschein", *d.Meldeschein)
+			c.meldeschein("details.meldeschein", *d.Meldeschein, false)
 		}
 		if len(d.CoMovers) > MaxCoMovers {
 			c.add("details.co_movers", "too-many", fmt.Sprintf("more than %d co-movers", MaxCoMovers),

@@ -36,7 +36,8 @@ type Meldeschein struct {
 }
 
 // CoMover is a family member moving in together with the person registering (BMG §23), with
-// their own Meldeschein data. Their new address and move-in date are the registering person's.
+// their own Meldeschein data. Their new address and move-in date are the registering person's;
+// so is their dwelling kind (and the other residences) when Dwelling is left empty.
 type CoMover struct {
 	Relation   string `json:"relation"` // one of Relations
 	FamilyName string `json:"family_name"`
@@ -61,11 +62,21 @@ var Religions = []string{"rk", "ev", "other"}
 // Dwellings are the kinds of dwelling of BMG §21, §22.
 var Dwellings = []string{"sole", "main", "secondary"}
 
-// DwellingLabels are the German words the Meldebestätigung prints (§24(2) Satz 2 Nr. 8).
-var DwellingLabels = map[string]string{"sole": "alleinige Wohnung", "main": "Hauptwohnung", "secondary": "Nebenwohnung"}
-
 // Relations are how a co-mover belongs to the person registering.
 var Relations = []string{"spouse", "partner", "child", "other"}
+
+// German labels of the values above, as the form offers them and the paper prints them.
+// DwellingLabels are the words of the Meldebestätigung (BMG §24(2) Satz 2 Nr. 8).
+var (
+	SexLabels     = map[string]string{"female": "weiblich", "male": "männlich", "diverse": "divers", "none": "ohne Angabe"}
+	MaritalLabels = map[string]string{"single": "ledig", "married": "verheiratet", "civil_partnership": "in eingetragener Lebenspartnerschaft",
+		"divorced": "geschieden", "widowed": "verwitwet", "partnership_dissolved": "Lebenspartnerschaft aufgehoben", "unknown": "unbekannt"}
+	ReligionLabels   = map[string]string{"rk": "römisch-katholisch", "ev": "evangelisch", "other": "andere öffentlich-rechtliche Religionsgesellschaft"}
+	DwellingLabels   = map[string]string{"sole": "alleinige Wohnung", "main": "Hauptwohnung", "secondary": "Nebenwohnung"}
+	RelationLabels   = map[string]string{"spouse": "Ehegatte", "partner": "Lebenspartner", "child": "Kind", "other": "andere Angehörige"}
+	IDDocumentLabels = map[string]string{"personalausweis": "Personalausweis", "vorlaeufiger_personalausweis": "Vorläufiger Personalausweis",
+		"reisepass": "Reisepass", "passersatz": "Passersatzpapier"}
+)
 
 // MaxCoMovers bounds the family members on one Meldeschein.
 const MaxCoMovers = 9
@@ -74,7 +85,9 @@ const MaxCoMovers = 9
 var IDDocumentKinds = []string{"personalausweis", "vorlaeufiger_personalausweis", "reisepass", "passersatz"}
 
 // checkMeldeschein checks one person's Meldeschein data; field is its path.
-func (c *checker) meldeschein(field string, m Meldeschein) {
+// A co-mover (inherit) may leave the dwelling empty: then theirs is the registering person's,
+// with the same other residences.
+func (c *checker) meldeschein(field string, m Meldeschein, inherit bool) {
 	c.oneOf(field+".sex", m.Sex, Sexes, "Geschlecht")
 	c.oneOf(field+".marital_status", m.MaritalStatus, MaritalStatuses, "Familienstand")
 	if m.Religion != "" {
@@ -91,7 +104,9 @@ func (c *checker) meldeschein(field string, m Meldeschein) {
 	for i, d := range m.IDDocuments {
 		c.idDocument(fmt.Sprintf("%s.id_documents[%d]", field, i), d, true)
 	}
-	if c.oneOf(field+".dwelling", m.Dwelling, Dwellings, "Art der Wohnung") {
+	if inherit && m.Dwelling == "" && len(m.OtherResidences) == 0 {
+		// the registering person's dwelling
+	} else if c.oneOf(field+".dwelling", m.Dwelling, Dwellings, "Art der Wohnung") {
 		switch {
 		case m.Dwelling == "sole" && len(m.OtherResidences) > 0:
 			c.add(field+".other_residences", "contradiction", "a sole dwelling with other residences (BMG §21)",
@@ -150,5 +165,5 @@ func (c *checker) coMover(field string, m CoMover) {
 	if c.required(field+".nationality", m.Nationality, "Staatsangehörigkeit") && !alpha3RE.MatchString(m.Nationality) {
 		c.add(field+".nationality", "nationality", "not an ISO 3166-1 alpha-3 code", "Staatsangehörigkeit als dreistelliger Ländercode angeben (z. B. DEU).")
 	}
-	c.meldeschein(field, m.Meldeschein)
+	c.meldeschein(field, m.Meldeschein, true)
 }
