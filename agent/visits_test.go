@@ -11,7 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"koffer/agent/web"
+	"koffer/store"
+
 	"koffer/sync/enroll"
 	"koffer/sync/receipt"
 	"koffer/sync/visit"
@@ -100,18 +101,28 @@ func TestWebUIMeldebescheinigungFromVisitPack(t *testing.T) {
 	assert.Equal(t, []string{"Meldebescheinigung"}, jobNames(t, pr))
 
 	// An extended Meldebescheinigung is the Bürgeramt's: refused with a German note, nothing printed.
-	p = u.start(web.Meldebescheinigung)
+	r = u.do(http.MethodPost, "/vorgang", url.Values{"service": {"meldebescheinigung"}, "visit": {"pack-1/termin-1"}})
+	require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
+	p = u.do(http.MethodGet, r.location, nil).location
 	p = u.next(p, personValues())
 	p = u.next(p, url.Values{"art": {"extended"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
 	r = u.step(p, "drucken", nil)
 	assert.Contains(t, strings.Join(errorsOf(r.body), " "), "erweiterte Meldebescheinigung stellt das Bürgeramt aus")
 	assert.Len(t, pr.Jobs(), 1)
 
-	// Without a visit there is no extract: nothing is printed.
-	p = u.start(web.Meldebescheinigung)
-	p = u.next(p, personValues())
-	p = u.next(p, url.Values{"art": {"simple"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
-	r = u.step(p, "drucken", nil)
-	assert.Contains(t, strings.Join(errorsOf(r.body), " "), "kein Registerauszug")
+	// Without a visit there is no extract: not offered without an appointment, and refused
+	// with the German reason before anything is captured.
+	_, tiles, found := strings.Cut(start.body, "Neuer Vorgang ohne Termin")
+	require.True(t, found)
+	assert.NotContains(t, tiles, `value="meldebescheinigung"`, "no tile without a visit")
+	assert.Contains(t, start.body, "nur über einen gebuchten Besuch")
+	drafts, err := a.Store().Cases(t.Context(), store.StateDraft)
+	require.NoError(t, err)
+	r = u.do(http.MethodPost, "/vorgang", url.Values{"service": {"meldebescheinigung"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Contains(t, r.body, "kein Registerauszug")
+	after, err := a.Store().Cases(t.Context(), store.StateDraft)
+	require.NoError(t, err)
+	assert.Len(t, after, len(drafts), "no draft is created")
 	assert.Len(t, pr.Jobs(), 1, "no Meldebescheinigung from typed data")
 }

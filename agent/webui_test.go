@@ -300,7 +300,7 @@ func handCaptured(hand string) string {
 
 func TestWebUILockForgetsTheDataKey(t *testing.T) {
 	a, _, u := newUI(t)
-	p := u.start(web.Meldebescheinigung)
+	p := u.start(web.Lebensbescheinigung)
 	_, err := a.DataKey()
 	require.NoError(t, err)
 	r := u.do(http.MethodPost, "/sperren", url.Values{"zurueck": {p}})
@@ -322,13 +322,13 @@ func TestWebUILockForgetsTheDataKey(t *testing.T) {
 // plain GET of the same step page, which does no write.
 func BenchmarkWebStepAgent(b *testing.B) {
 	_, _, u := newUI(b)
-	path := u.start(web.Meldebescheinigung)
+	path := u.start(web.Lebensbescheinigung)
 	var steps, reads []time.Duration
 	for b.Loop() {
 		t0 := time.Now()
 		page := u.do(http.MethodGet, path, nil)
 		reads = append(reads, time.Since(t0))
-		form := personValues()
+		form := personValues("versicherer", "Deutsche Rentenversicherung Bund", "aktenzeichen", "12 150350 B 004")
 		form.Set("version", uiVersion.FindStringSubmatch(page.body)[1])
 		form.Set("key", uiKey.FindStringSubmatch(page.body)[1])
 		form.Set("aktion", "weiter")

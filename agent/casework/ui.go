@@ -236,10 +236,16 @@ func (k *Core) CreateCase(ctx context.Context, caseworker string, s cases.Servic
 	if visitID != "" && k.opts.Visits == nil {
 		return nil, fmt.Errorf("visit %q: %w", visitID, store.ErrNotFound)
 	}
+	if visitID == "" && cases.VisitOnly(s) {
+		return nil, attachErr(cases.ErrNoExtract)
+	}
 	if visitID != "" {
 		ap, err := k.opts.Visits.Appointment(ctx, visitID)
 		if err != nil {
 			return nil, lockedErr(err)
+		}
+		if cases.VisitOnly(s) && ap.Register == nil {
+			return nil, attachErr(cases.ErrNoExtract)
 		}
 		person = &ap.Person
 	}

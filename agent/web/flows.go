@@ -306,6 +306,10 @@ func FlowOf(s Service) (Flow, bool) {
 	return Flow{}, false
 }
 
+// VisitOnly reports whether the service starts from a booked visit only (cases.VisitOnly);
+// the start page offers it there and not under "Neuer Vorgang ohne Termin".
+func (f Flow) VisitOnly() bool { return cases.VisitOnly(f.Service) }
+
 // StepIndex returns the position of a step in the flow, -1 if unknown.
 func (f Flow) StepIndex(name string) int {
 	for i, s := range f.Steps {

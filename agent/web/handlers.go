@@ -308,6 +308,12 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := s.opts.Backend.CreateCase(r.Context(), sessionOf(r).caseworker.Name, svc, r.PostFormValue("visit"), flow.Steps[0].Name)
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		// e.g. a Meldebescheinigung without a booked visit: the backend says why, in German.
+		s.render(w, r, http.StatusUnprocessableEntity, "error", &page{Title: flow.Title + ": so nicht möglich", Error: ve.Fields[""]})
+		return
+	}
 	if err != nil {
 		s.fail(w, r, "createCase", err)
 		return
