@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/agent/web"
 	"koffer/store"
 
 	"koffer/sync/enroll"
@@ -99,6 +100,16 @@ func TestWebUIMeldebescheinigungFromVisitPack(t *testing.T) {
 	id := u.finish(p)
 	assertSealed(t, a, id)
 	assert.Equal(t, []string{"Meldebescheinigung"}, jobNames(t, pr))
+
+	// In training the trainee opens what the simulated printer received, from the case.
+	done := u.do(http.MethodGet, u.do(http.MethodGet, "/vorgang/"+id, nil).location, nil)
+	require.Contains(t, done.body, "abgeschlossen")
+	link := "/uebungsdruck/" + id + "/" + web.DocRegister
+	assert.Contains(t, done.body, `href="`+link+`"`, "the sealed case links its training print")
+	printed := u.do(http.MethodGet, link, nil)
+	require.Equal(t, http.StatusOK, printed.status)
+	assert.Equal(t, string(pr.Jobs()[0].Data), printed.body, "exactly the PDF the simulator received")
+	assert.Equal(t, http.StatusNotFound, u.do(http.MethodGet, "/uebungsdruck/"+id+"/"+web.DocForm, nil).status, "nothing else was printed")
 
 	// An extended Meldebescheinigung is the Bürgeramt's: refused with a German note, nothing printed.
 	r = u.do(http.MethodPost, "/vorgang", url.Values{"service": {"meldebescheinigung"}, "visit": {"pack-1/termin-1"}})

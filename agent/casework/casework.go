@@ -102,6 +102,9 @@ type Core struct {
 	// images are the ISO/IEC 19794-4 records of captures not stored yet (below the threshold,
 	// waiting for the operator), by caseID/finger/attempt. DropImages forgets them.
 	images map[string][]byte
+
+	printMu   sync.Mutex
+	printJobs map[string]int // training only: caseID/doc -> the simulated printer's job
 }
 
 // New returns a core over opts.
@@ -118,7 +121,8 @@ func New(opts Options) *Core {
 	if opts.Authority.Name == "" {
 		opts.Authority.Name = "Bürgeramt"
 	}
-	return &Core{opts: opts, log: opts.Logger.With("subsystem", "casework"), cases: map[string]*sync.Mutex{}, images: map[string][]byte{}}
+	return &Core{opts: opts, log: opts.Logger.With("subsystem", "casework"), cases: map[string]*sync.Mutex{}, images: map[string][]byte{},
+		printJobs: map[string]int{}}
 }
 
 // SetDevices replaces the devices (the daemon builds them after the core).
@@ -235,24 +239,26 @@ type Device struct {
 
 // Case is a case as the UI sees it.
 type Case struct {
-	ID         string
-	Service    cases.Service
-	State      string // draft, sealed
-	Version    int
-	Step       string // the step to resume at
-	VisitID    string
-	Values     map[string]string // case-file path -> value, and the UI-only values by name
-	Scans      map[string]int    // part -> pages
-	Printed    map[string]bool
-	Signed     bool          // a signature is stored
-	Capture    cases.Capture // the fingerprint procedure so far
-	NoFingers  bool          // the person is too young to give fingerprints
-	Fee        string        // German, "46,00 EUR", from the fee table
-	Late       bool          // registration after the deadline
-	Extract    []Field
-	SealedAt   time.Time
-	PacketSize int64
-	UpdatedAt  time.Time
+	ID      string
+	Service cases.Service
+	State   string // draft, sealed
+	Version int
+	Step    string // the step to resume at
+	VisitID string
+	Values  map[string]string // case-file path -> value, and the UI-only values by name
+	Scans   map[string]int    // part -> pages
+	Printed map[string]bool
+	// TrainingPrints are the printed documents the training printer shows (TrainingPrint).
+	TrainingPrints map[string]bool
+	Signed         bool          // a signature is stored
+	Capture        cases.Capture // the fingerprint procedure so far
+	NoFingers      bool          // the person is too young to give fingerprints
+	Fee            string        // German, "46,00 EUR", from the fee table
+	Late           bool          // registration after the deadline
+	Extract        []Field
+	SealedAt       time.Time
+	PacketSize     int64
+	UpdatedAt      time.Time
 }
 
 // Field is a label and a value, e.g. a line of the register extract.

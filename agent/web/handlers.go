@@ -792,6 +792,18 @@ var funcs = template.FuncMap{
 	},
 	// The short case number, the same on screen as on paper.
 	"shortID": documents.CaseNumber,
+	// docTitle is the German name of a document a flow prints.
+	"docTitle": func(f Flow, doc string) string {
+		if doc == f.Final {
+			return f.FinalT
+		}
+		for _, st := range f.Steps {
+			if st.Doc == doc {
+				return st.DocT
+			}
+		}
+		return doc
+	},
 }
 
 func deviceName(kind string) string {
@@ -857,4 +869,32 @@ func (s *Server) technik(w http.ResponseWriter, r *http.Request) {
 		p.Tech = &rep
 	}
 	s.render(w, r, http.StatusOK, "technik", p)
+}
+
+// trainingPrinter is a backend on a training kit: it shows what the simulated printer received.
+type trainingPrinter interface {
+	TrainingPrint(caseID, doc string) (mime string, data []byte, ok bool)
+}
+
+// trainingPrint shows the trainee the paper the training printer "printed" for a case.
+func (s *Server) trainingPrint(w http.ResponseWriter, r *http.Request) {
+	tp, ok := s.opts.Backend.(trainingPrinter)
+	var mime string
+	var data []byte
+	if ok {
+		mime, data, ok = tp.TrainingPrint(r.PathValue("id"), r.PathValue("doc"))
+	}
+	if !ok {
+		s.render(w, r, http.StatusNotFound, "error", &page{Title: "Kein Übungsausdruck",
+			Error: "Für dieses Dokument liegt kein Ausdruck des Übungsdruckers vor. Er wird nur im Übungsbetrieb und bis zum Neustart des Koffers aufbewahrt."})
+		return
+	}
+	w.Header().Set("Content-Type", mime)
+	w.Header().Set("Cache-Control", "no-store")
+	disposition := "inline"
+	if mime != "application/pdf" {
+		disposition = "attachment"
+	}
+	w.Header().Set("Content-Disposition", disposition+`; filename="uebungsdruck-`+r.PathValue("doc")+`"`)
+	_, _ = w.Write(data)
 }
