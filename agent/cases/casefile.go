@@ -412,8 +412,16 @@ func (f *File) checkDetails(c *checker, now time.Time, birthOK bool, a *Assessme
 		if d.PreviousAddress != nil {
 			c.address("details.previous_address", *d.PreviousAddress)
 		}
-		if d.Meldeschein != nil {
-			c.meldeschein("details.meldeschein", *d.Meldeschein, false)
+		switch m := d.Meldeschein; {
+		case m == nil:
+			c.add("details.meldeschein", "required", "the Meldeschein is required (BMG §23(1))",
+				"Die Angaben zum Meldeschein fehlen: Geschlecht, Familienstand, Ausweis und Art der Wohnung.")
+		default:
+			c.meldeschein("details.meldeschein", *m, false)
+			if len(m.IDDocuments) == 0 {
+				c.add("details.meldeschein.id_documents", "required", "the registering person shows an identity document (BMG §23(1))",
+					"Bitte den vorgelegten Ausweis oder Pass erfassen.")
+			}
 		}
 		if len(d.CoMovers) > MaxCoMovers {
 			c.add("details.co_movers", "too-many", fmt.Sprintf("more than %d co-movers", MaxCoMovers),
@@ -421,10 +429,6 @@ func (f *File) checkDetails(c *checker, now time.Time, birthOK bool, a *Assessme
 		}
 		for i, m := range d.CoMovers {
 			c.coMover(fmt.Sprintf("details.co_movers[%d]", i), m)
-		}
-		if len(d.CoMovers) > 0 && d.Meldeschein == nil {
-			c.add("details.meldeschein", "required", "co_movers need the registering person's meldeschein",
-				"Bitte zuerst die Angaben zum Meldeschein der anmeldenden Person erfassen.")
 		}
 	}
 }

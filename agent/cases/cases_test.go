@@ -269,6 +269,8 @@ func TestSignatureRules(t *testing.T) {
 			Address: Address{Street: "S", HouseNumber: "1", PostalCode: "12345", City: "X"}}}
 		if s == Wohnsitzanmeldung {
 			f.Details.MoveInDate = "2026-02-28"
+			f.Details.Meldeschein = &Meldeschein{Sex: "male", MaritalStatus: "single", Dwelling: "sole",
+				IDDocuments: []IDDocument{{Kind: "reisepass", Number: "C01X00T47", Authority: "Stadt X", Issued: "2020-01-01", ValidUntil: "2030-01-01"}}}
 			f.Attachments = []Attachment{scan}
 		} else {
 			f.Details = Details{HeightCM: 120, EyeColor: "blau", PhotoCode: "DM", FingerprintsImpossible: true}

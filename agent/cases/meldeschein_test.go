@@ -65,8 +65,11 @@ func TestMeldescheinRules(t *testing.T) {
 			"details.meldeschein.id_documents[0].authority", "required"},
 		{"co-mover nationality", func(f *File) { f.Details.CoMovers[0].Nationality = "at" },
 			"details.co_movers[0].nationality", "nationality"},
-		{"co-movers without the registrant's Meldeschein", func(f *File) { f.Details.Meldeschein = nil },
+		{"no Meldeschein", func(f *File) { f.Details.Meldeschein, f.Details.CoMovers = nil, nil },
 			"details.meldeschein", "required"},
+		{"no ID document of the registering person", func(f *File) { f.Details.Meldeschein.IDDocuments = nil },
+			"details.meldeschein.id_documents", "required"},
+		{"a child without an ID document", func(f *File) { f.Details.CoMovers[1].IDDocuments = nil }, "", ""},
 		{"not for another service", func(f *File) { f.Service = Lebensbescheinigung }, "details.meldeschein", "not-for-service"},
 	}
 	for _, tt := range tests {
