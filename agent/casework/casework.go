@@ -101,6 +101,9 @@ type Core struct {
 	caseMu sync.Mutex
 	cases  map[string]*sync.Mutex // per-case locks
 	devMu  [3]sync.Mutex          // printer, scanner, reader: one job at a time each
+
+	printMu   sync.Mutex
+	printJobs map[string]int // training only: caseID/doc -> the simulated printer's job
 }
 
 // New returns a core over opts.
@@ -117,7 +120,8 @@ func New(opts Options) *Core {
 	if opts.Authority.Name == "" {
 		opts.Authority.Name = "Bürgeramt"
 	}
-	return &Core{opts: opts, log: opts.Logger.With("subsystem", "casework"), cases: map[string]*sync.Mutex{}}
+	return &Core{opts: opts, log: opts.Logger.With("subsystem", "casework"), cases: map[string]*sync.Mutex{},
+		printJobs: map[string]int{}}
 }
 
 // SetDevices replaces the devices (the daemon builds them after the core).
@@ -244,9 +248,11 @@ type Case struct {
 	Values    map[string]string // case-file path -> value, and the UI-only values by name
 	Scans     map[string]int    // part -> pages
 	Printed   map[string]bool
-	Signed    bool          // a signature is stored
-	Capture   cases.Capture // the fingerprint procedure so far
-	NoFingers bool          // the person is too young to give fingerprints
+	// TrainingPrints are the printed documents the training printer shows (TrainingPrint).
+	TrainingPrints map[string]bool
+	Signed         bool          // a signature is stored
+	Capture        cases.Capture // the fingerprint procedure so far
+	NoFingers      bool          // the person is too young to give fingerprints
 	// The instructions of the fingerprint and signature steps for this person's age, from the
 	// rules (cases.FingerprintInstruction, cases.SignatureInstruction), in German.
 	FingerNote, SignatureNote string

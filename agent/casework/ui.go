@@ -168,7 +168,7 @@ func lockedErr(err error) error {
 
 func (k *Core) toWeb(c *store.Case, st *draftState) *Case {
 	wc := &Case{ID: c.ID, Service: cases.Service(c.Service), State: c.State, Late: c.Late,
-		SealedAt: c.SealedAt, PacketSize: c.PacketSize, UpdatedAt: c.UpdatedAt}
+		SealedAt: c.SealedAt, PacketSize: c.PacketSize, UpdatedAt: c.UpdatedAt, TrainingPrints: k.TrainingPrints(c.ID)}
 	if st == nil {
 		return wc
 	}
@@ -215,10 +215,16 @@ func (k *Core) CreateCase(ctx context.Context, caseworker string, s cases.Servic
 	if visitID != "" && k.opts.Visits == nil {
 		return nil, fmt.Errorf("visit %q: %w", visitID, store.ErrNotFound)
 	}
+	if visitID == "" && cases.VisitOnly(s) {
+		return nil, attachErr(cases.ErrNoExtract)
+	}
 	if visitID != "" {
 		ap, err := k.opts.Visits.Appointment(ctx, visitID)
 		if err != nil {
 			return nil, lockedErr(err)
+		}
+		if cases.VisitOnly(s) && ap.Register == nil {
+			return nil, attachErr(cases.ErrNoExtract)
 		}
 		person = &ap.Person
 	}
@@ -430,9 +436,11 @@ func (k *Core) Print(ctx context.Context, ch Change, doc string) (*Case, error) 
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		defer k.lockDevice(printerJob)()
-		if _, err := k.opts.Devices.Printer.Print(pctx, documents.Document(cert), nil); err != nil {
+		res, err := k.opts.Devices.Printer.Print(pctx, documents.Document(cert), nil)
+		if err != nil {
 			return err
 		}
+		k.rememberTrainingPrint(c.ID, doc, res.JobID)
 		st.Printed[doc] = true
 		return nil
 	})

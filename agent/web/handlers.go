@@ -338,6 +338,12 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := s.opts.Backend.CreateCase(r.Context(), sessionOf(r).caseworker.Name, svc, r.PostFormValue("visit"), flow.Steps[0].Name)
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		// e.g. a Meldebescheinigung without a booked visit: the backend says why, in German.
+		s.render(w, r, http.StatusUnprocessableEntity, "error", &page{Title: flow.Title + ": so nicht möglich", Error: ve.Fields[""]})
+		return
+	}
 	if err != nil {
 		s.fail(w, r, "createCase", err)
 		return
@@ -854,6 +860,18 @@ var funcs = template.FuncMap{
 	"discardReasons": func() []casework.DiscardReason { return casework.DiscardReasons },
 	// The short case number, the same on screen as on paper.
 	"shortID": documents.CaseNumber,
+	// docTitle is the German name of a document a flow prints.
+	"docTitle": func(f Flow, doc string) string {
+		if doc == f.Final {
+			return f.FinalT
+		}
+		for _, st := range f.Steps {
+			if st.Doc == doc {
+				return st.DocT
+			}
+		}
+		return doc
+	},
 }
 
 func deviceName(kind string) string {
@@ -919,4 +937,32 @@ func (s *Server) technik(w http.ResponseWriter, r *http.Request) {
 		p.Tech = &rep
 	}
 	s.render(w, r, http.StatusOK, "technik", p)
+}
+
+// trainingPrinter is a backend on a training kit: it shows what the simulated printer received.
+type trainingPrinter interface {
+	TrainingPrint(caseID, doc string) (mime string, data []byte, ok bool)
+}
+
+// trainingPrint shows the trainee the paper the training printer "printed" for a case.
+func (s *Server) trainingPrint(w http.ResponseWriter, r *http.Request) {
+	tp, ok := s.opts.Backend.(trainingPrinter)
+	var mime string
+	var data []byte
+	if ok {
+		mime, data, ok = tp.TrainingPrint(r.PathValue("id"), r.PathValue("doc"))
+	}
+	if !ok {
+		s.render(w, r, http.StatusNotFound, "error", &page{Title: "Kein Übungsausdruck",
+			Error: "Für dieses Dokument liegt kein Ausdruck des Übungsdruckers vor. Er wird nur im Übungsbetrieb und bis zum Neustart des Koffers aufbewahrt."})
+		return
+	}
+	w.Header().Set("Content-Type", mime)
+	w.Header().Set("Cache-Control", "no-store")
+	disposition := "inline"
+	if mime != "application/pdf" {
+		disposition = "attachment"
+	}
+	w.Header().Set("Content-Disposition", disposition+`; filename="uebungsdruck-`+r.PathValue("doc")+`"`)
+	_, _ = w.Write(data)
 }

@@ -119,6 +119,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /vorgang/{id}", s.auth(s.resumeCase))
 	m.HandleFunc("POST /vorgang/{id}/verwerfen", s.csrf(s.auth(s.discardCase)))
 	m.HandleFunc("GET /vorgang/{id}/{step}", s.auth(s.showStep))
+	m.HandleFunc("GET /uebungsdruck/{id}/{doc}", s.auth(s.trainingPrint))
 	m.HandleFunc("POST /vorgang/{id}/{step}", s.csrf(s.auth(s.postStep)))
 	s.mux = m
 }

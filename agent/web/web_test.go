@@ -279,7 +279,8 @@ func TestIdleLockKeepsDraftAndPendingInput(t *testing.T) {
 	b := h.browser()
 	b.login()
 	path, page := b.startCase(web.Wohnsitzanmeldung, "v2")
-	r := b.step(path, page, "weiter", person())
+	r := b.step(path, page, "weiter", person("geschlecht", "male", "familienstand", "single", "ausweisart", "reisepass",
+		"ausweisnummer", "C01X00T47", "ausweisbehoerde", "Stadt Bremen", "ausweis_ausgestellt", "01.06.2021", "ausweis_gueltig", "31.05.2031"))
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
 	adresse := strings.TrimSuffix(r.location, "?ok=1")
 	page = b.get(adresse)
