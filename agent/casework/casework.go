@@ -188,6 +188,11 @@ type Change struct {
 	Key        string // idempotency key, one per rendered form
 	Caseworker string
 	Next       string // the step the case moves to when the change succeeds ("" = stay)
+	// Step and Unsaved: a device action (scan, photo, print) keeps the step's form values
+	// that were not saved yet, so ticks and choices survive the reload; saving the step
+	// clears them.
+	Step    string
+	Unsaved map[string]string
 }
 
 // Overview is what the start page shows.
@@ -244,11 +249,13 @@ type Case struct {
 	Values     map[string]string // case-file path -> value, and the UI-only values by name
 	Scans      map[string]int    // part -> pages
 	Printed    map[string]bool
-	Signed     bool          // a signature is stored
-	Capture    cases.Capture // the fingerprint procedure so far
-	NoFingers  bool          // the person is too young to give fingerprints
-	Fee        string        // German, "46,00 EUR", from the fee table
-	Late       bool          // registration after the deadline
+	Signed     bool                         // a signature is stored
+	Files      map[string]int               // part ("foto", "unterschrift", a scan part) -> stored files, for previews
+	Unsaved    map[string]map[string]string // step -> form values kept with a device action
+	Capture    cases.Capture                // the fingerprint procedure so far
+	NoFingers  bool                         // the person is too young to give fingerprints
+	Fee        string                       // German, "46,00 EUR", from the fee table
+	Late       bool                         // registration after the deadline
 	Extract    []Field
 	SealedAt   time.Time
 	PacketSize int64

@@ -118,6 +118,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /vorgang/{id}", s.auth(s.resumeCase))
 	m.HandleFunc("GET /vorgang/{id}/{step}", s.auth(s.showStep))
 	m.HandleFunc("POST /vorgang/{id}/{step}", s.csrf(s.auth(s.postStep)))
+	m.HandleFunc("GET /vorgang/{id}/datei/{part}", s.auth(s.draftFile))
 	s.mux = m
 }
 

@@ -1,5 +1,6 @@
-// Bürgerkoffer UI: live status over server-sent events, busy buttons, the signature pad.
-// Pages work without this script except the signature pad (the checkbox is the alternative).
+// Bürgerkoffer UI: live status over server-sent events, busy buttons, the signature pad, the
+// camera for the photo taken on site. Pages work without this script except the signature pad
+// (the checkbox is the alternative) and the camera (the photographer's code is).
 (function () {
   "use strict";
 
@@ -83,5 +84,62 @@
     document.getElementById("unterschrift-loeschen").addEventListener("click", function () {
       ctx.clearRect(0, 0, canvas.width, canvas.height); field.value = ""; drew = false;
     });
+  }
+
+  // The photo taken on site: live preview through getUserMedia (the agent's loopback address
+  // is a secure context) under the head-position guide; "Lichtbild aufnehmen" sends the whole
+  // frame as JPEG and the agent checks, crops and stores it (agent/photo).
+  var live = document.getElementById("kamera-live");
+  if (live) {
+    var video = document.getElementById("kamera-video");
+    var problem = document.getElementById("kamera-fehler");
+    var frame = document.getElementById("lichtbild");
+    var stream = null;
+    var say = function (msg) { problem.textContent = msg; problem.hidden = !msg; };
+    var authority = function () {
+      var r = document.querySelector("input[name=lichtbild_art]:checked");
+      return r !== null && r.value === "authority";
+    };
+    var stop = function () {
+      if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; }
+      video.srcObject = null;
+    };
+    var start = function () {
+      if (stream || live.hidden) { return; }
+      if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+        say("Dieser Browser gibt die Kamera nicht frei. Bitte die Seite über http://localhost öffnen.");
+        return;
+      }
+      navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 }, facingMode: "user" }, audio: false })
+        .then(function (s) { stream = s; video.srcObject = s; say(""); })
+        .catch(function () { say("Keine Kamera verfügbar oder nicht freigegeben. Bitte die Kamera anschließen und im Browser erlauben."); });
+    };
+    var follow = function () {
+      document.getElementById("kamera").hidden = !authority() && document.querySelector("input[name=lichtbild_art]:checked") !== null;
+      if (authority()) { start(); } else { stop(); }
+    };
+    document.querySelectorAll("input[name=lichtbild_art]").forEach(function (r) { r.addEventListener("change", follow); });
+    var again = document.getElementById("foto-neu");
+    if (again) {
+      again.addEventListener("click", function () {
+        document.getElementById("foto-vorschau").hidden = true;
+        again.hidden = true;
+        live.hidden = false;
+        start();
+      });
+    }
+    document.getElementById("foto-aufnehmen").addEventListener("click", function (ev) {
+      if (!stream || !video.videoWidth) {
+        ev.preventDefault();
+        say("Die Kamera zeigt noch kein Bild. Bitte warten oder die Kamera freigeben.");
+        return;
+      }
+      var c = document.createElement("canvas");
+      c.width = video.videoWidth; c.height = video.videoHeight;
+      c.getContext("2d").drawImage(video, 0, 0);
+      frame.value = c.toDataURL("image/jpeg", 0.92);
+    });
+    window.addEventListener("pagehide", stop);
+    follow();
   }
 })();
