@@ -741,12 +741,10 @@ func (s *Server) draftFile(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", ct)
 	h.Set("Content-Disposition", "inline")
-	if ct == "application/pdf" {
-		// The step page shows a scanned PDF in an <object>: only this response may be framed,
-		// and only by the UI itself.
-		h.Del("X-Frame-Options")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'self'")
-	}
+	// The step page shows a scan (a PDF) in an <object>: only this response may be embedded,
+	// and only by the UI itself.
+	h.Del("X-Frame-Options")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'self'")
 	_, _ = w.Write(data)
 }
 
