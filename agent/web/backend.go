@@ -50,6 +50,9 @@ type Backend interface {
 	// CaptureFinger takes one capture attempt of finger (e.g. "right_index") and records its
 	// quality.
 	CaptureFinger(ctx context.Context, c Change, finger string) (*Case, error)
+	// RecaptureHand is "Neu erfassen": the hand's attempts, decisions and stored fingerprint
+	// are dropped and its capture starts again.
+	RecaptureHand(ctx context.Context, c Change, hand string) (*Case, error)
 	// DecideFinger records an operator decision for a hand.
 	DecideFinger(ctx context.Context, c Change, d cases.FingerDecision) (*Case, error)
 	// Seal validates the whole case, seals it into a packet with an outbox row and forgets

@@ -67,3 +67,46 @@ func TestTicksSurviveDeviceActions(t *testing.T) {
 	page = b.get(photoPath)
 	assert.NotContains(t, page.body, `value="authority" checked`, "a failed action keeps nothing")
 }
+
+// TestRecaptureHand: "Neu erfassen" on a captured hand deletes its stored fingerprint and
+// starts the hand again at the index finger; the other hand keeps its capture.
+func TestRecaptureHand(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	b.login()
+	path, page := b.startCase(web.Personalausweis, "v1")
+	r := b.step(path, page, "weiter", url.Values{"groesse": {"168"}, "augenfarbe": {"gruen"}, "familienname": {"Mustermann"},
+		"vornamen": {"Erika"}, "geburtsdatum": {"12.08.1943"}, "geburtsort": {"Köln"}, "staatsangehoerigkeit": {"DEU"},
+		"strasse": {"Parkallee"}, "hausnummer": {"3"}, "plz": {"50667"}, "ort": {"Köln"}})
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	photoPath := strings.TrimSuffix(r.location, "?ok=1")
+	r = b.step(photoPath, b.get(photoPath), "weiter", url.Values{"lichtbild_art": {"photographer"}, "lichtbild_code": {"DM1;https://foto.example/p/1;k=x"}})
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	fingers := strings.TrimSuffix(r.location, "?ok=1")
+	id := strings.Split(fingers, "/")[2]
+	for _, f := range []string{"left_index", "right_index"} {
+		r = b.step(fingers, b.get(fingers), "erfassen", url.Values{"finger": {f}})
+		require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	}
+	prints := func() []string {
+		atts, err := h.fake.DB.Attachments(t.Context(), id)
+		require.NoError(t, err)
+		var out []string
+		for _, at := range atts {
+			out = append(out, at.Finger)
+		}
+		return out
+	}
+	require.Equal(t, []string{"left_index", "right_index"}, prints())
+	page = b.get(fingers)
+	assert.Equal(t, 2, strings.Count(page.body, `value="neu"`), "Neu erfassen for each captured hand")
+
+	r = b.step(fingers, page, "neu", url.Values{"hand": {"left"}})
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	assert.Equal(t, []string{"right_index"}, prints(), "the left hand's fingerprint is deleted")
+	page = b.get(fingers)
+	assert.Contains(t, page.body, "Versuche übrig: <strong>3</strong>", "the left hand starts again")
+	assert.Contains(t, page.body, "rechter Zeigefinger erfasst")
+	r = b.step(fingers, page, "weiter", nil)
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status, "the left hand is open again")
+}

@@ -700,6 +700,8 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		next, err = s.opts.Backend.DecideFinger(r.Context(), ch, cases.FingerDecision{Hand: hand, Finger: finger, Action: action, Reason: reason})
+	case "neu":
+		next, err = s.opts.Backend.RecaptureHand(r.Context(), ch, r.PostFormValue("hand"))
 	case "versiegeln":
 		if step.Kind != KindSummary {
 			break

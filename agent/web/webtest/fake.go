@@ -40,6 +40,8 @@ var _ web.Backend = (*Fake)(nil)
 type Fake struct {
 	*casework.Core
 	Now func() time.Time // default time.Now
+	// DB is the core's store, for assertions on what is stored.
+	DB *store.Store
 
 	mu        sync.Mutex
 	users     map[string]string // name -> passphrase
@@ -79,6 +81,7 @@ func New(t testing.TB) *Fake {
 	require.NoError(t, err)
 	townhall, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
+	f.DB = st
 	f.Core = casework.New(casework.Options{
 		Store: st, Keys: keyring{aead}, KitID: "webtest",
 		Sealer: &packet.Sealer{KitID: "webtest", Key: kitKey, Recipient: townhall.Recipient(), Now: f.now},
