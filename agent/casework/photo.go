@@ -76,6 +76,22 @@ func (k *Core) TakePhoto(ctx context.Context, ch Change, frame []byte) (*Case, e
 	})
 }
 
+// dropPhotoForCode deletes a photo taken on site once the caseworker has chosen the
+// photographer's code instead: a case carries one photo, and the choice saved last wins.
+func (k *Core) dropPhotoForCode(ctx context.Context, caseID string, st *draftState, actor string) error {
+	if st.File.Details.PhotoSource != cases.PhotoPhotographer || len(st.Files[PartPhoto]) == 0 {
+		return nil
+	}
+	for _, id := range st.Files[PartPhoto] {
+		if err := k.opts.Store.RemoveAttachment(ctx, caseID, id, actor); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return lockedErr(err)
+		}
+	}
+	delete(st.Files, PartPhoto)
+	st.Scans[PartPhoto] = 0
+	return nil
+}
+
 // DraftFile is the newest stored file of a draft's part (the photo, the signature, a scan),
 // decrypted, for the caseworker's preview. ErrNotFound when the part has none.
 func (k *Core) DraftFile(ctx context.Context, caseID, part string) ([]byte, error) {

@@ -403,6 +403,9 @@ func (k *Core) SaveStep(ctx context.Context, ch Change, step string, in StepInpu
 		st.File = f
 		maps.Copy(st.UI, in.UI)
 		delete(st.Unsaved, step) // saved now
+		if err := k.dropPhotoForCode(ctx, c.ID, st, ch.Caseworker); err != nil {
+			return err
+		}
 		return nil
 	})
 }

@@ -1,6 +1,9 @@
 package web_test
 
 import (
+	"bytes"
+	"encoding/base64"
+	"image/jpeg"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/agent/photo/phototest"
 	"koffer/agent/web"
 )
 
@@ -109,4 +113,38 @@ func TestRecaptureHand(t *testing.T) {
 	assert.Contains(t, page.body, "rechter Zeigefinger erfasst")
 	r = b.step(fingers, page, "weiter", nil)
 	assert.Equal(t, http.StatusUnprocessableEntity, r.status, "the left hand is open again")
+}
+
+// TestPhotoCodeReplacesPhotoTaken: a frame posted as the page does is checked and stored;
+// choosing the photographer's code afterwards deletes it, so a case never carries two photos.
+func TestPhotoCodeReplacesPhotoTaken(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	b.login()
+	path, page := b.startCase(web.Personalausweis, "v1")
+	r := b.step(path, page, "weiter", url.Values{"groesse": {"168"}, "augenfarbe": {"gruen"}, "familienname": {"Mustermann"},
+		"vornamen": {"Erika"}, "geburtsdatum": {"12.08.1943"}, "geburtsort": {"Köln"}, "staatsangehoerigkeit": {"DEU"},
+		"strasse": {"Parkallee"}, "hausnummer": {"3"}, "plz": {"50667"}, "ort": {"Köln"}})
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	photoPath := strings.TrimSuffix(r.location, "?ok=1")
+	id := strings.Split(photoPath, "/")[2]
+
+	var frame bytes.Buffer
+	require.NoError(t, jpeg.Encode(&frame, phototest.Frame(phototest.Face(t), 640, 480, 1.05, 0.5, 0.5), &jpeg.Options{Quality: 92}))
+	r = b.step(photoPath, b.get(photoPath), "foto", url.Values{"lichtbild_art": {"authority"},
+		"lichtbild": {"data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(frame.Bytes())}})
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	stored := b.get("/vorgang/" + id + "/datei/foto")
+	require.Equal(t, http.StatusOK, stored.status)
+	assert.Equal(t, "image/jpeg", stored.header.Get("Content-Type"))
+	page = b.get(photoPath)
+	assert.Contains(t, page.body, `id="foto-vorschau"`)
+	assert.Contains(t, page.body, "Neu aufnehmen")
+
+	r = b.step(photoPath, page, "weiter", url.Values{"lichtbild_art": {"photographer"}, "lichtbild_code": {"DM1;https://foto.example/p/1;k=x"}})
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	atts, err := h.fake.DB.Attachments(t.Context(), id)
+	require.NoError(t, err)
+	assert.Empty(t, atts, "the photo taken gives way to the code")
+	assert.Equal(t, http.StatusNotFound, b.get("/vorgang/"+id+"/datei/foto").status)
 }
