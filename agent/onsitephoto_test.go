@@ -6,6 +6,8 @@ import (
 	"image/jpeg"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +36,21 @@ func cameraBrowser(t *testing.T, u *uiClient, video string) *webtest.Browser {
 	return b
 }
 
+// screenshot writes the page to $KOFFER_SCREENSHOTS (default testdata/web/screenshots, which
+// git ignores).
+func screenshot(t *testing.T, b *webtest.Browser, name string) {
+	t.Helper()
+	dir := os.Getenv("KOFFER_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join("..", "testdata", "web", "screenshots")
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	png, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	file := strings.ReplaceAll(t.Name(), "/", "_") + "-" + name + ".png"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, file), png, 0o644))
+}
+
 // photoStep starts a Personalausweis through the UI's HTTP client and returns the path of its
 // photo step.
 func photoStep(t *testing.T, u *uiClient) string {
@@ -51,7 +68,9 @@ func takePhoto(t *testing.T, b *webtest.Browser, step string) {
 	b.Check("f-lichtbild_art-1")
 	require.Equal(t, cases.PhotoAuthority, b.Eval(`document.querySelector('input[name=lichtbild_art]:checked').value`))
 	b.Do(chromedp.Poll[chromedp.Void](`document.getElementById('kamera-video').videoWidth > 0`, chromedp.WithPollingTimeout(20*time.Second)))
+	screenshot(t, b, "kamera")
 	b.Submit("#foto-aufnehmen", "Lichtbild", 30*time.Second)
+	screenshot(t, b, "aufgenommen")
 }
 
 // TestOnSitePhotoTakenThroughTheBrowserCamera: the caseworker takes the photo through the
@@ -106,6 +125,9 @@ func TestOnSitePhotoTakenThroughTheBrowserCamera(t *testing.T) {
 	next = u.next(next, url.Values{"unterschrift": {signaturePNG(t)}})
 	next = u.next(next, url.Values{"zahlart": {"cash"}})
 	summary := u.do(http.MethodGet, next, nil)
+	b.Open(next)
+	b.H1("Prüfen und abschließen", 15*time.Second)
+	screenshot(t, b, "zusammenfassung")
 	assert.Contains(t, summary.body, `src="/vorgang/`+id+`/datei/foto`, "the summary shows the photo")
 	assert.Contains(t, summary.body, "; linker Zeigefinger übersprungen: Finger verletzt", "the summary shows the skip reason")
 	assert.Contains(t, summary.body, `/datei/unterschrift`, "the summary shows the signature")

@@ -139,6 +139,11 @@
       c.getContext("2d").drawImage(video, 0, 0);
       frame.value = c.toDataURL("image/jpeg", 0.92);
     });
+    // The guide is laid over the frame as the camera delivers it: the box takes the frame's
+    // proportions (4:3 until the camera says otherwise).
+    video.addEventListener("loadedmetadata", function () {
+      if (video.videoWidth && video.videoHeight) { video.style.aspectRatio = video.videoWidth + " / " + video.videoHeight; }
+    });
     window.addEventListener("pagehide", stop);
     follow();
   }
