@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"koffer/agent/cases"
+	"koffer/agent/photo"
 	"koffer/agent/documents"
 	"koffer/devices/fingerprint"
 	"koffer/devices/ipp"
@@ -252,6 +253,7 @@ type Case struct {
 	Signed     bool                         // a signature is stored
 	Files      map[string]int               // part ("foto", "unterschrift", a scan part) -> stored files, for previews
 	Unsaved    map[string]map[string]string // step -> form values kept with a device action
+	PhotoRules photo.Rules                  // the photo template for the citizen's age (adults when unknown)
 	Capture    cases.Capture                // the fingerprint procedure so far
 	NoFingers  bool                         // the person is too young to give fingerprints
 	Fee        string                       // German, "46,00 EUR", from the fee table

@@ -13,6 +13,7 @@ import (
 
 	"koffer/agent/cases"
 	"koffer/agent/documents"
+	"koffer/agent/photo"
 	"koffer/devices"
 	"koffer/devices/fingerprint"
 	"koffer/devices/fingerprint/iso19794"
@@ -224,8 +225,10 @@ func (k *Core) toWeb(c *store.Case, st *draftState) *Case {
 	now := k.now()
 	f := &st.File
 	wc.Fee = "gebührenfrei"
+	wc.PhotoRules = photo.Adult
 	if birth, err := time.Parse(time.DateOnly, f.Person.BirthDate); err == nil {
 		age := cases.Age(birth, now)
+		wc.PhotoRules = photo.ForAge(age)
 		if fee := cases.ServiceFee(f.Service, now, age, f.Details.Provisional); fee.Cents > 0 {
 			wc.Fee = fee.String()
 		}

@@ -140,6 +140,8 @@ func TestPhotoCodeReplacesPhotoTaken(t *testing.T) {
 	page = b.get(photoPath)
 	assert.Contains(t, page.body, `id="foto-vorschau"`)
 	assert.Contains(t, page.body, "Neu aufnehmen")
+	assert.Contains(t, page.body, `data-augen="22 32"`, "the guide's eye band is the adults' template")
+	assert.Contains(t, page.body, "Schablone ab 10 Jahre")
 
 	r = b.step(photoPath, page, "weiter", url.Values{"lichtbild_art": {"photographer"}, "lichtbild_code": {"DM1;https://foto.example/p/1;k=x"}})
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)

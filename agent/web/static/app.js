@@ -144,6 +144,14 @@
     video.addEventListener("loadedmetadata", function () {
       if (video.videoWidth && video.videoHeight) { video.style.aspectRatio = video.videoWidth + " / " + video.videoHeight; }
     });
+    // The eye band of the template for the citizen's age, in mm above the bottom of 45 mm.
+    var guide = live.querySelector(".schablone");
+    var eyes = (guide.dataset.augen || "").split(" ").map(Number);
+    if (eyes.length === 2 && eyes[1] > eyes[0]) {
+      var band = guide.querySelector(".augen");
+      band.style.top = ((45 - eyes[1]) / 45 * 100) + "%";
+      band.style.height = ((eyes[1] - eyes[0]) / 45 * 100) + "%";
+    }
     window.addEventListener("pagehide", stop);
     follow();
   }
