@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"koffer/agent/cases"
-	"koffer/agent/photo"
 	"koffer/agent/documents"
+	"koffer/agent/photo"
 	"koffer/devices/fingerprint"
 	"koffer/devices/ipp"
 	"koffer/store"
