@@ -114,8 +114,10 @@
         .then(function (s) { stream = s; video.srcObject = s; say(""); })
         .catch(function () { say("Keine Kamera verfügbar oder nicht freigegeben. Bitte die Kamera anschließen und im Browser erlauben."); });
     };
+    var code = document.getElementById("f-lichtbild_code");
     var follow = function () {
       document.getElementById("kamera").hidden = !authority() && document.querySelector("input[name=lichtbild_art]:checked") !== null;
+      if (code && code.closest(".feld")) { code.closest(".feld").hidden = authority() && code.value === ""; }
       if (authority()) { start(); } else { stop(); }
     };
     document.querySelectorAll("input[name=lichtbild_art]").forEach(function (r) { r.addEventListener("change", follow); });
