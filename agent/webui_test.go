@@ -83,7 +83,11 @@ func (u *uiClient) step(path, action string, form url.Values) uiResp {
 	form.Set("version", uiVersion.FindStringSubmatch(page.body)[1])
 	form.Set("key", uiKey.FindStringSubmatch(page.body)[1])
 	form.Set("aktion", action)
-	return u.do(http.MethodPost, path, form)
+	r := u.do(http.MethodPost, path, form)
+	if r.status == http.StatusSeeOther && r.location == path+"?fehler=1" {
+		return u.do(http.MethodGet, r.location, nil) // a refused change: POST-redirect-GET
+	}
+	return r
 }
 
 func (u *uiClient) next(path string, form url.Values) string {
@@ -121,6 +125,12 @@ func newUI(t testing.TB) (*Agent, *sim.Printer, *uiClient) {
 	require.NoError(t, err)
 	_, err = a.Store().AddCaseworker(t.Context(), "mmeier", w)
 	require.NoError(t, err)
+	pr, u := uiFor(t, a)
+	return a, pr, u
+}
+
+// uiFor serves the UI of a (simulated devices) and logs mmeier in.
+func uiFor(t testing.TB, a *Agent) (*sim.Printer, *uiClient) {
 	pr := sim.NewPrinter()
 	pr.PageTime = time.Millisecond
 	b := a.WebBackend(WebDevices{Printer: pr, Scanner: simScanner(t, sim.ScannerOptions{FeederPages: 2, PageTime: time.Millisecond}), Reader: sim.NewReader(sim.ReaderOptions{}), Training: true})
@@ -135,7 +145,7 @@ func newUI(t testing.TB) (*Agent, *sim.Printer, *uiClient) {
 	r := u.do(http.MethodPost, "/anmelden", url.Values{"name": {"mmeier"}, "passphrase": {"richtige Passphrase"}})
 	require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
 	u.do(http.MethodGet, "/", nil)
-	return a, pr, u
+	return pr, u
 }
 
 func (u *uiClient) start(svc web.Service) string {
@@ -330,31 +340,51 @@ func TestWebUITechnik(t *testing.T) {
 
 // TestLockDropsFingerprintImages: a capture below the threshold waits in memory for the
 // operator; locking the UI or logging out drops it, and it cannot be kept afterwards.
-func TestLockDropsFingerprintImages(t *testing.T) {
-	for _, how := range []string{"/sperren", "/abmelden"} {
+// TestBelowThresholdCaptureDurable: a capture below the quality threshold waits for the
+// operator's decision in the encrypted draft, not in memory: it survives a lock, a logout and
+// a restart of the agent, and "keep" stores it as the finger's record.
+func TestBelowThresholdCaptureDurable(t *testing.T) {
+	for _, how := range []string{"/sperren", "/abmelden", "restart"} {
 		t.Run(how, func(t *testing.T) {
-			_, _, u := newUI(t)
+			a, _, u := newUI(t)
 			p := u.start(web.Personalausweis)
 			p = u.next(p, personValues("groesse", "170", "augenfarbe", "blau"))
 			p = u.next(p, url.Values{"lichtbild_art": {"photographer"}, "lichtbild_code": {"DM:https://foto.example/x;id=1;key=k"}})
 			r := u.step(p, "erfassen", url.Values{"finger": {"left_index"}})
 			require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
-			require.Equal(t, 1, u.b.HeldImages(), "an estimate waits for the operator's decision")
+			id := strings.Split(p, "/")[2]
+			atts, err := a.Store().Attachments(t.Context(), id)
+			require.NoError(t, err)
+			require.Empty(t, atts, "an estimate below the threshold is no fingerprint yet")
 
-			u.do(http.MethodPost, how, url.Values{"zurueck": {p}})
-			assert.Zero(t, u.b.HeldImages(), "no fingerprint image stays in memory")
-
-			if how == "/abmelden" {
+			switch how {
+			case "restart":
+				require.NoError(t, a.Close())
+				var err error
+				a, err = New(t.Context(), Options{DataDir: a.opts.DataDir, Training: true})
+				require.NoError(t, err)
+				t.Cleanup(func() { a.Close() })
+				_, u = uiFor(t, a)
+			case "/abmelden":
+				u.do(http.MethodPost, how, nil)
 				u.do(http.MethodGet, "/anmelden", nil)
 				r = u.do(http.MethodPost, "/anmelden", url.Values{"name": {"mmeier"}, "passphrase": {"richtige Passphrase"}})
-			} else {
+				require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
+			default:
+				u.do(http.MethodPost, how, url.Values{"zurueck": {p}})
+				_, err := a.DataKey()
+				require.ErrorIs(t, err, store.ErrNoKey, "locked: no key, so nothing of the capture is readable")
 				u.do(http.MethodGet, "/gesperrt", nil)
 				r = u.do(http.MethodPost, "/gesperrt", url.Values{"passphrase": {"richtige Passphrase"}})
+				require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
 			}
-			require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
 			r = u.step(p, "accept", url.Values{"finger": {"left_index"}})
-			assert.Equal(t, http.StatusUnprocessableEntity, r.status)
-			assert.Contains(t, strings.Join(errorsOf(r.body), " "), "Die Aufnahme ist nicht mehr vorhanden")
+			require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
+			atts, err = a.Store().Attachments(t.Context(), id)
+			require.NoError(t, err)
+			require.Len(t, atts, 1, "the kept capture is the finger's record")
+			assert.Equal(t, "fingerprint", atts[0].Kind)
+			assert.Equal(t, "left_index", atts[0].Finger)
 		})
 	}
 }

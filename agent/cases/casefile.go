@@ -138,7 +138,10 @@ func (e *ValidationError) Error() string {
 	return "invalid case: " + strings.Join(parts, "; ")
 }
 
-// Parse decodes a case file strictly: UTF-8 JSON, one object, no unknown fields. It checks the
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// Parse decodes a case file strictly: UTF-8 JSON without a byte order mark, one object, no
+// unknown fields, no field given twice. It checks the
 // shape only; Validate checks the rules.
 func Parse(data []byte) (*File, error) {
 	if len(data) > MaxFileSize {
@@ -149,6 +152,15 @@ func Parse(data []byte) (*File, error) {
 	if !utf8.Valid(data) {
 		return nil, &ValidationError{[]Problem{{Field: "", Code: "encoding",
 			Message: "case file is not UTF-8", Hint: "Die Falldatei ist nicht UTF-8-kodiert."}}}
+	}
+	if bytes.HasPrefix(data, utf8BOM) {
+		return nil, &ValidationError{[]Problem{{Field: "", Code: "bom",
+			Message: "case file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM",
+			Hint:    "Die Falldatei beginnt mit einer Byte-Order-Markierung (BOM). Bitte als UTF-8 ohne BOM speichern."}}}
+	}
+	if field, ok := duplicateKey(data); ok {
+		return nil, &ValidationError{[]Problem{{Field: field, Code: "duplicate-key",
+			Message: "field given more than once", Hint: "Das Feld " + field + " ist mehrfach angegeben."}}}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -23,7 +23,10 @@ func loadCase(t *testing.T, dir string) (Assessment, error) {
 	if err != nil {
 		return Assessment{}, err
 	}
-	data, missing := ReadAttachments(os.DirFS(dir), f)
+	root, err := os.OpenRoot(dir)
+	require.NoError(t, err)
+	defer root.Close()
+	data, missing := ReadAttachments(t.Context(), root, f)
 	return Check(f, applied, data, missing)
 }
 
@@ -219,6 +222,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"service":"personalausweis"} {}`))
+	f.Add([]byte("\xEF\xBB\xBF{}"))
+	f.Add([]byte(`{"person":{"family_name":"a","Family_Name":"b"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cf, err := Parse(data)
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // RecaptureHand is "Neu erfassen" for a hand: its attempts and decisions are forgotten, its
-// stored fingerprint (and any image held for a decision) deleted, and the procedure starts
+// stored fingerprint (and any capture waiting for a decision) deleted, and the procedure starts
 // again at the hand's first finger.
 func (k *Core) RecaptureHand(ctx context.Context, ch Change, hand string) (*Case, error) {
 	if hand != "left" && hand != "right" {
@@ -29,7 +29,7 @@ func (k *Core) RecaptureHand(ctx context.Context, ch Change, hand string) (*Case
 			}
 		}
 		for _, kind := range cases.FingerOrder {
-			k.forgetImages(c.ID, hand+"_"+kind)
+			st.forgetCandidates(hand + "_" + kind)
 		}
 		st.capture().Reset(hand)
 		delete(st.Attached, hand)

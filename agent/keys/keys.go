@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
 	"koffer/sync/enroll"
 )
@@ -85,7 +84,7 @@ func Wrap(k DataKey, passphrase []byte, p Params) ([]byte, error) {
 	if _, err := rand.Read(w.Salt); err != nil {
 		return nil, err
 	}
-	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, w.Salt, p.Time, p.MemKiB, p.Threads, chacha20poly1305.KeySize))
+	aead, err := chacha20poly1305.NewX(deriveKey(passphrase, w.Salt, p.Time, p.MemKiB, p.Threads))
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +106,7 @@ func Unwrap(blob, passphrase []byte) (DataKey, error) {
 	if w.Version != 1 || w.KDF != "argon2id" || w.Time == 0 || w.MemKiB == 0 || w.Threads == 0 || w.MemKiB > 4<<20 {
 		return nil, fmt.Errorf("unwrap data key: unsupported format")
 	}
-	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, w.Salt, w.Time, w.MemKiB, w.Threads, chacha20poly1305.KeySize))
+	aead, err := chacha20poly1305.NewX(deriveKey(passphrase, w.Salt, w.Time, w.MemKiB, w.Threads))
 	if err != nil {
 		return nil, err
 	}

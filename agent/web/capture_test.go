@@ -93,7 +93,7 @@ func TestRecaptureHand(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, r.status, r.body)
 	}
 	prints := func() []string {
-		atts, err := h.fake.DB.Attachments(t.Context(), id)
+		atts, err := h.fake.Store().Attachments(t.Context(), id)
 		require.NoError(t, err)
 		var out []string
 		for _, at := range atts {
@@ -145,7 +145,7 @@ func TestPhotoCodeReplacesPhotoTaken(t *testing.T) {
 
 	r = b.step(photoPath, page, "weiter", url.Values{"lichtbild_art": {"photographer"}, "lichtbild_code": {"DM1;https://foto.example/p/1;k=x"}})
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
-	atts, err := h.fake.DB.Attachments(t.Context(), id)
+	atts, err := h.fake.Store().Attachments(t.Context(), id)
 	require.NoError(t, err)
 	assert.Empty(t, atts, "the photo taken gives way to the code")
 	assert.Equal(t, http.StatusNotFound, b.get("/vorgang/"+id+"/datei/foto").status)

@@ -104,7 +104,7 @@ var Flows = []Flow{
 		Final: DocReceipt, FinalT: "Antragsquittung",
 		Steps: []Step{
 			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
-				Intro: "Bitte mit der Person prüfen. Vorausgefüllt aus dem Besuchspaket.",
+				Intro: "Bitte mit der Person prüfen.",
 				Fields: concat(personFields, []FieldDef{
 					{Name: "groesse", Path: "details.height_cm", Label: "Größe in cm", Type: "number", Required: true, Mode: "numeric"},
 					{Name: "augenfarbe", Path: "details.eye_color", Label: "Augenfarbe", Type: "select", Required: true, Options: []Option{
@@ -119,8 +119,7 @@ var Flows = []Flow{
 					{Name: "lichtbild_code", Path: "details.photo_code", Label: "Inhalt des Lichtbild-Codes", Type: "textarea",
 						Hint: "Code scannen oder abtippen. Ohne Netz wird er versiegelt und im Rathaus abgerufen."},
 				}},
-			{Name: "finger", Title: "Fingerabdrücke", Kind: KindFingers,
-				Intro: "Zuerst linker und rechter Zeigefinger. Höchstens drei Versuche je Finger."},
+			{Name: "finger", Title: "Fingerabdrücke", Kind: KindFingers}, // instructions: cases.FingerprintInstruction
 			{Name: "unterschrift", Title: "Unterschrift", Kind: KindSignature,
 				Intro: "Die Person unterschreibt im Feld mit dem Finger oder einem Stift.",
 				Fields: []FieldDef{
@@ -159,7 +158,7 @@ var Flows = []Flow{
 		Final: DocRegister, FinalT: "Meldebescheinigung",
 		Steps: []Step{
 			{Name: "person", Title: "Angaben zur Person", Kind: KindForm,
-				Intro:  "Vorausgefüllt aus dem Besuchspaket. Bitte mit dem Ausweis abgleichen.",
+				Intro:  "Bitte mit dem Ausweis abgleichen.",
 				Fields: concat(personFields, addressFields("", "person.address", "Anschrift", true))},
 			{Name: "auszug", Title: "Registerauszug und Ausweis", Kind: KindForm,
 				Intro: "Der Auszug kommt aus dem Besuchspaket des Rathauses.",

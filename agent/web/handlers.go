@@ -9,6 +9,8 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +52,8 @@ type page struct {
 	Device    string // German hint of a device failure
 	Summary   []summaryGroup
 	Restored  bool
+	Prefilled bool   // a field of this step came from the visit pack
+	Intro     string // the step's instruction: from the flow, or from the age rules
 }
 
 type fieldCtx struct {
@@ -90,7 +94,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if sess := sessionOf(r); errors.Is(err, ErrLocked) && sess != nil {
 		s.sessions.update(sess.id, func(ss *session) {
-			ss.locked = true
+			ss.locked, ss.outcome = true, nil
 			if r.Method == http.MethodGet {
 				ss.resume = r.URL.RequestURI()
 			}
@@ -122,7 +126,11 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 		s.setCookie(w, sess)
 	}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
-	s.render(w, r, http.StatusOK, "login", &page{Title: "Anmelden"})
+	p := &page{Title: "Anmelden"}
+	if r.URL.Query().Get("abgelaufen") == "1" {
+		p.Error = "Die Sitzung ist abgelaufen, zum Beispiel nach einem Neustart des Koffers. Bitte neu anmelden. Die zuletzt abgeschickten Angaben wurden nicht übernommen; alles vorher Gespeicherte ist erhalten."
+	}
+	s.render(w, r, http.StatusOK, "login", p)
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -130,11 +138,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	cw, err := s.opts.Backend.Login(r.Context(), name, r.PostFormValue("passphrase"))
 	if err != nil {
-		status := http.StatusUnauthorized
-		msg := "Name oder Passphrase stimmt nicht. Bitte erneut eingeben."
-		if !errors.Is(err, ErrBadLogin) {
+		status, msg, logIt := loginRefusal(err, "Name oder Passphrase stimmt nicht. Bitte erneut eingeben.")
+		if logIt {
 			s.log.Error("loginFailed", "err", err)
-			status, msg = http.StatusInternalServerError, "Die Anmeldung ist gerade nicht möglich. Bitte erneut versuchen."
+			msg = "Die Anmeldung ist gerade nicht möglich. Bitte erneut versuchen."
 		}
 		s.render(w, r, status, "login", &page{Title: "Anmelden", Error: msg, LoginName: name})
 		return
@@ -165,7 +172,7 @@ func (s *Server) lockNow(w http.ResponseWriter, r *http.Request) {
 	if !localPath(back) {
 		back = "/"
 	}
-	s.sessions.update(sess.id, func(ss *session) { ss.locked, ss.resume = true, back })
+	s.sessions.update(sess.id, func(ss *session) { ss.locked, ss.resume, ss.outcome = true, back, nil })
 	s.lockBackend(r.Context(), sess.caseworker.Name)
 	http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
 }
@@ -199,12 +206,12 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.opts.Backend.Login(r.Context(), sess.caseworker.Name, r.PostFormValue("passphrase")); err != nil {
-		msg := "Die Passphrase stimmt nicht. Bitte erneut eingeben."
-		if !errors.Is(err, ErrBadLogin) {
+		status, msg, logIt := loginRefusal(err, "Die Passphrase stimmt nicht. Bitte erneut eingeben.")
+		if logIt {
 			s.log.Error("unlockFailed", "err", err)
-			msg = "Entsperren ist gerade nicht möglich. Bitte erneut versuchen."
+			status, msg = http.StatusUnauthorized, "Entsperren ist gerade nicht möglich. Bitte erneut versuchen."
 		}
-		s.render(w, r, http.StatusUnauthorized, "locked", &page{Title: "Gesperrt", Locked: true, Error: msg})
+		s.render(w, r, status, "locked", &page{Title: "Gesperrt", Locked: true, Error: msg})
 		return
 	}
 	now := s.opts.Now()
@@ -230,10 +237,32 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &page{Title: "Start", Overview: &ov, Drafts: drafts, Flows: Flows}
-	if r.URL.Query().Get("fertig") != "" {
+	switch q := r.URL.Query(); {
+	case q.Get("fertig") != "":
 		p.Flash = "Der Vorgang ist versiegelt und wartet auf die Übertragung ins Rathaus."
+	case q.Get("verworfen") == "1":
+		p.Flash = "Der Vorgang ist verworfen. Seine Angaben und Anlagen sind gelöscht."
+	case q.Get("verworfen") == "grund":
+		p.Error = "Bitte einen Grund für das Verwerfen wählen. Der Vorgang ist nicht verworfen."
 	}
 	s.render(w, r, http.StatusOK, "start", p)
+}
+
+// discardCase discards a draft for the reason chosen on the start page and goes back there.
+func (s *Server) discardCase(w http.ResponseWriter, r *http.Request) {
+	err := s.opts.Backend.DiscardDraft(r.Context(), r.PathValue("id"), sessionOf(r).caseworker.Name, r.PostFormValue("grund"))
+	var ve *ValidationError
+	switch {
+	case err == nil:
+		s.log.Info("draftDiscarded")
+		http.Redirect(w, r, "/?verworfen=1", http.StatusSeeOther)
+	case errors.As(err, &ve):
+		http.Redirect(w, r, "/?verworfen=grund", http.StatusSeeOther)
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrSealed):
+		http.Redirect(w, r, "/", http.StatusSeeOther) // discarded or sealed meanwhile
+	default:
+		s.fail(w, r, "discard", err)
+	}
 }
 
 func (s *Server) statusFragment(w http.ResponseWriter, r *http.Request) {
@@ -364,6 +393,14 @@ func (s *Server) showStep(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("ok") == "1" {
 		p.Flash = "Gespeichert."
 	}
+	status := http.StatusOK
+	if sess := sessionOf(r); sess.outcome != nil {
+		if o := sess.outcome; o.path == r.URL.Path && r.URL.Query().Get("fehler") == "1" {
+			status, p.Values, p.Errors, p.Error, p.Device = o.status, o.values, o.errors, o.msg, o.device
+		} else {
+			s.sessions.update(sess.id, func(ss *session) { ss.outcome = nil })
+		}
+	}
 	if sess := sessionOf(r); sess.pending != nil && sess.pending.path == r.URL.Path {
 		s.sessions.update(sess.id, func(ss *session) { ss.pending = nil })
 		p.Values = map[string]string{}
@@ -374,7 +411,7 @@ func (s *Server) showStep(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Restored = true
 	}
-	s.showStepPage(w, r, http.StatusOK, c, f, r.PathValue("step"), p)
+	s.showStepPage(w, r, status, c, f, r.PathValue("step"), p)
 }
 
 func (s *Server) showStepPage(w http.ResponseWriter, r *http.Request, status int, c *Case, f Flow, name string, p *page) {
@@ -404,6 +441,18 @@ func (s *Server) showStepPage(w http.ResponseWriter, r *http.Request, status int
 	}
 	if step.Kind == KindSummary {
 		p.Summary = summarize(f, c)
+	}
+	p.Intro = step.Intro
+	switch {
+	case step.Kind == KindFingers && c.FingerNote != "":
+		p.Intro = c.FingerNote
+	case step.Kind == KindSignature && c.SignatureNote != "":
+		p.Intro = c.SignatureNote
+	}
+	for _, fd := range step.Fields {
+		if slices.Contains(c.Prefilled, fd.Path) {
+			p.Prefilled = true
+		}
 	}
 	if p.Restored {
 		p.Flash = "Ihre Eingaben von vor der Sperre sind wiederhergestellt. Bitte prüfen und absenden."
@@ -537,7 +586,7 @@ func stepInput(step Step, posted map[string]string) (StepInput, map[string]strin
 		case fd.Type == "date" && v != "":
 			t, err := time.Parse("02.01.2006", v)
 			if err != nil {
-				errs[fd.Name] = "Bitte als TT.MM.JJJJ eingeben, z. B. 01.02.1950."
+				errs[fd.Name] = dateProblem(v)
 				continue
 			}
 			v = t.Format(time.DateOnly)
@@ -565,6 +614,17 @@ func stepInput(step Step, posted map[string]string) (StepInput, map[string]strin
 		}
 	}
 	return in, errs
+}
+
+var dateShape = regexp.MustCompile(`^[0-9]{2}\.[0-9]{2}\.[0-9]{4}$`)
+
+// dateProblem says what is wrong with a date that does not parse: a date in the right form
+// that does not exist ("31.02.1938") is named as such, anything else gets the form to use.
+func dateProblem(v string) string {
+	if dateShape.MatchString(v) {
+		return "Den " + v + " gibt es nicht. Bitte Tag und Monat prüfen."
+	}
+	return "Bitte als TT.MM.JJJJ eingeben, z. B. 01.02.1950."
 }
 
 // fieldErrors maps the backend's errors (by case-file path) to the fields of a step; errors of
@@ -615,17 +675,22 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 	if step.Kind == KindSignature {
 		posted["unterschrift"] = r.PostFormValue("unterschrift")
 	}
+	if sessionOf(r).outcome != nil {
+		s.sessions.update(sessionOf(r).id, func(ss *session) { ss.outcome = nil })
+	}
 	action := r.PostFormValue("aktion")
 	if action == "sperre" {
 		// The page locked itself (idle): keep what was typed for after the unlock.
 		pending := &pendingForm{path: r.URL.Path, values: r.PostForm}
-		s.sessions.update(sessionOf(r).id, func(ss *session) { ss.locked, ss.resume, ss.pending = true, r.URL.Path, pending })
+		s.sessions.update(sessionOf(r).id, func(ss *session) {
+			ss.locked, ss.resume, ss.pending, ss.outcome = true, r.URL.Path, pending, nil
+		})
 		s.lockBackend(r.Context(), sessionOf(r).caseworker.Name)
 		http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
 		return
 	}
 	if c.State != "draft" {
-		s.showStepPage(w, r, http.StatusOK, c, f, name, &page{})
+		http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
 		return
 	}
 	var (
@@ -808,48 +873,49 @@ func (s *Server) gate(c *Case, step Step, posted map[string]string) string {
 			return "Bitte zuerst beide Hände abschließen: Abdruck erfasst oder Entscheidung getroffen."
 		}
 	case KindSignature:
-		if posted["unterschrift"] == "" && posted[waiverMark.Name] == "" {
+		if !c.NoSignature && posted["unterschrift"] == "" && posted[waiverMark.Name] == "" {
 			return "Bitte im Feld unterschreiben lassen oder ankreuzen, dass die Person nicht unterschreiben kann."
 		}
 	}
 	return ""
 }
 
+// afterChange answers a change of a step: a redirect to back when it went through; when it was
+// refused, the outcome is kept in the session and the browser is redirected to the step, so a
+// reload shows it again and never posts the form a second time.
 func (s *Server) afterChange(w http.ResponseWriter, r *http.Request, c *Case, f Flow, name string, posted map[string]string, next *Case, err error, back string) {
 	var ve *ValidationError
 	var de *devices.Error
+	o := &stepOutcome{path: r.URL.Path}
 	switch {
 	case err == nil:
 		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
 	case errors.As(err, &ve):
-		s.showStepPage(w, r, http.StatusUnprocessableEntity, c, f, name, &page{Values: posted, Errors: ve.Fields,
-			Error: "Bitte die markierten Angaben prüfen."})
+		o.status, o.values, o.errors = http.StatusUnprocessableEntity, posted, ve.Fields
+		if len(o.errors) == 0 {
+			o.errors = map[string]string{"": "Der Schritt konnte nicht gespeichert werden. Bitte die vorigen Schritte prüfen."}
+		}
+		for k := range o.errors {
+			if k != "" {
+				o.msg = "Bitte die markierten Angaben prüfen." // only when a field is marked
+			}
+		}
 	case errors.Is(err, ErrConflict):
-		fresh, lerr := s.opts.Backend.Case(r.Context(), c.ID)
-		if lerr != nil {
-			s.fail(w, r, "reload", lerr)
-			return
-		}
-		s.showStepPage(w, r, http.StatusConflict, fresh, f, name, &page{
-			Error: "Dieser Vorgang wurde inzwischen an anderer Stelle (z. B. in einem anderen Fenster) geändert. Hier ist der aktuelle Stand. Bitte prüfen und erneut absenden."})
+		o.status = http.StatusConflict
+		o.msg = "Dieser Vorgang wurde inzwischen an anderer Stelle (z. B. in einem anderen Fenster) geändert. Hier ist der aktuelle Stand. Bitte prüfen und erneut absenden."
 	case errors.Is(err, ErrSealed):
-		fresh, lerr := s.opts.Backend.Case(r.Context(), c.ID)
-		if lerr != nil {
-			s.fail(w, r, "reload", lerr)
-			return
-		}
-		s.showStepPage(w, r, http.StatusOK, fresh, f, name, &page{})
+		http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+		return
 	case errors.As(err, &de):
 		s.log.Warn("deviceFailed", "kind", de.Kind, "code", de.Code)
-		fresh, lerr := s.opts.Backend.Case(r.Context(), c.ID)
-		if lerr != nil {
-			fresh = c
-		}
-		s.showStepPage(w, r, http.StatusServiceUnavailable, fresh, f, name, &page{Values: posted, Device: devices.Hint(err)})
+		o.status, o.values, o.device = http.StatusServiceUnavailable, posted, devices.Hint(err)
 	default:
 		s.fail(w, r, "change", err)
+		return
 	}
-	_ = next
+	s.sessions.update(sessionOf(r).id, func(ss *session) { ss.outcome = o })
+	http.Redirect(w, r, r.URL.Path+"?fehler=1", http.StatusSeeOther)
 }
 
 var funcs = template.FuncMap{
@@ -890,6 +956,7 @@ var funcs = template.FuncMap{
 	"attemptsUsed": func(h cases.HandState) int {
 		return len(h.Attempts)
 	},
+	"discardReasons": func() []casework.DiscardReason { return casework.DiscardReasons },
 	// The short case number, the same on screen as on paper.
 	"shortID": documents.CaseNumber,
 }

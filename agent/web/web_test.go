@@ -151,7 +151,11 @@ func (b *browser) step(path string, page resp, action string, form url.Values) r
 	form.Set("version", v[1])
 	form.Set("key", k[1])
 	form.Set("aktion", action)
-	return b.post(path, form)
+	r := b.post(path, form)
+	if r.status == http.StatusSeeOther && r.location == path+"?fehler=1" {
+		return b.get(r.location) // a refused change: POST-redirect-GET to the step with its outcome
+	}
+	return r
 }
 
 // person is a complete person step.

@@ -40,8 +40,7 @@ var _ web.Backend = (*Fake)(nil)
 type Fake struct {
 	*casework.Core
 	Now func() time.Time // default time.Now
-	// DB is the core's store, for assertions on what is stored.
-	DB *store.Store
+	st  *store.Store
 
 	mu        sync.Mutex
 	users     map[string]string // name -> passphrase
@@ -73,6 +72,7 @@ func New(t testing.TB) *Fake {
 	st, err := store.Open(context.Background(), t.TempDir(), store.Options{Now: f.now})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
+	f.st = st
 	dk, err := keys.NewDataKey()
 	require.NoError(t, err)
 	aead, err := dk.AEAD()
@@ -81,7 +81,6 @@ func New(t testing.TB) *Fake {
 	require.NoError(t, err)
 	townhall, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
-	f.DB = st
 	f.Core = casework.New(casework.Options{
 		Store: st, Keys: keyring{aead}, KitID: "webtest",
 		Sealer: &packet.Sealer{KitID: "webtest", Key: kitKey, Recipient: townhall.Recipient(), Now: f.now},
@@ -191,9 +190,14 @@ func (f *Fake) Lock(context.Context, string) error {
 	f.mu.Lock()
 	f.Locks++
 	f.mu.Unlock()
-	f.DropImages()
 	return nil
 }
+
+// Store is the real store under the core (for assertions on rows, files and the audit log).
+func (f *Fake) Store() *store.Store { return f.st }
+
+// Touch implements web.Backend: the fake's key never expires.
+func (f *Fake) Touch(context.Context, string) error { return nil }
 
 // Overview implements web.Backend: the scripted queue, uplink and devices.
 func (f *Fake) Overview(context.Context) (web.Overview, error) {
