@@ -230,8 +230,9 @@ type Attachment struct {
 	CreatedAt time.Time
 }
 
-// Biometric reports whether the attachment must go as soon as the town hall has the packet.
-func (a Attachment) Biometric() bool { return a.Kind == "fingerprint" }
+// Biometric reports whether the attachment must go as soon as the town hall has the packet:
+// fingerprints and the photo taken on site (a face image is biometric data too).
+func (a Attachment) Biometric() bool { return a.Kind == "fingerprint" || a.Kind == "photo" }
 
 func attachmentAD(caseID, kind, finger string) []byte {
 	return []byte("attachment\x00" + caseID + "\x00" + kind + "\x00" + finger)
@@ -380,7 +381,7 @@ func (s *Store) Purge(ctx context.Context, caseID string) error {
 func deleteAttachments(ctx context.Context, tx *sql.Tx, caseID string, biometricOnly bool) ([]string, error) {
 	q := "DELETE FROM attachments WHERE case_id = ?"
 	if biometricOnly {
-		q += " AND kind = 'fingerprint'"
+		q += " AND kind IN ('fingerprint', 'photo')"
 	}
 	rows, err := tx.QueryContext(ctx, q+" RETURNING sha256", caseID)
 	if err != nil {

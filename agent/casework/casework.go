@@ -18,6 +18,7 @@ import (
 
 	"koffer/agent/cases"
 	"koffer/agent/documents"
+	"koffer/agent/photo"
 	"koffer/devices/fingerprint"
 	"koffer/devices/ipp"
 	"koffer/store"
@@ -191,6 +192,11 @@ type Change struct {
 	Key        string // idempotency key, one per rendered form
 	Caseworker string
 	Next       string // the step the case moves to when the change succeeds ("" = stay)
+	// Step and Unsaved: a device action (scan, photo, print) keeps the step's form values
+	// that were not saved yet, so ticks and choices survive the reload; saving the step
+	// clears them.
+	Step    string
+	Unsaved map[string]string
 }
 
 // Overview is what the start page shows.
@@ -250,9 +256,15 @@ type Case struct {
 	Printed   map[string]bool
 	// TrainingPrints are the printed documents the training printer shows (TrainingPrint).
 	TrainingPrints map[string]bool
-	Signed         bool          // a signature is stored
-	Capture        cases.Capture // the fingerprint procedure so far
-	NoFingers      bool          // the person is too young to give fingerprints
+	Signed         bool // a signature is stored
+	// Files are the stored files by part ("foto", "unterschrift", a scan part), for previews.
+	Files map[string]int
+	// Unsaved are the form values kept with a device action, by step and field name.
+	Unsaved map[string]map[string]string
+	// PhotoRules is the photo template for the citizen's age (adults while it is unknown).
+	PhotoRules photo.Rules
+	Capture    cases.Capture // the fingerprint procedure so far
+	NoFingers  bool          // the person is too young to give fingerprints
 	// The instructions of the fingerprint and signature steps for this person's age, from the
 	// rules (cases.FingerprintInstruction, cases.SignatureInstruction), in German.
 	FingerNote, SignatureNote string

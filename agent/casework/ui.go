@@ -12,6 +12,7 @@ import (
 
 	"koffer/agent/cases"
 	"koffer/agent/documents"
+	"koffer/agent/photo"
 	"koffer/devices"
 	"koffer/devices/fingerprint"
 	"koffer/devices/fingerprint/iso19794"
@@ -80,7 +81,11 @@ type draftState struct {
 	// Prefilled are the case-file paths the visit pack filled when the draft was started.
 	Prefilled []string `json:"prefilled,omitempty"`
 	StartedBy string   `json:"started_by,omitempty"` // caseworker login
-
+	// Files are the attachment ids by part ("foto", "unterschrift", a scan part), for the
+	// previews and to replace a photo taken again.
+	Files map[string][]int64 `json:"files,omitempty"`
+	// Unsaved are a step's form values kept with a device action, by step and field name.
+	Unsaved map[string]map[string]string `json:"unsaved,omitempty"`
 }
 
 // Overview is the start page: the queue, the uplink, today's appointments from the visit
@@ -182,7 +187,11 @@ func (k *Core) toWeb(c *store.Case, st *draftState) *Case {
 	for k, v := range st.UI {
 		wc.Values[k] = v
 	}
-	wc.Scans, wc.Printed, wc.Signed = st.Scans, st.Printed, st.Signed
+	wc.Scans, wc.Printed, wc.Signed, wc.Unsaved = st.Scans, st.Printed, st.Signed, st.Unsaved
+	wc.Files = map[string]int{}
+	for part, ids := range st.Files {
+		wc.Files[part] = len(ids)
+	}
 	if cp := st.File.Details.Fingerprints; cp != nil {
 		wc.Capture = *cp
 	}
@@ -190,8 +199,10 @@ func (k *Core) toWeb(c *store.Case, st *draftState) *Case {
 	f := &st.File
 	wc.Fee = "gebührenfrei"
 	age, ageKnown := 0, false
+	wc.PhotoRules = photo.Adult
 	if birth, err := time.Parse(time.DateOnly, f.Person.BirthDate); err == nil {
 		age, ageKnown = cases.Age(birth, now), true
+		wc.PhotoRules = photo.ForAge(age)
 		if fee := cases.ServiceFee(f.Service, now, age, f.Details.Provisional); fee.Cents > 0 {
 			wc.Fee = fee.String()
 		}
@@ -334,6 +345,12 @@ func (k *Core) change(ctx context.Context, ch Change, fn func(c *store.Case, st 
 	if ch.Next != "" {
 		st.Step = ch.Next
 	}
+	if ch.Step != "" && ch.Unsaved != nil {
+		if st.Unsaved == nil {
+			st.Unsaved = map[string]map[string]string{}
+		}
+		st.Unsaved[ch.Step] = ch.Unsaved
+	}
 	st.Keys = append(st.Keys, ch.Key)
 	if len(st.Keys) > 50 {
 		st.Keys = st.Keys[len(st.Keys)-50:]
@@ -372,13 +389,19 @@ func (k *Core) SaveStep(ctx context.Context, ch Change, step string, in StepInpu
 			return &ValidationError{Fields: errs}
 		}
 		if in.Signature != nil {
-			if _, err := k.AddDraftAttachment(ctx, c.ID, cases.KindSignature, "", in.Signature); err != nil {
+			at, err := k.AddDraftAttachment(ctx, c.ID, cases.KindSignature, "", in.Signature)
+			if err != nil {
 				return attachErr(err)
 			}
 			st.Signed = true
+			st.addFile(partSignature, at.ID)
 		}
 		st.File = f
 		maps.Copy(st.UI, in.UI)
+		delete(st.Unsaved, step) // saved now
+		if err := k.dropPhotoForCode(ctx, c.ID, st, ch.Caseworker); err != nil {
+			return err
+		}
 		return nil
 	})
 }
@@ -401,12 +424,10 @@ func (k *Core) Scan(ctx context.Context, ch Change, part string) (*Case, error) 
 		return nil, notConfigured(devices.Scanner)
 	}
 	return k.change(ctx, ch, func(c *store.Case, st *draftState) error {
-		kind := cases.KindScan
-		if part == "foto" {
-			kind = cases.KindPhoto
-			if st.Scans[part] > 0 {
-				return &ValidationError{Fields: map[string]string{"": "Das Lichtbild ist bereits aufgenommen."}}
-			}
+		if part == PartPhoto {
+			// Since May 2025 only a digital photo is accepted: it comes from the camera
+			// (TakePhoto), never from the document scanner.
+			return &ValidationError{Fields: map[string]string{"": "Das Lichtbild wird mit der Kamera aufgenommen, nicht mit dem Scanner. Bitte „Lichtbild aufnehmen“ unter der Kamera-Vorschau wählen."}}
 		}
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
@@ -415,10 +436,12 @@ func (k *Core) Scan(ctx context.Context, ch Change, part string) (*Case, error) 
 		if err != nil {
 			return err
 		}
-		if _, err := k.AddDraftAttachment(ctx, c.ID, kind, "", data); err != nil {
+		at, err := k.AddDraftAttachment(ctx, c.ID, cases.KindScan, "", data)
+		if err != nil {
 			return attachErr(err)
 		}
 		st.Scans[part]++
+		st.addFile(part, at.ID)
 		return nil
 	})
 }

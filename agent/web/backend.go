@@ -46,11 +46,21 @@ type Backend interface {
 	// Scan scans a document into the case as part (e.g. "vermieter", "formular", "foto").
 	// Device failures are *devices.Error with a German hint.
 	Scan(ctx context.Context, c Change, part string) (*Case, error)
+	// TakePhoto checks a camera frame (JPEG or PNG), crops it to the ID photo and stores it as
+	// the case's photo, replacing an earlier one. A frame without a usable face is a
+	// *ValidationError with the German hint.
+	TakePhoto(ctx context.Context, c Change, frame []byte) (*Case, error)
+	// DraftFile is the newest stored file of a draft's part ("foto", "unterschrift", a scan
+	// part), for the preview. ErrNotFound when there is none.
+	DraftFile(ctx context.Context, caseID, part string) ([]byte, error)
 	// Print prints a document of the case (DocForm, DocConfirmation...).
 	Print(ctx context.Context, c Change, doc string) (*Case, error)
 	// CaptureFinger takes one capture attempt of finger (e.g. "right_index") and records its
 	// quality.
 	CaptureFinger(ctx context.Context, c Change, finger string) (*Case, error)
+	// RecaptureHand is "Neu erfassen": the hand's attempts, decisions and stored fingerprint
+	// are dropped and its capture starts again.
+	RecaptureHand(ctx context.Context, c Change, hand string) (*Case, error)
 	// DecideFinger records an operator decision for a hand.
 	DecideFinger(ctx context.Context, c Change, d cases.FingerDecision) (*Case, error)
 	// Seal validates the whole case, seals it into a packet with an outbox row and forgets

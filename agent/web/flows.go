@@ -192,7 +192,7 @@ var Flows = []Flow{
 						{"grau", "grau"}, {"andere", "andere"}}},
 				}, addressFields("", "person.address", "Anschrift", true))},
 			{Name: "foto", Title: "Lichtbild", Kind: KindPhoto, Part: "foto",
-				Intro: "Lichtbild per Code vom Fotografen oder Aufnahme durch die Behörde.",
+				Intro: "Lichtbild per Code vom Fotografen oder Aufnahme durch die Behörde mit der Kamera des Laptops.",
 				Fields: []FieldDef{
 					{Name: "lichtbild_art", Path: "details.photo_source", Label: "Herkunft des Lichtbilds", Type: "radio", Required: true, Options: []Option{
 						{cases.PhotoPhotographer, "Code vom Fotografen (DataMatrix)"}, {cases.PhotoAuthority, "Aufnahme durch die Behörde"}}},

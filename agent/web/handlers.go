@@ -65,6 +65,8 @@ type fieldCtx struct {
 type summaryGroup struct {
 	Step   Step
 	Fields []Field
+	// Preview is the part whose stored image the summary shows (the photo, the signature).
+	Preview, PreviewAlt string
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
@@ -431,6 +433,9 @@ func (s *Server) showStepPage(w http.ResponseWriter, r *http.Request, status int
 	}
 	step := f.Steps[i]
 	values := formValues(f, c)
+	for k, v := range c.Unsaved[step.Name] {
+		values[k] = v // ticks and choices kept with a device action
+	}
 	for k, v := range p.Values {
 		values[k] = v
 	}
@@ -493,11 +498,21 @@ func summarize(f Flow, c *Case) []summaryGroup {
 			}
 		case KindSignature:
 			v := "Unterschrift erfasst"
-			if !c.Signed {
+			switch reason := c.Values[waiverReason.Path]; {
+			case reason != "":
+				v = "Keine Unterschrift, Verzicht: " + reason
+			case !c.Signed:
 				v = "Keine Unterschrift"
+			case c.Files[casework.PartSignature] > 0:
+				g.Preview, g.PreviewAlt = casework.PartSignature, "Die erfasste Unterschrift"
 			}
 			g.Fields = append(g.Fields, Field{Label: "Unterschrift", Value: v})
-		case KindScan, KindPhoto:
+		case KindPhoto:
+			if c.Files[casework.PartPhoto] > 0 {
+				g.Fields = append(g.Fields, Field{Label: "Lichtbild", Value: "aufgenommen durch die Behörde, geprüft und zugeschnitten (35 × 45 mm)"})
+				g.Preview, g.PreviewAlt = casework.PartPhoto, "Das aufgenommene Lichtbild"
+			}
+		case KindScan:
 			if n := c.Scans[st.Part]; n > 0 {
 				g.Fields = append(g.Fields, Field{Label: "Gescannt", Value: fmt.Sprintf("%d Seite(n)", n)})
 			}
@@ -512,6 +527,14 @@ func summarize(f Flow, c *Case) []summaryGroup {
 }
 
 func handSummary(h cases.HandState) string {
+	out := handResult(h)
+	for _, d := range h.Skipped {
+		out += "; " + FingerName(d.Finger) + " übersprungen: " + reasonLabel(d.Reason)
+	}
+	return out
+}
+
+func handResult(h cases.HandState) string {
 	switch h.Status {
 	case cases.HandCaptured:
 		s := fmt.Sprintf("%s erfasst, Qualität %d", FingerName(h.Finger), h.Best)
@@ -711,8 +734,21 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 			back = stepURL(next, ch.Next) + "?ok=1"
 		}
 	case "scannen":
+		keepUnsaved(&ch, step, posted)
 		next, err = s.opts.Backend.Scan(r.Context(), ch, step.Part)
+	case "foto":
+		if step.Kind != KindPhoto {
+			break
+		}
+		keepUnsaved(&ch, step, posted)
+		frame, ferr := cameraFrame(r.PostFormValue("lichtbild"))
+		if ferr != "" {
+			err = &ValidationError{Fields: map[string]string{"": ferr}}
+			break
+		}
+		next, err = s.opts.Backend.TakePhoto(r.Context(), ch, frame)
 	case "drucken":
+		keepUnsaved(&ch, step, posted)
 		doc := step.Doc
 		if step.Kind == KindSummary {
 			doc = f.Final
@@ -735,6 +771,8 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		next, err = s.opts.Backend.DecideFinger(r.Context(), ch, cases.FingerDecision{Hand: hand, Finger: finger, Action: action, Reason: reason})
+	case "neu":
+		next, err = s.opts.Backend.RecaptureHand(r.Context(), ch, r.PostFormValue("hand"))
 	case "versiegeln":
 		if step.Kind != KindSummary {
 			break
@@ -752,6 +790,73 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.afterChange(w, r, c, f, name, posted, next, err, back)
+}
+
+// draftFile shows a stored file of a draft (the photo, the signature, a scan) for the preview:
+// images and PDFs only, never cached.
+func (s *Server) draftFile(w http.ResponseWriter, r *http.Request) {
+	data, err := s.opts.Backend.DraftFile(r.Context(), r.PathValue("id"), r.PathValue("part"))
+	if errors.Is(err, ErrNotFound) {
+		http.Error(w, "Keine Datei vorhanden.", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, "draftFile", err)
+		return
+	}
+	ct := http.DetectContentType(data)
+	switch ct {
+	case "image/jpeg", "image/png", "application/pdf":
+	default:
+		http.Error(w, "Diese Datei kann nicht angezeigt werden.", http.StatusUnsupportedMediaType)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Content-Disposition", "inline")
+	// The step page shows a scan (a PDF) in an <object>: only this response may be embedded,
+	// and only by the UI itself.
+	h.Del("X-Frame-Options")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'self'")
+	_, _ = w.Write(data)
+}
+
+// keepUnsaved sends the step's form values with a device action, so what was ticked or chosen
+// but not saved yet is shown again after the action's reload.
+func keepUnsaved(ch *Change, step Step, posted map[string]string) {
+	if len(step.Fields) == 0 {
+		return
+	}
+	ch.Step, ch.Unsaved = step.Name, map[string]string{}
+	for _, fd := range step.Fields {
+		if v := posted[fd.Name]; v != "" {
+			ch.Unsaved[fd.Name] = v
+		}
+	}
+}
+
+// maxFrame bounds the camera frame the page sends (a JPEG from the canvas is a few hundred
+// KiB; the request body is limited to 1 MiB anyway).
+const maxFrame = 900 << 10
+
+// cameraFrame decodes the camera frame the page posts as a JPEG or PNG data URL; the second
+// result is the German hint when there is none.
+func cameraFrame(v string) ([]byte, string) {
+	const none = "Kein Kamerabild empfangen. Bitte die Kamera freigeben, die Person in die Schablone bringen und erneut „Lichtbild aufnehmen“ wählen."
+	var data string
+	for _, prefix := range []string{"data:image/jpeg;base64,", "data:image/png;base64,"} {
+		if d, ok := strings.CutPrefix(v, prefix); ok {
+			data = d
+		}
+	}
+	if data == "" || base64.StdEncoding.DecodedLen(len(data)) > maxFrame {
+		return nil, none
+	}
+	frame, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, none
+	}
+	return frame, ""
 }
 
 // gate checks what a step needs besides its fields before the case may move on.

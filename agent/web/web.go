@@ -121,6 +121,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /vorgang/{id}/{step}", s.auth(s.showStep))
 	m.HandleFunc("GET /uebungsdruck/{id}/{doc}", s.auth(s.trainingPrint))
 	m.HandleFunc("POST /vorgang/{id}/{step}", s.csrf(s.auth(s.postStep)))
+	m.HandleFunc("GET /vorgang/{id}/datei/{part}", s.auth(s.draftFile))
 	s.mux = m
 }
 

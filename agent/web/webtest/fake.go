@@ -266,7 +266,7 @@ func (p printer) Print(context.Context, ipp.Document, func(ipp.JobStatus)) (ipp.
 
 type scanner struct{ f *Fake }
 
-// ScanDocument returns a small PNG page: a scan for the case, a photo for the photo step.
+// ScanDocument returns a small PNG page (the photo comes from the camera, never the scanner).
 func (s scanner) ScanDocument(context.Context) ([]byte, error) {
 	s.f.mu.Lock()
 	err := s.f.scanErr
