@@ -22,7 +22,7 @@ func TestOriginChecked(t *testing.T) {
 	require.NoError(t, err)
 	post := func(origin string) int {
 		req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/vorgang",
-			strings.NewReader(url.Values{"csrf": {b.csrf}, "service": {string(web.Meldebescheinigung)}}.Encode()))
+			strings.NewReader(url.Values{"csrf": {b.csrf}, "service": {string(web.Lebensbescheinigung)}}.Encode()))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", origin)
