@@ -230,7 +230,7 @@ type Attachment struct {
 	CaseID    string
 	Kind      string
 	Finger    string
-	ADVersion int // 2: the id is bound in the associated data; 0: a row from before that
+	ADVersion int    // 2: the id is bound in the associated data; 0: a row from before that
 	SHA256    string // of the stored, encrypted file
 	Size      int64
 	CreatedAt time.Time
