@@ -104,3 +104,19 @@ func readVisitKey(dir string) (*visitKey, error) {
 	}
 	return &vk, nil
 }
+
+// RemoveVisitKey deletes the visit-pack identity (a revoked kit forgets it); no error if
+// there is none.
+func RemoveVisitKey(dir string) error {
+	err := os.Remove(filepath.Join(dir, VisitKeyFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("visit key: %w", err)
+	}
+	if err == nil {
+		if d, err := os.Open(dir); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
+	}
+	return nil
+}

@@ -102,6 +102,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 	})
 }
 
+// revokedText is what the login and lock pages say on a revoked kit.
+const revokedText = "Dieser Bürgerkoffer wurde vom Rathaus gesperrt (uplink.revoked), weil er als verloren oder gestohlen gemeldet ist. " +
+	"Anmelden ist nicht mehr möglich; die Schlüssel für Entwürfe und Besuchslisten sind gelöscht. " +
+	"Bitte den Koffer ausgeschaltet beim Rathaus abgeben."
+
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	sess := s.sessions.get(r)
 	if sess != nil && sess.loggedIn() {
@@ -129,7 +134,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status := http.StatusUnauthorized
 		msg := "Name oder Passphrase stimmt nicht. Bitte erneut eingeben."
-		if !errors.Is(err, ErrBadLogin) {
+		if errors.Is(err, ErrKitRevoked) {
+			status, msg = http.StatusForbidden, revokedText
+		} else if !errors.Is(err, ErrBadLogin) {
 			s.log.Error("loginFailed", "err", err)
 			status, msg = http.StatusInternalServerError, "Die Anmeldung ist gerade nicht möglich. Bitte erneut versuchen."
 		}
@@ -197,7 +204,9 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, err := s.opts.Backend.Login(r.Context(), sess.caseworker.Name, r.PostFormValue("passphrase")); err != nil {
 		msg := "Die Passphrase stimmt nicht. Bitte erneut eingeben."
-		if !errors.Is(err, ErrBadLogin) {
+		if errors.Is(err, ErrKitRevoked) {
+			msg = revokedText
+		} else if !errors.Is(err, ErrBadLogin) {
 			s.log.Error("unlockFailed", "err", err)
 			msg = "Entsperren ist gerade nicht möglich. Bitte erneut versuchen."
 		}

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// EventKitRevoked is audited when the kit learns that the town hall revoked it.
+const EventKitRevoked = "kit.revoked"
+
+const revokedKey = "revoked_at"
+
+// MarkRevoked records that the town hall revoked this kit (lost or stolen) and destroys what
+// opens its drafts and visit packs, in one transaction: every caseworker's wrapped data key is
+// erased and the caseworker disabled, and the stored visit packs are deleted. Drafts stay as
+// ciphertext nobody can open any more. Sealed packets and the outbox are left as they are:
+// the kit cannot read them anyway, and the town hall's administrator decides about them.
+// Marking again changes nothing.
+func (s *Store) MarkRevoked(ctx context.Context, at time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "INSERT INTO kit(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
+			revokedKey, strconv.FormatInt(ms(at), 10))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE caseworkers SET wrapped = x'', disabled = 1"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM visit_packs"); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, EventKitRevoked, "", "")
+	})
+	if err != nil {
+		return fmt.Errorf("mark revoked: %w", err)
+	}
+	return nil
+}
+
+// RevokedAt is when the kit learnt of its revocation; zero while it is not revoked.
+func (s *Store) RevokedAt(ctx context.Context) (time.Time, error) {
+	var v int64
+	err := s.r.QueryRowContext(ctx, "SELECT CAST(value AS INTEGER) FROM kit WHERE key = ?", revokedKey).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("revoked at: %w", err)
+	}
+	return fromMS(v), nil
+}
