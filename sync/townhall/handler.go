@@ -351,6 +351,7 @@ func (t *Townhall) postAudit(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
 		return
 	}
+	t.checkAuditChain(r.Context(), callerKit(r).ID, entries) // auditcheck.go
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(receipt.AuditHead{LastSeq: last})
 }
