@@ -24,7 +24,9 @@ import (
 // ErrNeedsPassphrase is returned by Rewrap for a version 1 wrapping.
 var ErrNeedsPassphrase = errors.New("wrapping predates rewrapping: the caseworker must log in once first")
 
-func identityAD(recipient string) []byte { return []byte("koffer caseworker identity v2\x00" + recipient) }
+func identityAD(recipient string) []byte {
+	return []byte("koffer caseworker identity v2\x00" + recipient)
+}
 
 func wrapV2(k DataKey, passphrase []byte, p Params) ([]byte, error) {
 	if len(passphrase) < MinPassphrase {

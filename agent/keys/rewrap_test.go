@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-
 // TestRewrapWithoutPassphrase: a new data key sealed into a caseworker's wrapping opens with
 // their unchanged passphrase; the old key no longer comes out; a wrong passphrase still fails.
 func TestRewrapWithoutPassphrase(t *testing.T) {
