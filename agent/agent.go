@@ -307,6 +307,7 @@ func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
+	a.upgradeWrapping(ctx, cw, passphrase, k) // rotate.go
 	a.mu.Lock()
 	a.dataKey.Wipe()
 	a.dataKey, a.lastUsed = k, a.now()
