@@ -302,8 +302,13 @@ func (s *Store) AddAttachment(ctx context.Context, key cipher.AEAD, a Attachment
 
 // Attachments lists the attachments of a case.
 func (s *Store) Attachments(ctx context.Context, caseID string) ([]Attachment, error) {
+	return s.queryAttachments(ctx, "WHERE case_id = ?", caseID)
+}
+
+// queryAttachments lists the attachments a WHERE clause selects, in order of id.
+func (s *Store) queryAttachments(ctx context.Context, where string, args ...any) ([]Attachment, error) {
 	rows, err := s.r.QueryContext(ctx,
-		"SELECT id, case_id, kind, finger, ad_version, sha256, size, created_at FROM attachments WHERE case_id = ? ORDER BY id", caseID)
+		"SELECT id, case_id, kind, finger, ad_version, sha256, size, created_at FROM attachments "+where+" ORDER BY id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("attachments: %w", err)
 	}

@@ -77,22 +77,8 @@ func (s *Store) RotateDataKey(ctx context.Context, r Rekey) error {
 	var blobs []moved
 	var written []string
 	cleanup := func() { _ = removeFiles(s.blobs, written) }
-	rows, err := s.r.QueryContext(ctx, "SELECT id, case_id, kind, finger, ad_version, sha256, size, created_at FROM attachments ORDER BY id")
+	atts, err := s.queryAttachments(ctx, "")
 	if err != nil {
-		return fmt.Errorf("rotate data key: %w", err)
-	}
-	var atts []Attachment
-	for rows.Next() {
-		var a Attachment
-		var at int64
-		if err := rows.Scan(&a.ID, &a.CaseID, &a.Kind, &a.Finger, &a.ADVersion, &a.SHA256, &a.Size, &at); err != nil {
-			rows.Close()
-			return fmt.Errorf("rotate data key: %w", err)
-		}
-		atts = append(atts, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("rotate data key: %w", err)
 	}
 	for _, a := range atts {

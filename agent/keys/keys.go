@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
 	"koffer/sync/enroll"
 )
@@ -87,23 +86,10 @@ func Wrap(k DataKey, passphrase []byte, p Params) ([]byte, error) {
 // wrapV1 is the first format: the data key encrypted with the passphrase's key itself. Kept
 // for the tests of reading old rows.
 func wrapV1(k DataKey, passphrase []byte, p Params) ([]byte, error) {
-	if len(passphrase) < MinPassphrase {
-		return nil, fmt.Errorf("passphrase shorter than %d characters", MinPassphrase)
-	}
-	p = p.withDefaults()
-	w := wrapped{Version: 1, KDF: "argon2id", Params: p, Salt: make([]byte, 16)}
-	if _, err := rand.Read(w.Salt); err != nil {
-		return nil, err
-	}
-	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, w.Salt, p.Time, p.MemKiB, p.Threads, chacha20poly1305.KeySize))
+	w, err := boxWithPassphrase(1, passphrase, p, k, []byte(wrapAD))
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	w.Box = aead.Seal(nonce, nonce, k, []byte(wrapAD))
 	return json.Marshal(w)
 }
 
@@ -120,18 +106,7 @@ func Unwrap(blob, passphrase []byte) (DataKey, error) {
 	if w.Version == 2 {
 		return unwrapV2(w, passphrase)
 	}
-	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, w.Salt, w.Time, w.MemKiB, w.Threads, chacha20poly1305.KeySize))
-	if err != nil {
-		return nil, err
-	}
-	if len(w.Box) < aead.NonceSize() {
-		return nil, fmt.Errorf("unwrap data key: truncated")
-	}
-	k, err := aead.Open(nil, w.Box[:aead.NonceSize()], w.Box[aead.NonceSize():], []byte(wrapAD))
-	if err != nil {
-		return nil, ErrWrongPassphrase
-	}
-	return k, nil
+	return openWithPassphrase(w, passphrase, []byte(wrapAD))
 }
 
 // Files of the kit's identity in the data directory.

@@ -29,44 +29,26 @@ func identityAD(recipient string) []byte {
 }
 
 func wrapV2(k DataKey, passphrase []byte, p Params) ([]byte, error) {
-	if len(passphrase) < MinPassphrase {
-		return nil, fmt.Errorf("passphrase shorter than %d characters", MinPassphrase)
-	}
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
-	w := wrapped{Version: 2, KDF: "argon2id", Params: p, Salt: make([]byte, 16), Recipient: id.Recipient().String()}
-	if _, err := rand.Read(w.Salt); err != nil {
-		return nil, err
-	}
-	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, w.Salt, p.Time, p.MemKiB, p.Threads, chacha20poly1305.KeySize))
+	rcpt := id.Recipient().String()
+	w, err := boxWithPassphrase(2, passphrase, p, []byte(id.String()), identityAD(rcpt))
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	w.Box = aead.Seal(nonce, nonce, []byte(id.String()), identityAD(w.Recipient))
-	if w.Sealed, err = sealTo(k, w.Recipient); err != nil {
+	w.Recipient = rcpt
+	if w.Sealed, err = sealTo(k, rcpt); err != nil {
 		return nil, err
 	}
 	return json.Marshal(w)
 }
 
 func unwrapV2(w wrapped, passphrase []byte) (DataKey, error) {
-	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, w.Salt, w.Time, w.MemKiB, w.Threads, chacha20poly1305.KeySize))
+	plain, err := openWithPassphrase(w, passphrase, identityAD(w.Recipient))
 	if err != nil {
 		return nil, err
-	}
-	if len(w.Box) < aead.NonceSize() {
-		return nil, fmt.Errorf("unwrap data key: truncated")
-	}
-	plain, err := aead.Open(nil, w.Box[:aead.NonceSize()], w.Box[aead.NonceSize():], identityAD(w.Recipient))
-	if err != nil {
-		return nil, ErrWrongPassphrase
 	}
 	id, err := age.ParseX25519Identity(string(plain))
 	clear(plain)
@@ -82,6 +64,45 @@ func unwrapV2(w wrapped, passphrase []byte) (DataKey, error) {
 		return nil, fmt.Errorf("unwrap data key: sealed key malformed")
 	}
 	return k, nil
+}
+
+// boxWithPassphrase encrypts plain with a key derived from passphrase (argon2id, a new salt)
+// into a wrapping of the given version.
+func boxWithPassphrase(version int, passphrase []byte, p Params, plain, ad []byte) (wrapped, error) {
+	if len(passphrase) < MinPassphrase {
+		return wrapped{}, fmt.Errorf("passphrase shorter than %d characters", MinPassphrase)
+	}
+	p = p.withDefaults()
+	w := wrapped{Version: version, KDF: "argon2id", Params: p, Salt: make([]byte, 16)}
+	if _, err := rand.Read(w.Salt); err != nil {
+		return w, err
+	}
+	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, w.Salt, p.Time, p.MemKiB, p.Threads, chacha20poly1305.KeySize))
+	if err != nil {
+		return w, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return w, err
+	}
+	w.Box = aead.Seal(nonce, nonce, plain, ad)
+	return w, nil
+}
+
+// openWithPassphrase opens w.Box; ErrWrongPassphrase if passphrase does not.
+func openWithPassphrase(w wrapped, passphrase, ad []byte) ([]byte, error) {
+	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, w.Salt, w.Time, w.MemKiB, w.Threads, chacha20poly1305.KeySize))
+	if err != nil {
+		return nil, err
+	}
+	if len(w.Box) < aead.NonceSize() {
+		return nil, fmt.Errorf("unwrap data key: truncated")
+	}
+	plain, err := aead.Open(nil, w.Box[:aead.NonceSize()], w.Box[aead.NonceSize():], ad)
+	if err != nil {
+		return nil, ErrWrongPassphrase
+	}
+	return plain, nil
 }
 
 func sealTo(k DataKey, recipient string) ([]byte, error) {
