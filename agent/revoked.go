@@ -12,10 +12,11 @@ import (
 // that opens a citizen's data. The data key leaves memory and every caseworker's wrapped copy
 // is erased, so drafts stay as ciphertext nobody can open; the visit key and the stored visit
 // packs are deleted; fingerprint images waiting for a decision are dropped. The UI then
-// refuses every login and says why (WebBackend.Login). Sealed packets still queued stay in the
-// outbox, unreadable to the kit as always: the town hall's administrator decides whether the
-// kit, back in safe hands, may still deliver them (`townhall kit allow-sealed`, then
-// `koffer sync`). A revoked kit is re-enrolled under a new name.
+// refuses every login and says why (WebBackend.Login). Sealed packets still queued stay on
+// the kit, parked with reason revoked and unreadable to the kit as always: the town hall's
+// administrator decides whether the kit, back in safe hands, may still deliver them
+// (`townhall kit allow-sealed`, then unpark and `koffer sync`). A revoked kit is re-enrolled
+// under a new name.
 
 // kitRevoked is the uplink's Revoked callback, and runs again at every start of a revoked kit
 // (forgetting is idempotent; a crash between the steps is finished then).

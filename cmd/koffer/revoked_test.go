@@ -30,7 +30,7 @@ import (
 // log in and a delivered case. `townhall kit revoke` shuts the kit out; the kit's next sync is
 // refused, the agent marks itself revoked and forgets its keys, `koffer doctor` says
 // uplink.revoked, the UI refuses the caseworker with the German reason, and the case sealed
-// afterwards never reaches the inbox but stays queued for the town hall's decision.
+// afterwards never reaches the inbox but stays on the kit, parked for the town hall's decision.
 func TestRevokedKitLocksItself(t *testing.T) {
 	thBin := buildTownhall(t)
 	thDir := t.TempDir()
@@ -159,12 +159,13 @@ func TestRevokedKitLocksItself(t *testing.T) {
 	assert.Equal(t, []string{first}, got)
 	q, err := c.Queue(t.Context())
 	require.NoError(t, err)
-	states := map[string]string{}
+	states, parked := map[string]string{}, map[string]string{}
 	for _, qc := range q {
-		states[qc.ID] = qc.State
+		states[qc.ID], parked[qc.ID] = qc.State, qc.Parked
 	}
 	assert.Equal(t, "delivered", states[first])
-	assert.Contains(t, []string{"sealed", "uploading"}, states[second], "the packet stays queued")
+	assert.Contains(t, []string{"sealed", "uploading"}, states[second], "the packet stays on the kit")
+	assert.Equal(t, "revoked", parked[second], "parked for the town hall's decision")
 
 	// The keys are gone: no visit key, and no caseworker's wrapped data key left to unwrap.
 	p.kill()
@@ -178,9 +179,11 @@ func TestRevokedKitLocksItself(t *testing.T) {
 	assert.Empty(t, cw.Wrapped)
 	_, err = keys.Unwrap(cw.Wrapped, []byte("richtige Passphrase"))
 	assert.Error(t, err)
-	it, err := s.NextOutbox(t.Context(), time.Now().Add(time.Hour))
-	require.NoError(t, err, "the second case is still due, not parked")
-	assert.Equal(t, second, it.CaseID)
+	it, err := s.Outbox(t.Context(), second)
+	require.NoError(t, err)
+	assert.FileExists(t, it.PacketPath, "the sealed packet is kept")
+	_, err = s.NextOutbox(t.Context(), time.Now().Add(time.Hour))
+	assert.ErrorIs(t, err, store.ErrNotFound, "nothing is due: the packet is parked")
 	require.NoError(t, s.VerifyAudit(t.Context()))
 }
 

@@ -12,11 +12,12 @@ import (
 
 // A revoked kit (the town hall answered 403 with code revoked, issue 17) stops sending: a kit
 // reported lost or stolen must not keep knocking, and whatever it sends is refused anyway.
-// The outbox is left exactly as it is, neither parked nor counted as failed: those packets
-// were sealed before the kit was lost, and the town hall's administrator decides whether the
-// kit, back in safe hands, may deliver them (`townhall kit allow-sealed`). After that, one
-// kick (`koffer sync` by a technician) makes a single pass over the outbox; the kit never
-// retries on its own.
+// The refused packet is parked with code revoked (the kit parks the rest of its queue as it
+// learns of the revocation): those packets were sealed before the kit was lost, and the town
+// hall's administrator decides whether the kit, back in safe hands, may deliver them
+// (`townhall kit allow-sealed`). After that a technician unparks them and kicks the uplink
+// (`koffer sync`), which makes a single pass over the outbox; the kit never retries on its
+// own.
 
 // errRevoked marks a town hall answer that refuses this kit as revoked.
 var errRevoked = errors.New("kit revoked by the town hall")

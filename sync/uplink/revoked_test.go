@@ -15,9 +15,10 @@ import (
 )
 
 // TestRevokedKitStopsSending: once the real town hall answers that the kit is revoked, the
-// uplink tells the kit once, leaves the outbox as it is (nothing parked, no failure counted)
-// and sends nothing more by itself. A kick makes one refused pass; after the administrator
-// allows what was sealed before the revocation, a kick delivers exactly that.
+// uplink parks the refused packet with code revoked, tells the kit once and sends nothing more
+// by itself, not even the next queued packet. A kick makes one refused pass; after the
+// administrator allows what was sealed before the revocation and the packets are unparked, a
+// kick delivers exactly those.
 func TestRevokedKitStopsSending(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -30,7 +31,7 @@ func TestRevokedKitStopsSending(t *testing.T) {
 		})
 	}
 	e.startTownhall()
-	delivered := e.seal(1, 10, 10)
+	e.seal(1, 10, 10)
 	e.drain(e.uplink(nil), 30*time.Second)
 
 	held := e.seal(2, 10, 10)
@@ -43,35 +44,48 @@ func TestRevokedKitStopsSending(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
-	defer func() { cancel(); require.NoError(t, <-done) }()
+	defer func() { cancel(); <-done }()
 
 	require.Eventually(t, func() bool { return !u.State().RevokedAt.IsZero() }, 10*time.Second, 10*time.Millisecond)
 	before := requests.Load()
-	time.Sleep(time.Second) // ten visit intervals and many backoffs: a loop would show here
+	time.Sleep(time.Second) // twenty visit intervals and many backoffs: a loop would show here
 	assert.Equal(t, before, requests.Load(), "a revoked kit sends nothing by itself")
 	assert.EqualValues(t, 1, told.Load(), "the kit is told once")
 	st := u.State()
 	assert.Equal(t, receipt.CodeRevoked, st.LastError)
-	assert.Equal(t, 2, e.outbox.pending(), "the sealed packets stay queued, not parked")
-	assert.Empty(t, e.outbox.failures[held[0]], "no failure counted: no backoff to run out")
+	assert.Equal(t, receipt.CodeRevoked, e.outbox.item(held[0]).parked, "the refused packet is parked, not dropped")
+	assert.Equal(t, 1, e.outbox.pending(), "the next packet was not even tried")
 
 	// A technician's kick: one pass, refused, and silent again.
 	u.Kick()
-	require.Eventually(t, func() bool { return requests.Load() > before }, 10*time.Second, 10*time.Millisecond)
-	time.Sleep(300 * time.Millisecond)
+	require.Eventually(t, func() bool { return e.outbox.item(held[1]).parked != "" }, 10*time.Second, 10*time.Millisecond)
 	after := requests.Load()
 	time.Sleep(700 * time.Millisecond)
 	assert.Equal(t, after, requests.Load(), "one pass per kick")
 	assert.EqualValues(t, 1, told.Load())
-	assert.Equal(t, 2, e.outbox.pending())
+	assert.Equal(t, receipt.CodeRevoked, e.outbox.item(held[1]).parked)
 
-	// The administrator lets the kit deliver what it sealed before: the next kick sends it.
+	// The administrator lets the kit deliver what it sealed before; unparked and kicked, it goes.
 	require.NoError(t, e.townhall().AllowSealedBeforeRevocation(t.Context(), e.bundle.KitID, "test"))
+	for _, id := range held {
+		e.outbox.unpark(id)
+	}
 	u.Kick()
 	require.Eventually(t, func() bool { return e.outbox.pending() == 0 }, 20*time.Second, 20*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
 	done <- nil
 	e.verify(nil)
-	assert.Len(t, delivered, 1)
+}
+
+func (o *memOutbox) item(caseID string) memItem {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return *o.items[caseID]
+}
+
+func (o *memOutbox) unpark(caseID string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.items[caseID].parked = ""
 }

@@ -133,8 +133,8 @@ type Options struct {
 	RevokedAt time.Time
 	// Revoked is called once when the town hall first answers that this kit is revoked
 	// (lost or stolen). From then on the uplink sends nothing by itself: no retries, no visit
-	// fetch, no audit; the packets stay in the outbox as they are, for the town hall's
-	// administrator to decide on (revoked.go).
+	// fetch, no audit; the refused packet is parked with code revoked, and the kit parks the
+	// rest, for the town hall's administrator to decide on (revoked.go).
 	Revoked func(ctx context.Context, at time.Time)
 }
 
@@ -301,12 +301,11 @@ func (u *Uplink) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if res.code == receipt.CodeRevoked {
-			u.revoke(ctx)
-			probe = false
-			continue
-		}
 		u.settle(ctx, it, res)
+		if res.code == receipt.CodeRevoked {
+			u.revoke(ctx) // after the item is parked
+			probe = false
+		}
 	}
 	return nil
 }
