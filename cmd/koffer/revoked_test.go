@@ -98,6 +98,11 @@ func TestRevokedKitLocksItself(t *testing.T) {
 	st, err := c.Status(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, "revoked", st.Uplink.LastError)
+	var sout bytes.Buffer
+	sf := *f
+	sf.Out = &sout
+	require.Equal(t, exitOK, run(t.Context(), []string{"status"}, &sf))
+	assert.Contains(t, sout.String(), "[uplink.revoked]", "koffer status says so too")
 
 	// A technician's `koffer sync` is refused too and does not start a loop.
 	require.NoError(t, c.Sync(t.Context()))
