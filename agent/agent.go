@@ -67,12 +67,13 @@ type Agent struct {
 	devices *kitDevices      // built from prof, or the simulators in training mode
 
 	pending pendingVisits // visit packs waiting for a login
+	logins  loginThrottle // failed logins per name and in total (logins.go)
+	damaged error         // set once at start when the database fails its quick check (dbcheck.go)
 
 	core *casework.Core // the application core; the UI and the local API are its clients
 
-	mu       sync.Mutex
-	dataKey  keys.DataKey
-	lastUsed time.Time
+	// sessions hold the data key while any caseworker is logged in; an idle timer wipes it.
+	sessions keys.Keeper
 }
 
 // New loads the kit identity and opens the store. It does not listen yet (Serve does).
@@ -93,6 +94,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		opts.Config.KeepDelivered = 24 * time.Hour
 	}
 	a := &Agent{opts: opts, log: opts.Logger.With("subsystem", "agent"), now: opts.Now, started: opts.Now()}
+	a.sessions.Idle, a.sessions.Now = opts.Config.IdleLock, opts.Now
 	kit, err := keys.LoadKit(opts.DataDir)
 	if err != nil {
 		return nil, err
@@ -117,6 +119,8 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.checkStoreAtStart(ctx)
+	a.opts.Runners = append(a.opts.Runners, &memoryTrimmer{log: a.log})
 	a.core = a.newCore()
 	if err := a.startUplink(); err != nil {
 		_ = a.store.Close()
@@ -293,10 +297,17 @@ func lockDir(dir string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// Login unwraps the data key with a caseworker's passphrase and keeps it in memory until
-// Logout or IdleLock of inactivity. A wrong passphrase returns keys.ErrWrongPassphrase.
+// Login unwraps the data key with a caseworker's passphrase and opens their session: the key
+// stays in memory while any caseworker's session is open (Lock ends one, Logout all, and one
+// idle for IdleLock ends by itself). A wrong passphrase returns keys.ErrWrongPassphrase.
 func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error {
+	if err := a.logins.check(name, a.now()); err != nil {
+		return err
+	}
 	cw, err := a.store.Caseworker(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		a.logins.record(name, false, a.now()) // unknown names count: no probing for names
+	}
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
@@ -304,18 +315,16 @@ func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error
 		return fmt.Errorf("login: caseworker disabled")
 	}
 	k, err := keys.Unwrap(cw.Wrapped, passphrase)
+	a.logins.record(name, err == nil, a.now())
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
 	a.upgradeWrapping(ctx, cw, passphrase, k) // rotate.go
-	a.mu.Lock()
-	a.dataKey.Wipe()
-	a.dataKey, a.lastUsed = k, a.now()
-	a.mu.Unlock()
+	a.sessions.Open(name, k)
 	if err := a.store.Audit(ctx, "caseworker.login", "", fmt.Sprint(cw.ID)); err != nil {
 		return err
 	}
-	if aead, err := k.AEAD(); err == nil {
+	if aead, err := a.sessions.AEAD(); err == nil {
 		// The visit key is made with the first login: the town hall learns its recipient
 		// at the next sync and seals packs to it from then on.
 		if _, err := keys.EnsureVisitKey(a.opts.DataDir, aead); err != nil {
@@ -326,39 +335,26 @@ func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error
 	return nil
 }
 
-// Logout forgets the data key.
-func (a *Agent) Logout() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.dataKey.Wipe()
-	a.dataKey = nil
-}
+// Lock ends one caseworker's session (their lock or logout). The data key is forgotten when
+// it was the last session; the others go on working.
+func (a *Agent) Lock(name string) { a.sessions.Close(name) }
 
-// unlockedKey is DataKey for background work: it does not count as the caseworker's activity,
-// so the idle lock still comes on time.
-func (a *Agent) unlockedKey() (cipher.AEAD, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.dataKey == nil || a.now().Sub(a.lastUsed) > a.opts.Config.IdleLock {
-		return nil, store.ErrNoKey
-	}
-	return a.dataKey.AEAD()
-}
+// Touch counts a caseworker's activity; false when their session has ended (locked, idle):
+// they must log in again.
+func (a *Agent) Touch(name string) bool { return a.sessions.Touch(name) }
+
+// Logout ends every caseworker's session and forgets the data key (shutdown).
+func (a *Agent) Logout() { a.sessions.CloseAll() }
 
 // DataKey returns the AEAD of the data key while a caseworker is logged in (drafts and visit
-// packs need it), store.ErrNoKey otherwise.
+// packs need it), store.ErrNoKey otherwise. It is no caseworker's activity (Touch is), so it
+// never postpones an idle lock.
 func (a *Agent) DataKey() (cipher.AEAD, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.dataKey != nil && a.now().Sub(a.lastUsed) > a.opts.Config.IdleLock {
-		a.dataKey.Wipe()
-		a.dataKey = nil
-	}
-	if a.dataKey == nil {
+	aead, err := a.sessions.AEAD()
+	if errors.Is(err, keys.ErrNoSession) {
 		return nil, store.ErrNoKey
 	}
-	a.lastUsed = a.now()
-	return a.dataKey.AEAD()
+	return aead, err
 }
 
 // janitor purges delivered cases once KeepDelivered has passed (their packet and fingerprints

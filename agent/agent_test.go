@@ -51,7 +51,10 @@ func request(tb testing.TB, name string) localapi.SubmitRequest {
 	require.NoError(tb, err)
 	f, err := cases.Parse(raw)
 	require.NoError(tb, err)
-	files, missing := cases.ReadAttachments(os.DirFS(dir), f)
+	root, err := os.OpenRoot(dir)
+	require.NoError(tb, err)
+	defer root.Close()
+	files, missing := cases.ReadAttachments(tb.Context(), root, f)
 	require.Empty(tb, missing)
 	return localapi.SubmitRequest{Case: raw, Files: files}
 }
@@ -129,14 +132,9 @@ func TestLogin(t *testing.T) {
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	a := newTestAgent(t, Options{Now: func() time.Time { return now }})
 	ctx := t.Context()
-	dk, err := keys.NewDataKey()
-	require.NoError(t, err)
-	w, err := keys.Wrap(dk, []byte("richtige Passphrase"), keys.Params{Time: 1, MemKiB: 1024, Threads: 1})
-	require.NoError(t, err)
-	_, err = a.Store().AddCaseworker(ctx, "mmeier", w)
-	require.NoError(t, err)
+	addCaseworker(t, a, "mmeier", "richtige Passphrase")
 
-	_, err = a.DataKey()
+	_, err := a.DataKey()
 	assert.ErrorIs(t, err, store.ErrNoKey)
 	assert.ErrorIs(t, a.Login(ctx, "mmeier", []byte("falsche Passphrase")), keys.ErrWrongPassphrase)
 	assert.ErrorIs(t, a.Login(ctx, "nobody", []byte("richtige Passphrase")), store.ErrNotFound)

@@ -25,12 +25,23 @@ func sampleValues(svc web.Service, now time.Time) map[string]string {
 	if svc == web.Personalausweis {
 		nationality = "DEU" // identity cards are for Germans only
 	}
-	return map[string]string{
+	v := map[string]string{
 		"person.birth_date": "14.07.1948", "person.nationality": nationality,
 		"person.address.postal_code": "23966", "details.previous_address.postal_code": "18055",
 		"details.height_cm": "168", "details.move_in_date": now.AddDate(0, 0, -3).Format("02.01.2006"),
 		"details.extended": "simple", // the kit prints the simple certificate only
+		// The Meldeschein: a main dwelling with the other residence filled in, both in Germany.
+		"details.meldeschein.dwelling": "main", "details.previous_address.country": "",
+		"details.meldeschein.other_residences[0].postal_code": "18057", "details.meldeschein.other_residences[0].country": "",
 	}
+	for _, p := range []string{"details.meldeschein", "details.co_movers[0]", "details.co_movers[1]"} {
+		v[p+".other_nationalities"] = "POL"
+		v[p+".id_documents[0].issued"] = "01.06.2021"
+		v[p+".id_documents[0].valid_until"] = "31.05.2031"
+		v[p+".birth_date"] = "03.12.1982"
+		v[p+".nationality"] = "AUT"
+	}
+	return v
 }
 
 func fillValue(fd web.FieldDef, samples map[string]string) string {

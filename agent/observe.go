@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"koffer/agent/metrics"
+	"koffer/agent/web"
 	"koffer/devices/inventory"
 	"koffer/sync/uplink"
 )
@@ -36,7 +37,9 @@ func (s syncTotals) SyncTotals() metrics.SyncTotals {
 }
 
 // loopbackHandler is what the --listen listener serves: the metrics, and the UI (or, without
-// one, the status of the local API).
+// one, the status of the local API). The UI's host check applies to all of it. /metrics needs
+// no login (a local scraper cannot log in) and holds counts only, never an id or a name:
+// docs/layout.md, "Who may read what".
 func (a *Agent) loopbackHandler(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", a.metrics)
@@ -45,5 +48,5 @@ func (a *Agent) loopbackHandler(api http.Handler) http.Handler {
 	} else {
 		mux.Handle("GET /v1/status", api)
 	}
-	return mux
+	return web.HostCheck(mux, nil)
 }

@@ -45,4 +45,13 @@ func TestMetricsOnLoopback(t *testing.T) {
 	for _, personal := range []string{"Rabensteiner", "1947-09-09"} {
 		assert.False(t, strings.Contains(body, personal), "metrics hold no personal data")
 	}
+
+	// The UI's host check applies to /metrics too (DNS rebinding).
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+	require.NoError(t, err)
+	req.Host = "boese.example"
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode)
 }

@@ -11,7 +11,7 @@ import (
 // it can on its own: the uplink stops sending (sync/uplink), and kitRevoked forgets every key
 // that opens a citizen's data. The data key leaves memory and every caseworker's wrapped copy
 // is erased, so drafts stay as ciphertext nobody can open; the visit key and the stored visit
-// packs are deleted; fingerprint images waiting for a decision are dropped. The UI then
+// packs are deleted. The UI then
 // refuses every login and says why (WebBackend.Login). Sealed packets still queued stay on
 // the kit, parked with reason revoked and unreadable to the kit as always: the town hall's
 // administrator decides whether the kit, back in safe hands, may still deliver them
@@ -22,8 +22,7 @@ import (
 // (forgetting is idempotent; a crash between the steps is finished then).
 func (a *Agent) kitRevoked(ctx context.Context, at time.Time) {
 	a.log.Error("kitRevoked", "at", at)
-	a.Logout()
-	a.core.DropImages()
+	a.Logout() // every caseworker's session: the key leaves memory
 	a.pending.take()
 	if err := a.store.MarkRevoked(context.WithoutCancel(ctx), at); err != nil {
 		a.log.Error("kitRevokeRecord", "err", err)

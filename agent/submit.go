@@ -23,9 +23,7 @@ func (a *Agent) Status(ctx context.Context) (localapi.Status, error) {
 	if a.opts.Training {
 		mode = "training"
 	}
-	a.mu.Lock()
-	unlocked := a.dataKey != nil
-	a.mu.Unlock()
+	unlocked := a.sessions.Held()
 	st := localapi.Status{
 		KitID: a.kit.Bundle.KitID, Mode: mode, Version: a.opts.Version, Started: a.started,
 		TownHall: a.kit.Bundle.URL, Unlocked: unlocked, Uptime: a.now().Sub(a.started), DataDir: a.opts.DataDir,
@@ -36,6 +34,9 @@ func (a *Agent) Status(ctx context.Context) (localapi.Status, error) {
 		AuditOK: true,
 		Uplink:  a.uplinkStatus(),
 		Devices: a.devices.states(),
+	}
+	if a.damaged != nil {
+		st.DatabaseDamaged = a.damaged.Error()
 	}
 	if err := a.store.VerifyAudit(ctx); err != nil {
 		st.AuditOK, st.AuditInfo = false, err.Error()

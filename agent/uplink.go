@@ -39,6 +39,8 @@ func (o outbox) RecordAttemptFailure(ctx context.Context, caseID, reason string,
 	return o.s.RecordAttemptFailure(ctx, caseID, reason, next)
 }
 
+func (o outbox) RetryNow(ctx context.Context, now time.Time) error { return o.s.RetryNow(ctx, now) }
+
 func (o outbox) Park(ctx context.Context, caseID, reason string) error {
 	return o.s.Park(ctx, caseID, reason)
 }
@@ -97,13 +99,13 @@ func (a *Agent) startUplink() error {
 	return nil
 }
 
-// SyncNow wakes the uplink (POST /v1/sync).
-func (a *Agent) SyncNow(context.Context) error {
+// SyncNow makes every waiting case due now, backed-off ones included, and wakes the uplink
+// (POST /v1/sync).
+func (a *Agent) SyncNow(ctx context.Context) error {
 	if a.uplink == nil {
 		return &localapi.Error{Code: "no-sync", Message: "this kit has no town hall to sync with"}
 	}
-	a.uplink.Kick()
-	return nil
+	return a.uplink.SyncNow(ctx)
 }
 
 func (a *Agent) uplinkStatus() *localapi.Uplink {

@@ -61,7 +61,7 @@ func (a *Agent) StoreVisitPack(ctx context.Context, id string, sealed []byte) (b
 			return true, nil
 		}
 	}
-	key, err := a.unlockedKey()
+	key, err := a.DataKey()
 	if errors.Is(err, store.ErrNoKey) {
 		a.pending.put(id, sealed)
 		return false, nil

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"koffer/agent/web"
+	"koffer/store"
+
 	"koffer/sync/enroll"
 	"koffer/sync/receipt"
 	"koffer/sync/visit"
@@ -99,19 +101,39 @@ func TestWebUIMeldebescheinigungFromVisitPack(t *testing.T) {
 	assertSealed(t, a, id)
 	assert.Equal(t, []string{"Meldebescheinigung"}, jobNames(t, pr))
 
+	// In training the trainee opens what the simulated printer received, from the case.
+	done := u.do(http.MethodGet, u.do(http.MethodGet, "/vorgang/"+id, nil).location, nil)
+	require.Contains(t, done.body, "abgeschlossen")
+	link := "/uebungsdruck/" + id + "/" + web.DocRegister
+	assert.Contains(t, done.body, `href="`+link+`"`, "the sealed case links its training print")
+	printed := u.do(http.MethodGet, link, nil)
+	require.Equal(t, http.StatusOK, printed.status)
+	assert.Equal(t, string(pr.Jobs()[0].Data), printed.body, "exactly the PDF the simulator received")
+	assert.Equal(t, http.StatusNotFound, u.do(http.MethodGet, "/uebungsdruck/"+id+"/"+web.DocForm, nil).status, "nothing else was printed")
+
 	// An extended Meldebescheinigung is the Bürgeramt's: refused with a German note, nothing printed.
-	p = u.start(web.Meldebescheinigung)
+	r = u.do(http.MethodPost, "/vorgang", url.Values{"service": {"meldebescheinigung"}, "visit": {"pack-1/termin-1"}})
+	require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
+	p = u.do(http.MethodGet, r.location, nil).location
 	p = u.next(p, personValues())
 	p = u.next(p, url.Values{"art": {"extended"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
 	r = u.step(p, "drucken", nil)
 	assert.Contains(t, strings.Join(errorsOf(r.body), " "), "erweiterte Meldebescheinigung stellt das Bürgeramt aus")
 	assert.Len(t, pr.Jobs(), 1)
 
-	// Without a visit there is no extract: nothing is printed.
-	p = u.start(web.Meldebescheinigung)
-	p = u.next(p, personValues())
-	p = u.next(p, url.Values{"art": {"simple"}, "ausweisart": {"personalausweis"}, "ausweisnummer": {"L01X00T47"}})
-	r = u.step(p, "drucken", nil)
-	assert.Contains(t, strings.Join(errorsOf(r.body), " "), "kein Registerauszug")
+	// Without a visit there is no extract: not offered without an appointment, and refused
+	// with the German reason before anything is captured.
+	_, tiles, found := strings.Cut(start.body, "Neuer Vorgang ohne Termin")
+	require.True(t, found)
+	assert.NotContains(t, tiles, `value="meldebescheinigung"`, "no tile without a visit")
+	assert.Contains(t, start.body, "nur über einen gebuchten Besuch")
+	drafts, err := a.Store().Cases(t.Context(), store.StateDraft)
+	require.NoError(t, err)
+	r = u.do(http.MethodPost, "/vorgang", url.Values{"service": {"meldebescheinigung"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Contains(t, r.body, "kein Registerauszug")
+	after, err := a.Store().Cases(t.Context(), store.StateDraft)
+	require.NoError(t, err)
+	assert.Len(t, after, len(drafts), "no draft is created")
 	assert.Len(t, pr.Jobs(), 1, "no Meldebescheinigung from typed data")
 }

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 
 	"koffer/agent/casework"
@@ -40,6 +42,8 @@ func (a *Agent) newCore() *casework.Core {
 		},
 		Authority: auth, Place: place, Training: a.opts.Training,
 		DeviceStates: a.deviceStates,
+		DigestKey:    submitDigestKey(a.sealer.Key),
+		Damaged:      a.damagedErr,
 		OnSealed: func(id string) { // read at call time: the uplink hooks itself in after New
 			if a.opts.OnSealed != nil {
 				a.opts.OnSealed(id)
@@ -64,17 +68,28 @@ func (b *WebBackend) Login(ctx context.Context, name, passphrase string) (web.Ca
 	if errors.Is(err, keys.ErrWrongPassphrase) || errors.Is(err, store.ErrNotFound) {
 		return web.Caseworker{}, web.ErrBadLogin
 	}
+	var te *LoginThrottledError
+	if errors.As(err, &te) {
+		return web.Caseworker{}, &web.TooManyAttemptsError{Wait: te.Wait}
+	}
 	if err != nil {
 		return web.Caseworker{}, err
 	}
 	return web.Caseworker{Name: name, Display: name}, nil
 }
 
-// Lock implements web.Backend: the data key is forgotten (drafts wait for the next login) and
-// so is every fingerprint image held for a decision.
-func (b *WebBackend) Lock(context.Context, string) error {
-	b.a.Logout()
-	b.DropImages()
+// Lock implements web.Backend: the caseworker's session ends; the data key is forgotten when
+// nobody else is logged in (drafts wait for the next login).
+func (b *WebBackend) Lock(_ context.Context, caseworker string) error {
+	b.a.Lock(caseworker)
+	return nil
+}
+
+// Touch implements web.Backend.
+func (b *WebBackend) Touch(_ context.Context, caseworker string) error {
+	if !b.a.Touch(caseworker) {
+		return web.ErrLocked
+	}
 	return nil
 }
 
@@ -87,4 +102,11 @@ func (a *Agent) deviceStates(context.Context) []casework.Device {
 			Reason: d.Hint, Training: d.Driver == "sim"})
 	}
 	return out
+}
+
+// submitDigestKey derives the key of the CLI submit digest from the kit's signing key, so the
+// digest kept in the database reveals nothing of the case.
+func submitDigestKey(k ed25519.PrivateKey) []byte {
+	key := sha256.Sum256(append([]byte("koffer submit digest v1\x00"), k.Seed()...))
+	return key[:]
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -83,7 +84,11 @@ func (u *uiClient) step(path, action string, form url.Values) uiResp {
 	form.Set("version", uiVersion.FindStringSubmatch(page.body)[1])
 	form.Set("key", uiKey.FindStringSubmatch(page.body)[1])
 	form.Set("aktion", action)
-	return u.do(http.MethodPost, path, form)
+	r := u.do(http.MethodPost, path, form)
+	if r.status == http.StatusSeeOther && r.location == path+"?fehler=1" {
+		return u.do(http.MethodGet, r.location, nil) // a refused change: POST-redirect-GET
+	}
+	return r
 }
 
 func (u *uiClient) next(path string, form url.Values) string {
@@ -121,6 +126,12 @@ func newUI(t testing.TB) (*Agent, *sim.Printer, *uiClient) {
 	require.NoError(t, err)
 	_, err = a.Store().AddCaseworker(t.Context(), "mmeier", w)
 	require.NoError(t, err)
+	pr, u := uiFor(t, a)
+	return a, pr, u
+}
+
+// uiFor serves the UI of a (simulated devices) and logs mmeier in.
+func uiFor(t testing.TB, a *Agent) (*sim.Printer, *uiClient) {
 	pr := sim.NewPrinter()
 	pr.PageTime = time.Millisecond
 	b := a.WebBackend(WebDevices{Printer: pr, Scanner: simScanner(t, sim.ScannerOptions{FeederPages: 2, PageTime: time.Millisecond}), Reader: sim.NewReader(sim.ReaderOptions{}), Training: true})
@@ -135,7 +146,7 @@ func newUI(t testing.TB) (*Agent, *sim.Printer, *uiClient) {
 	r := u.do(http.MethodPost, "/anmelden", url.Values{"name": {"mmeier"}, "passphrase": {"richtige Passphrase"}})
 	require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
 	u.do(http.MethodGet, "/", nil)
-	return a, pr, u
+	return pr, u
 }
 
 func (u *uiClient) start(svc web.Service) string {
@@ -180,13 +191,22 @@ func assertSealed(t *testing.T, a *Agent, id string) {
 func TestWebUIWohnsitzanmeldungToSealedPacket(t *testing.T) {
 	a, pr, u := newUI(t)
 	p := u.start(web.Wohnsitzanmeldung)
-	p = u.next(p, personValues("staatsangehoerigkeit", "ITA"))
+	p = u.next(p, meldescheinValues(personValues("staatsangehoerigkeit", "ITA", "doktorgrad", "Dr.")))
 	r := u.step(p, "weiter", url.Values{"neu_strasse": {"Ringweg"}, "neu_hausnummer": {"7"}, "neu_plz": {"2819"}, "neu_ort": {"Bremen"},
-		"einzug": {a.now().AddDate(0, 0, -20).Format("02.01.2006")}})
+		"einzug": {a.now().AddDate(0, 0, -20).Format("02.01.2006")}, "wohnung": {"sole"}})
 	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
 	assert.Contains(t, errorsOf(r.body), "Die Postleitzahl muss fünf Ziffern haben.", "the rule of agent/cases, in German")
+	// Moving in from abroad: the previous address needs no German postcode.
 	p = u.next(p, url.Values{"neu_strasse": {"Ringweg"}, "neu_hausnummer": {"7"}, "neu_plz": {"28195"}, "neu_ort": {"Bremen"},
-		"einzug": {a.now().AddDate(0, 0, -20).Format("02.01.2006")}})
+		"einzug": {a.now().AddDate(0, 0, -20).Format("02.01.2006")}, "wohnung": {"main"},
+		"alt_strasse": {"Via Roma 3"}, "alt_plz": {"I-00184"}, "alt_ort": {"Roma"}, "alt_staat": {"ITA"},
+		"weitere_strasse": {"Seeweg"}, "weitere_hausnummer": {"2"}, "weitere_plz": {"23966"}, "weitere_ort": {"Wismar"}})
+	// A child moving in with the person: registered on the same Meldeschein.
+	r = u.step(p, "weiter", url.Values{"mit1_beziehung": {"child"}, "mit1_familienname": {"Beispiel"}, "mit1_vornamen": {"Lio"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status, "a started slot is checked in full")
+	p = u.next(p, url.Values{"mit1_beziehung": {"child"}, "mit1_familienname": {"Beispiel"}, "mit1_vornamen": {"Lio"},
+		"mit1_geburtsdatum": {"30.08.2019"}, "mit1_geburtsort": {"Bremen"}, "mit1_staatsangehoerigkeit": {"ITA"},
+		"mit1_geschlecht": {"diverse"}, "mit1_familienstand": {"single"}})
 	r = u.step(p, "scannen", nil)
 	require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
 	p = u.next(p, url.Values{"vermieter_geprueft": {"ja"}})
@@ -202,6 +222,46 @@ func TestWebUIWohnsitzanmeldungToSealedPacket(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, c.Late)
 	assert.Equal(t, []string{"Anmeldeformular", "Meldebestätigung"}, jobNames(t, pr))
+
+	// The Meldebestätigung prints the § 24(2) data of each person registered, as captured:
+	// the doctor title given, the dwelling kind asked; no birth place, no sex.
+	text := pdfText(t, pr.Jobs()[1].Data)
+	assert.Contains(t, text, "Die folgenden 2 Personen haben sich angemeldet")
+	assert.Equal(t, 2, strings.Count(text, "Familienname"), text)
+	assert.Regexp(t, `Doktorgrad\s+Dr\.`, text)
+	assert.Equal(t, 1, strings.Count(text, "Doktorgrad"), "the child has none")
+	assert.Regexp(t, `Vornamen\s+Lio`, text)
+	assert.Regexp(t, `Wohnung\s+Hauptwohnung`, text)
+	assert.Equal(t, 2, strings.Count(text, "Hauptwohnung"), "the child's dwelling is the registering person's")
+	assert.NotContains(t, text, "Geburtsort")
+	assert.NotContains(t, text, "Geschlecht")
+	form := pdfText(t, pr.Jobs()[0].Data)
+	for _, want := range []string{"Familienstand", "ledig", "Reisepass", "Roma, ITA", "Weitere Wohnung", "Mitziehende Person 1"} {
+		assert.Contains(t, form, want, "the form the person signs shows the Meldeschein")
+	}
+}
+
+// meldescheinValues adds the Meldeschein choices of a Wohnsitzanmeldung's first step.
+func meldescheinValues(v url.Values) url.Values {
+	for k, val := range map[string]string{"geschlecht": "male", "familienstand": "single", "ausweisart": "reisepass",
+		"ausweisnummer": "C01X00T47", "ausweisbehoerde": "Stadt Bremen", "ausweis_ausgestellt": "01.06.2021",
+		"ausweis_gueltig": "31.05.2031"} {
+		v.Set(k, val)
+	}
+	return v
+}
+
+// pdfText is what poppler reads from a printed PDF.
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("pdftotext (poppler-utils) not installed")
+	}
+	cmd := exec.Command("pdftotext", "-layout", "-enc", "UTF-8", "-", "-")
+	cmd.Stdin = bytes.NewReader(pdf)
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	return string(out)
 }
 
 func TestWebUIPersonalausweisToSealedPacket(t *testing.T) {
@@ -250,7 +310,7 @@ func handCaptured(hand string) string {
 
 func TestWebUILockForgetsTheDataKey(t *testing.T) {
 	a, _, u := newUI(t)
-	p := u.start(web.Meldebescheinigung)
+	p := u.start(web.Lebensbescheinigung)
 	_, err := a.DataKey()
 	require.NoError(t, err)
 	r := u.do(http.MethodPost, "/sperren", url.Values{"zurueck": {p}})
@@ -272,13 +332,13 @@ func TestWebUILockForgetsTheDataKey(t *testing.T) {
 // plain GET of the same step page, which does no write.
 func BenchmarkWebStepAgent(b *testing.B) {
 	_, _, u := newUI(b)
-	path := u.start(web.Meldebescheinigung)
+	path := u.start(web.Lebensbescheinigung)
 	var steps, reads []time.Duration
 	for b.Loop() {
 		t0 := time.Now()
 		page := u.do(http.MethodGet, path, nil)
 		reads = append(reads, time.Since(t0))
-		form := personValues()
+		form := personValues("versicherer", "Deutsche Rentenversicherung Bund", "aktenzeichen", "12 150350 B 004")
 		form.Set("version", uiVersion.FindStringSubmatch(page.body)[1])
 		form.Set("key", uiKey.FindStringSubmatch(page.body)[1])
 		form.Set("aktion", "weiter")
@@ -330,31 +390,51 @@ func TestWebUITechnik(t *testing.T) {
 
 // TestLockDropsFingerprintImages: a capture below the threshold waits in memory for the
 // operator; locking the UI or logging out drops it, and it cannot be kept afterwards.
-func TestLockDropsFingerprintImages(t *testing.T) {
-	for _, how := range []string{"/sperren", "/abmelden"} {
+// TestBelowThresholdCaptureDurable: a capture below the quality threshold waits for the
+// operator's decision in the encrypted draft, not in memory: it survives a lock, a logout and
+// a restart of the agent, and "keep" stores it as the finger's record.
+func TestBelowThresholdCaptureDurable(t *testing.T) {
+	for _, how := range []string{"/sperren", "/abmelden", "restart"} {
 		t.Run(how, func(t *testing.T) {
-			_, _, u := newUI(t)
+			a, _, u := newUI(t)
 			p := u.start(web.Personalausweis)
 			p = u.next(p, personValues("groesse", "170", "augenfarbe", "blau"))
 			p = u.next(p, url.Values{"lichtbild_art": {"photographer"}, "lichtbild_code": {"DM:https://foto.example/x;id=1;key=k"}})
 			r := u.step(p, "erfassen", url.Values{"finger": {"left_index"}})
 			require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
-			require.Equal(t, 1, u.b.HeldImages(), "an estimate waits for the operator's decision")
+			id := strings.Split(p, "/")[2]
+			atts, err := a.Store().Attachments(t.Context(), id)
+			require.NoError(t, err)
+			require.Empty(t, atts, "an estimate below the threshold is no fingerprint yet")
 
-			u.do(http.MethodPost, how, url.Values{"zurueck": {p}})
-			assert.Zero(t, u.b.HeldImages(), "no fingerprint image stays in memory")
-
-			if how == "/abmelden" {
+			switch how {
+			case "restart":
+				require.NoError(t, a.Close())
+				var err error
+				a, err = New(t.Context(), Options{DataDir: a.opts.DataDir, Training: true})
+				require.NoError(t, err)
+				t.Cleanup(func() { a.Close() })
+				_, u = uiFor(t, a)
+			case "/abmelden":
+				u.do(http.MethodPost, how, nil)
 				u.do(http.MethodGet, "/anmelden", nil)
 				r = u.do(http.MethodPost, "/anmelden", url.Values{"name": {"mmeier"}, "passphrase": {"richtige Passphrase"}})
-			} else {
+				require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
+			default:
+				u.do(http.MethodPost, how, url.Values{"zurueck": {p}})
+				_, err := a.DataKey()
+				require.ErrorIs(t, err, store.ErrNoKey, "locked: no key, so nothing of the capture is readable")
 				u.do(http.MethodGet, "/gesperrt", nil)
 				r = u.do(http.MethodPost, "/gesperrt", url.Values{"passphrase": {"richtige Passphrase"}})
+				require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
 			}
-			require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
 			r = u.step(p, "accept", url.Values{"finger": {"left_index"}})
-			assert.Equal(t, http.StatusUnprocessableEntity, r.status)
-			assert.Contains(t, strings.Join(errorsOf(r.body), " "), "Die Aufnahme ist nicht mehr vorhanden")
+			require.Equal(t, http.StatusSeeOther, r.status, errorsOf(r.body))
+			atts, err = a.Store().Attachments(t.Context(), id)
+			require.NoError(t, err)
+			require.Len(t, atts, 1, "the kept capture is the finger's record")
+			assert.Equal(t, "fingerprint", atts[0].Kind)
+			assert.Equal(t, "left_index", atts[0].Finger)
 		})
 	}
 }
@@ -364,9 +444,10 @@ func TestLockDropsFingerprintImages(t *testing.T) {
 func TestWebUISignatureWaiverSeals(t *testing.T) {
 	a, _, u := newUI(t)
 	p := u.start(web.Wohnsitzanmeldung)
-	p = u.next(p, personValues())
+	p = u.next(p, meldescheinValues(personValues()))
 	p = u.next(p, url.Values{"neu_strasse": {"Ringweg"}, "neu_hausnummer": {"7"}, "neu_plz": {"28195"}, "neu_ort": {"Bremen"},
-		"einzug": {a.now().AddDate(0, 0, -2).Format("02.01.2006")}})
+		"einzug": {a.now().AddDate(0, 0, -2).Format("02.01.2006")}, "wohnung": {"sole"}})
+	p = u.next(p, nil) // nobody moves in with the person
 	require.Equal(t, http.StatusSeeOther, u.step(p, "scannen", nil).status)
 	p = u.next(p, url.Values{"vermieter_geprueft": {"ja"}})
 	require.Equal(t, http.StatusSeeOther, u.step(p, "drucken", nil).status)

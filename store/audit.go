@@ -23,6 +23,7 @@ const (
 	EventCaseDelivered  = "case.delivered"
 	EventCasePurged     = "case.purged"
 	EventCaseCancelled  = "case.cancelled"
+	EventCaseDiscarded  = "case.discarded" // + "." + the reason code (Store.Discard)
 	EventCaseworkerAdd  = "caseworker.added"
 	EventVisitPackSaved = "visit-pack.saved"
 )

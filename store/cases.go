@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,7 @@ type NewCase struct {
 	Late      bool
 	CreatedAt time.Time // default now
 	Actor     string    // caseworker id, or "cli"
+	Digest    string    // keyed digest of a CLI submission (SubmitDigest), else empty
 }
 
 const caseColumns = `c.id, c.service, c.state, c.late, c.created_at, c.updated_at, c.sealed_at, c.delivered_at,
@@ -117,8 +119,8 @@ func (s *Store) insertCase(ctx context.Context, tx *sql.Tx, c NewCase, state str
 		c.CreatedAt = now
 	}
 	res, err := tx.ExecContext(ctx,
-		"INSERT INTO cases(id, service, state, late, created_at, updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
-		c.ID, c.Service, state, c.Late, ms(c.CreatedAt), ms(now))
+		"INSERT INTO cases(id, service, state, late, created_at, updated_at, submit_digest) VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
+		c.ID, c.Service, state, c.Late, ms(c.CreatedAt), ms(now), c.Digest)
 	if err != nil {
 		return fmt.Errorf("insert case: %w", err)
 	}
@@ -135,6 +137,19 @@ func (s *Store) insertCase(ctx context.Context, tx *sql.Tx, c NewCase, state str
 // CreateDraft creates a case in state draft.
 func (s *Store) CreateDraft(ctx context.Context, c NewCase) error {
 	return s.tx(ctx, func(tx *sql.Tx) error { return s.insertCase(ctx, tx, c, StateDraft) })
+}
+
+// SubmitDigest returns the digest a case was submitted with (NewCase.Digest), or ErrNotFound.
+func (s *Store) SubmitDigest(ctx context.Context, id string) (string, error) {
+	var d string
+	err := s.r.QueryRowContext(ctx, "SELECT submit_digest FROM cases WHERE id = ?", id).Scan(&d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("case %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("case %s: %w", id, err)
+	}
+	return d, nil
 }
 
 // requireState checks the case's state inside tx.
@@ -236,8 +251,9 @@ type Attachment struct {
 	CreatedAt time.Time
 }
 
-// Biometric reports whether the attachment must go as soon as the town hall has the packet.
-func (a Attachment) Biometric() bool { return a.Kind == "fingerprint" }
+// Biometric reports whether the attachment must go as soon as the town hall has the packet:
+// fingerprints and the photo taken on site (a face image is biometric data too).
+func (a Attachment) Biometric() bool { return a.Kind == "fingerprint" || a.Kind == "photo" }
 
 // attachmentAD binds an attachment's ciphertext to its case, kind, finger and its own row id,
 // under a format version: two scans of one case cannot be swapped by exchanging what their
@@ -341,6 +357,21 @@ func (s *Store) AttachmentData(ctx context.Context, key cipher.AEAD, a Attachmen
 
 // Cancel ends a draft without sending it; its steps and attachments are deleted.
 func (s *Store) Cancel(ctx context.Context, caseID, actor string) error {
+	return s.cancel(ctx, caseID, actor, EventCaseCancelled)
+}
+
+var reasonCode = regexp.MustCompile(`^[a-z][a-z-]{0,31}$`)
+
+// Discard is Cancel by a caseworker, for a reason: a code (never free text, so the audit entry,
+// "case.discarded.<reason>", holds ids and names of events only).
+func (s *Store) Discard(ctx context.Context, caseID, actor, reason string) error {
+	if !reasonCode.MatchString(reason) {
+		return fmt.Errorf("discard: reason %q is no reason code", reason)
+	}
+	return s.cancel(ctx, caseID, actor, EventCaseDiscarded+"."+reason)
+}
+
+func (s *Store) cancel(ctx context.Context, caseID, actor, event string) error {
 	var files []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := requireState(ctx, tx, caseID, StateDraft); err != nil {
@@ -357,7 +388,7 @@ func (s *Store) Cancel(ctx context.Context, caseID, actor string) error {
 			StateCancelled, ms(s.now()), caseID); err != nil {
 			return err
 		}
-		return s.appendAudit(ctx, tx, EventCaseCancelled, caseID, actor)
+		return s.appendAudit(ctx, tx, event, caseID, actor)
 	})
 	if err != nil {
 		return fmt.Errorf("cancel: %w", err)
@@ -396,7 +427,7 @@ func (s *Store) Purge(ctx context.Context, caseID string) error {
 func deleteAttachments(ctx context.Context, tx *sql.Tx, caseID string, biometricOnly bool) ([]string, error) {
 	q := "DELETE FROM attachments WHERE case_id = ?"
 	if biometricOnly {
-		q += " AND kind = 'fingerprint'"
+		q += " AND kind IN ('fingerprint', 'photo')"
 	}
 	rows, err := tx.QueryContext(ctx, q+" RETURNING sha256", caseID)
 	if err != nil {

@@ -198,6 +198,20 @@ func (s *Store) RecordAttemptFailure(ctx context.Context, caseID, reason string,
 	return nil
 }
 
+// RetryNow makes every waiting item due at now, backed-off ones included (`koffer sync`).
+// Parked and delivered items are left alone; the attempt counts stay.
+func (s *Store) RetryNow(ctx context.Context, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET next_attempt_at = ?
+			WHERE done_at IS NULL AND parked_reason = '' AND next_attempt_at > ?`, ms(now), ms(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("retry now: %w", err)
+	}
+	return nil
+}
+
 // Park takes an item out of the sending rotation (e.g. the town hall refused the packet for
 // good); a technician looks at it.
 func (s *Store) Park(ctx context.Context, caseID, reason string) error {

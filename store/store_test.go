@@ -380,3 +380,29 @@ func TestDeliveredBefore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"old"}, ids)
 }
+
+func TestDiscardDraftAuditsReasonCode(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := t.Context()
+	key := newKey(t)
+	require.NoError(t, s.CreateDraft(ctx, NewCase{ID: "d", Service: "wohnsitzanmeldung"}))
+	a, err := s.AddAttachment(ctx, key, Attachment{CaseID: "d", Kind: "scan"}, []byte("landlord"))
+	require.NoError(t, err)
+	require.NoError(t, s.SaveStep(ctx, key, "d", "draft", []byte("Erika Mustermann")))
+	require.Error(t, s.Discard(ctx, "d", "7", "Frau Mustermann wollte nicht"), "free text never reaches the audit log")
+	require.NoError(t, s.Discard(ctx, "d", "7", "duplicate"))
+	assert.NoFileExists(t, filepath.Join(s.Dir(), BlobsDir, a.SHA256))
+	c, err := s.Case(ctx, "d")
+	require.NoError(t, err)
+	assert.Equal(t, StateCancelled, c.State)
+	steps, err := s.Steps(ctx, key, "d")
+	require.NoError(t, err)
+	assert.Empty(t, steps)
+	entries, err := s.AuditEntries(ctx, 0, 100)
+	require.NoError(t, err)
+	last := entries[len(entries)-1]
+	assert.Equal(t, "case.discarded.duplicate", last.Event)
+	assert.Equal(t, "d", last.CaseID)
+	assert.Equal(t, "7", last.Actor)
+	require.NoError(t, s.VerifyAudit(ctx))
+}

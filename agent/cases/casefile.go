@@ -39,7 +39,14 @@ type Address struct {
 	HouseNumber string `json:"house_number"`
 	PostalCode  string `json:"postal_code"`
 	City        string `json:"city"`
+	// Country is ISO 3166-1 alpha-3; empty means Germany. Only a previous address or another
+	// residence may be abroad (BMG §3(1) Nr. 12: on moving in from abroad, the state); there
+	// no five-digit postcode is asked and the house number may be part of the street.
+	Country string `json:"country,omitempty"`
 }
+
+// Abroad reports whether the address is outside Germany.
+func (a Address) Abroad() bool { return a.Country != "" && a.Country != "DEU" }
 
 // Details are the service-specific fields; each service allows only its own.
 type Details struct {
@@ -65,6 +72,10 @@ type Details struct {
 	// wohnsitzanmeldung
 	MoveInDate      string   `json:"move_in_date,omitempty"` // YYYY-MM-DD
 	PreviousAddress *Address `json:"previous_address,omitempty"`
+	// Meldeschein is the registering person's registration data (meldeschein.go); CoMovers
+	// the family members moving in together, each with their own.
+	Meldeschein *Meldeschein `json:"meldeschein,omitempty"`
+	CoMovers    []CoMover    `json:"co_movers,omitempty"`
 
 	// any service with a signature (SignatureRules)
 	SignatureWaiver *Waiver `json:"signature_waiver,omitempty"`
@@ -79,10 +90,14 @@ type Waiver struct {
 	Reason string `json:"reason"`
 }
 
-// IDDocument is an identity document the caseworker saw.
+// IDDocument is an identity document the caseworker saw. The Meldeschein stores all of it
+// (BMG §3(1) Nr. 17); the Meldebescheinigung needs kind and number only.
 type IDDocument struct {
-	Kind   string `json:"kind"` // personalausweis, reisepass
-	Number string `json:"number"`
+	Kind       string `json:"kind"` // one of IDDocumentKinds
+	Number     string `json:"number"`
+	Authority  string `json:"authority,omitempty"`   // Ausstellungsbehörde
+	Issued     string `json:"issued,omitempty"`      // YYYY-MM-DD
+	ValidUntil string `json:"valid_until,omitempty"` // YYYY-MM-DD, the last day of validity
 }
 
 // Attachment names a file next to the case file.
@@ -138,7 +153,10 @@ func (e *ValidationError) Error() string {
 	return "invalid case: " + strings.Join(parts, "; ")
 }
 
-// Parse decodes a case file strictly: UTF-8 JSON, one object, no unknown fields. It checks the
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// Parse decodes a case file strictly: UTF-8 JSON without a byte order mark, one object, no
+// unknown fields, no field given twice. It checks the
 // shape only; Validate checks the rules.
 func Parse(data []byte) (*File, error) {
 	if len(data) > MaxFileSize {
@@ -149,6 +167,15 @@ func Parse(data []byte) (*File, error) {
 	if !utf8.Valid(data) {
 		return nil, &ValidationError{[]Problem{{Field: "", Code: "encoding",
 			Message: "case file is not UTF-8", Hint: "Die Falldatei ist nicht UTF-8-kodiert."}}}
+	}
+	if bytes.HasPrefix(data, utf8BOM) {
+		return nil, &ValidationError{[]Problem{{Field: "", Code: "bom",
+			Message: "case file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM",
+			Hint:    "Die Falldatei beginnt mit einer Byte-Order-Markierung (BOM). Bitte als UTF-8 ohne BOM speichern."}}}
+	}
+	if field, ok := duplicateKey(data); ok {
+		return nil, &ValidationError{[]Problem{{Field: field, Code: "duplicate-key",
+			Message: "field given more than once", Hint: "Das Feld " + field + " ist mehrfach angegeben."}}}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -230,11 +257,19 @@ func (c *checker) date(field, v, label string) (time.Time, bool) {
 
 func (c *checker) address(field string, a Address) {
 	c.required(field+".street", a.Street, "Straße")
+	c.required(field+".city", a.City, "Ort")
+	if a.Abroad() {
+		if !alpha3RE.MatchString(a.Country) {
+			c.add(field+".country", "country", "not an ISO 3166-1 alpha-3 code", "Staat als dreistelligen Ländercode angeben (z. B. AUT).")
+		}
+		c.optionalText(field+".postal_code", a.PostalCode, "Postleitzahl")
+		c.optionalText(field+".house_number", a.HouseNumber, "Hausnummer")
+		return
+	}
 	c.required(field+".house_number", a.HouseNumber, "Hausnummer")
 	if c.required(field+".postal_code", a.PostalCode, "Postleitzahl") && !plzRE.MatchString(a.PostalCode) {
 		c.add(field+".postal_code", "postal-code", "not a five-digit German postal code", "Die Postleitzahl muss fünf Ziffern haben.")
 	}
-	c.required(field+".city", a.City, "Ort")
 }
 
 // Validate checks f against the rules of its service on day now (the application date) and
@@ -268,6 +303,10 @@ func (f *File) Validate(now time.Time) (Assessment, error) {
 		c.add("person.nationality", "nationality", "not an ISO 3166-1 alpha-3 code", "Staatsangehörigkeit als dreistelliger Ländercode angeben (z. B. DEU).")
 	}
 	c.address("person.address", p.Address)
+	if p.Address.Abroad() {
+		c.add("person.address.country", "abroad", "the person's address is in Germany; only a previous address may be abroad",
+			"Die Anschrift muss in Deutschland liegen; eine Anschrift im Ausland nur als bisherige Anschrift angeben.")
+	}
 
 	f.checkDetails(&c, now, birthOK, &a)
 	f.checkAttachments(&c, birthOK, a.Age)
@@ -314,10 +353,7 @@ func (f *File) checkDetails(c *checker, now time.Time, birthOK bool, a *Assessme
 		}
 	}
 	if id := d.IDDocument; id != nil {
-		if !slices.Contains(IDDocumentKinds, id.Kind) {
-			c.add("details.id_document.kind", "id-document", "kind must be one of "+strings.Join(IDDocumentKinds, ", "), "Art des Ausweises angeben.")
-		}
-		c.required("details.id_document.number", id.Number, "Ausweisnummer")
+		c.idDocument("details.id_document", *id, false)
 	}
 	if d.Fingerprints != nil {
 		d.Fingerprints.check(c)
@@ -332,6 +368,8 @@ func (f *File) checkDetails(c *checker, now time.Time, birthOK bool, a *Assessme
 	if f.Service != Wohnsitzanmeldung {
 		notFor("move_in_date", d.MoveInDate != "")
 		notFor("previous_address", d.PreviousAddress != nil)
+		notFor("meldeschein", d.Meldeschein != nil)
+		notFor("co_movers", len(d.CoMovers) > 0)
 	}
 
 	switch f.Service {
@@ -385,6 +423,24 @@ func (f *File) checkDetails(c *checker, now time.Time, birthOK bool, a *Assessme
 		}
 		if d.PreviousAddress != nil {
 			c.address("details.previous_address", *d.PreviousAddress)
+		}
+		switch m := d.Meldeschein; {
+		case m == nil:
+			c.add("details.meldeschein", "required", "the Meldeschein is required (BMG §23(1))",
+				"Die Angaben zum Meldeschein fehlen: Geschlecht, Familienstand, Ausweis und Art der Wohnung.")
+		default:
+			c.meldeschein("details.meldeschein", *m, false)
+			if len(m.IDDocuments) == 0 {
+				c.add("details.meldeschein.id_documents", "required", "the registering person shows an identity document (BMG §23(1))",
+					"Bitte den vorgelegten Ausweis oder Pass erfassen.")
+			}
+		}
+		if len(d.CoMovers) > MaxCoMovers {
+			c.add("details.co_movers", "too-many", fmt.Sprintf("more than %d co-movers", MaxCoMovers),
+				fmt.Sprintf("Höchstens %d mitziehende Personen je Meldeschein.", MaxCoMovers))
+		}
+		for i, m := range d.CoMovers {
+			c.coMover(fmt.Sprintf("details.co_movers[%d]", i), m)
 		}
 	}
 }

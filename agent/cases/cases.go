@@ -92,6 +92,11 @@ const (
 	DocRegistration = "anmeldebestae" // Meldebestätigung (free, 8 fields)
 )
 
+// VisitOnly reports whether service s is started from a booked visit only: a
+// Meldebescheinigung certifies what the register holds, and the kit has the register only as
+// the extract in the visit pack (ErrNoExtract).
+func VisitOnly(s Service) bool { return s == Meldebescheinigung }
+
 // Printing rules of the register extract (BMG §18): a Meldebescheinigung certifies what the
 // register holds, so the kit prints it from the visit pack's extract only, never from what was
 // typed at the door; the pack carries the simple extract (§18(1)) only.

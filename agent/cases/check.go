@@ -8,36 +8,6 @@ import (
 	"time"
 )
 
-// ReadAttachments reads the files f names from fsys (the case file's folder). A file that is
-// missing or unreadable becomes a Problem naming the attachment; data[i] is nil for it.
-func ReadAttachments(fsys fs.FS, f *File) ([][]byte, []Problem) {
-	data := make([][]byte, len(f.Attachments))
-	var ps []Problem
-	for i, at := range f.Attachments {
-		name := path.Clean(at.File)
-		if at.File == "" || !fs.ValidPath(name) {
-			continue // Validate reports it
-		}
-		st, err := fs.Stat(fsys, name)
-		if err == nil && st.Size() > MaxAttachmentSize {
-			ps = append(ps, Problem{Field: fmt.Sprintf("attachments[%d].file", i), Code: "too-large",
-				Message: fmt.Sprintf("file larger than %d bytes", MaxAttachmentSize), Hint: "Die Anlage ist zu groß."})
-			continue
-		}
-		if err == nil {
-			data[i], err = fs.ReadFile(fsys, name)
-		}
-		if err != nil {
-			code, msg, hint := "unreadable", "file cannot be read", "Die Anlage kann nicht gelesen werden."
-			if errors.Is(err, fs.ErrNotExist) {
-				code, msg, hint = "missing", "file not found", "Die Anlage fehlt."
-			}
-			ps = append(ps, Problem{Field: fmt.Sprintf("attachments[%d].file", i), Code: code, Message: msg, Hint: hint})
-		}
-	}
-	return data, ps
-}
-
 // Check is the whole validation of a complete case, the same for the CLI and the UI: the rules
 // of Validate plus every attachment's content (data[i] belongs to f.Attachments[i]; nil means
 // missing, already reported in missing). It returns a *ValidationError listing every problem.

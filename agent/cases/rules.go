@@ -199,9 +199,6 @@ var Confirmations = map[Service][]string{
 	Wohnsitzanmeldung:   {"landlord_confirmation_present", "form_signed"},
 }
 
-// IDDocumentKinds are the identity documents a caseworker accepts as proof.
-var IDDocumentKinds = []string{"personalausweis", "reisepass"}
-
 // FingerprintsTaken reports whether a person of age gives fingerprints (PAuswG §9: nobody
 // under MinFingerprintAge).
 func FingerprintsTaken(age int) bool { return age >= MinFingerprintAge }

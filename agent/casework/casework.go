@@ -18,6 +18,7 @@ import (
 
 	"koffer/agent/cases"
 	"koffer/agent/documents"
+	"koffer/agent/photo"
 	"koffer/devices/fingerprint"
 	"koffer/devices/ipp"
 	"koffer/store"
@@ -84,8 +85,12 @@ type Options struct {
 	Place        string              // place of issue
 	Training     bool
 	OnSealed     func(caseID string) // after a packet is durably in the outbox
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// DigestKey keys the digest that tells a CLI retry from a conflicting reuse of a case id.
+	DigestKey []byte
+	// Damaged reports a database found damaged at start: no new cases are taken then.
+	Damaged func() error
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Core is the application core. Its methods are safe for concurrent use: a change holds the
@@ -98,10 +103,8 @@ type Core struct {
 	cases  map[string]*sync.Mutex // per-case locks
 	devMu  [3]sync.Mutex          // printer, scanner, reader: one job at a time each
 
-	imgMu sync.Mutex
-	// images are the ISO/IEC 19794-4 records of captures not stored yet (below the threshold,
-	// waiting for the operator), by caseID/finger/attempt. DropImages forgets them.
-	images map[string][]byte
+	printMu   sync.Mutex
+	printJobs map[string]int // training only: caseID/doc -> the simulated printer's job
 }
 
 // New returns a core over opts.
@@ -118,7 +121,8 @@ func New(opts Options) *Core {
 	if opts.Authority.Name == "" {
 		opts.Authority.Name = "Bürgeramt"
 	}
-	return &Core{opts: opts, log: opts.Logger.With("subsystem", "casework"), cases: map[string]*sync.Mutex{}, images: map[string][]byte{}}
+	return &Core{opts: opts, log: opts.Logger.With("subsystem", "casework"), cases: map[string]*sync.Mutex{},
+		printJobs: map[string]int{}}
 }
 
 // SetDevices replaces the devices (the daemon builds them after the core).
@@ -188,6 +192,11 @@ type Change struct {
 	Key        string // idempotency key, one per rendered form
 	Caseworker string
 	Next       string // the step the case moves to when the change succeeds ("" = stay)
+	// Step and Unsaved: a device action (scan, photo, print) keeps the step's form values
+	// that were not saved yet, so ticks and choices survive the reload; saving the step
+	// clears them.
+	Step    string
+	Unsaved map[string]string
 }
 
 // Overview is what the start page shows.
@@ -236,24 +245,37 @@ type Device struct {
 
 // Case is a case as the UI sees it.
 type Case struct {
-	ID         string
-	Service    cases.Service
-	State      string // draft, sealed
-	Version    int
-	Step       string // the step to resume at
-	VisitID    string
-	Values     map[string]string // case-file path -> value, and the UI-only values by name
-	Scans      map[string]int    // part -> pages
-	Printed    map[string]bool
-	Signed     bool          // a signature is stored
+	ID        string
+	Service   cases.Service
+	State     string // draft, sealed
+	Version   int
+	Step      string // the step to resume at
+	VisitID   string
+	Prefilled []string          // case-file paths the visit pack filled
+	Values    map[string]string // case-file path -> value, and the UI-only values by name
+	Scans     map[string]int    // part -> pages
+	Printed   map[string]bool
+	// TrainingPrints are the printed documents the training printer shows (TrainingPrint).
+	TrainingPrints map[string]bool
+	Signed         bool // a signature is stored
+	// Files are the stored files by part ("foto", "unterschrift", a scan part), for previews.
+	Files map[string]int
+	// Unsaved are the form values kept with a device action, by step and field name.
+	Unsaved map[string]map[string]string
+	// PhotoRules is the photo template for the citizen's age (adults while it is unknown).
+	PhotoRules photo.Rules
 	Capture    cases.Capture // the fingerprint procedure so far
 	NoFingers  bool          // the person is too young to give fingerprints
-	Fee        string        // German, "46,00 EUR", from the fee table
-	Late       bool          // registration after the deadline
-	Extract    []Field
-	SealedAt   time.Time
-	PacketSize int64
-	UpdatedAt  time.Time
+	// The instructions of the fingerprint and signature steps for this person's age, from the
+	// rules (cases.FingerprintInstruction, cases.SignatureInstruction), in German.
+	FingerNote, SignatureNote string
+	NoSignature               bool   // younger than the service's signature age: none is asked for
+	Fee                       string // German, "46,00 EUR", from the fee table
+	Late                      bool   // registration after the deadline
+	Extract                   []Field
+	SealedAt                  time.Time
+	PacketSize                int64
+	UpdatedAt                 time.Time
 }
 
 // Field is a label and a value, e.g. a line of the register extract.
@@ -268,6 +290,7 @@ type CaseSummary struct {
 	Service   cases.Service
 	Step      string
 	Name      string
+	StartedBy string // the caseworker who started the draft
 	UpdatedAt time.Time
 }
 

@@ -3,6 +3,7 @@ package casework
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,9 +38,25 @@ func (k *Core) certificate(ctx context.Context, doc string, c *store.Case, st *d
 		return k.meldebescheinigung(ctx, issue, st)
 	case cases.DocRegistration:
 		moved, _ := time.Parse(time.DateOnly, f.Details.MoveInDate)
-		// The kind of dwelling is printed only once the form asks it (issue 12, item 4).
-		return documents.Anmeldebestaetigung{Issue: issue, Person: person, Address: address,
-			MovedIn: moved, Registered: now}, nil
+		// Doctor title and dwelling kind only as captured: an empty one leaves its line out.
+		ms := f.Details.Meldeschein
+		if ms == nil {
+			ms = &cases.Meldeschein{}
+		}
+		person.DoctorTitle = ms.DoctorTitle
+		m := documents.Anmeldebestaetigung{Issue: issue, Person: person, Address: address,
+			Dwelling: cases.DwellingLabels[ms.Dwelling], MovedIn: moved, Registered: now}
+		for _, c := range f.Details.CoMovers {
+			birth, _ := time.Parse(time.DateOnly, c.BirthDate)
+			dwelling := c.Dwelling
+			if dwelling == "" {
+				dwelling = ms.Dwelling // the registering person's (cases.CoMover)
+			}
+			m.CoMovers = append(m.CoMovers, documents.CoRegistered{Person: documents.Person{FamilyName: c.FamilyName,
+				GivenNames: c.GivenNames, DoctorTitle: c.DoctorTitle, BirthDate: birth, BirthPlace: c.BirthPlace},
+				Dwelling: cases.DwellingLabels[dwelling]})
+		}
+		return m, nil
 	case cases.DocForm:
 		fields := []documents.Field{
 			{Label: "Familienname", Value: person.FamilyName},
@@ -47,11 +64,29 @@ func (k *Core) certificate(ctx context.Context, doc string, c *store.Case, st *d
 			{Label: "Geburtsdatum", Value: deDate(f.Person.BirthDate)},
 			{Label: "Geburtsort", Value: person.BirthPlace},
 			{Label: "Staatsangehörigkeit", Value: f.Person.Nationality},
-			{Label: "Neue Anschrift", Value: address},
-			{Label: "Einzugsdatum", Value: deDate(f.Details.MoveInDate)},
+		}
+		if ms := f.Details.Meldeschein; ms != nil {
+			fields = append(fields, meldescheinFields(*ms)...)
+		}
+		fields = append(fields,
+			documents.Field{Label: "Neue Anschrift", Value: address},
+			documents.Field{Label: "Einzugsdatum", Value: deDate(f.Details.MoveInDate)})
+		if ms := f.Details.Meldeschein; ms != nil && ms.Dwelling != "" {
+			fields = append(fields, documents.Field{Label: "Wohnung", Value: cases.DwellingLabels[ms.Dwelling]})
+			for _, r := range ms.OtherResidences {
+				fields = append(fields, documents.Field{Label: "Weitere Wohnung", Value: formatAddress(r)})
+			}
 		}
 		if p := f.Details.PreviousAddress; p != nil {
 			fields = append(fields, documents.Field{Label: "Bisherige Anschrift", Value: formatAddress(*p)})
+		}
+		for i, c := range f.Details.CoMovers {
+			who := fmt.Sprintf("Mitziehende Person %d", i+1)
+			fields = append(fields,
+				documents.Field{Label: who, Value: strings.TrimSpace(c.GivenNames + " " + c.FamilyName + " (" + cases.RelationLabels[c.Relation] + ")")},
+				documents.Field{Label: "Geburtsdatum, -ort", Value: strings.Trim(deDate(c.BirthDate)+", "+c.BirthPlace, ", ")},
+				documents.Field{Label: "Staatsangehörigkeit", Value: c.Nationality})
+			fields = append(fields, meldescheinFields(c.Meldeschein)...)
 		}
 		return documents.Formular{Issue: issue, Title: "Anmeldeformular", Signer: "meldepflichtigen Person",
 			Basis: "Anmeldung bei der Meldebehörde (§ 17 Abs. 1, § 23 Bundesmeldegesetz)", Fields: fields}, nil
@@ -59,9 +94,40 @@ func (k *Core) certificate(ctx context.Context, doc string, c *store.Case, st *d
 	return nil, fmt.Errorf("print: unknown document %q", doc)
 }
 
+// meldescheinFields are the Meldeschein data of one person the form prints: only what was
+// captured.
+func meldescheinFields(m cases.Meldeschein) []documents.Field {
+	var out []documents.Field
+	add := func(label, v string) {
+		if v != "" {
+			out = append(out, documents.Field{Label: label, Value: v})
+		}
+	}
+	add("Geburtsname", m.BirthName)
+	add("Doktorgrad", m.DoctorTitle)
+	add("Geschlecht", cases.SexLabels[m.Sex])
+	add("Familienstand", cases.MaritalLabels[m.MaritalStatus])
+	add("Religion", cases.ReligionLabels[m.Religion])
+	add("Weitere Staatsangehörigkeiten", strings.Join(m.OtherNationalities, ", "))
+	for _, d := range m.IDDocuments {
+		parts := []string{cases.IDDocumentLabels[d.Kind], d.Number, d.Authority}
+		if d.Issued != "" {
+			parts = append(parts, "ausgestellt "+deDate(d.Issued))
+		}
+		if d.ValidUntil != "" {
+			parts = append(parts, "gültig bis "+deDate(d.ValidUntil))
+		}
+		add("Ausweis", strings.Join(slices.DeleteFunc(parts, func(p string) bool { return p == "" }), ", "))
+	}
+	return out
+}
+
 func formatAddress(a cases.Address) string {
 	street := strings.TrimSpace(a.Street + " " + a.HouseNumber)
 	city := strings.TrimSpace(a.PostalCode + " " + a.City)
+	if a.Abroad() {
+		city = strings.TrimSpace(city + ", " + a.Country)
+	}
 	if street == "" || city == "" {
 		return street + city
 	}

@@ -31,12 +31,16 @@ func (k *Core) startDraft(ctx context.Context, service cases.Service, actor stri
 	if _, err := k.opts.Keys.DataKey(); err != nil {
 		return "", err
 	}
+	if err := k.refuseIfDamaged(); err != nil {
+		return "", err
+	}
 	id := uuid.Must(uuid.NewV7()).String()
 	if err := k.opts.Store.CreateDraft(ctx, store.NewCase{ID: id, Service: string(service), Actor: actor}); err != nil {
 		return "", err
 	}
 	st.File.Service = service
 	st.File.Attachments = nil
+	st.StartedBy = actor
 	if err := k.saveDraft(ctx, id, st); err != nil {
 		return "", err
 	}

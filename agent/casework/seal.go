@@ -58,23 +58,21 @@ func (k *Core) Submit(ctx context.Context, req localapi.SubmitRequest) (localapi
 	} else if u, err := uuid.Parse(id); err != nil || u.Version() != 7 || u.String() != id {
 		return localapi.SubmitResponse{}, &localapi.Error{Code: "bad-id", Message: "case id must be a lowercase UUIDv7"}
 	}
-	if c, err := k.opts.Store.Case(ctx, id); err == nil {
-		return localapi.SubmitResponse{ID: c.ID, State: c.State, Late: c.Late, Duplicate: true}, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
+	if err := k.refuseIfDamaged(); err != nil {
 		return localapi.SubmitResponse{}, err
+	}
+	digest := k.submitDigest(req)
+	if res, err := k.existingSubmit(ctx, id, digest); !errors.Is(err, store.ErrNotFound) {
+		return res, err
 	}
 
 	f, err := cases.Parse(req.Case)
 	if err != nil {
 		return localapi.SubmitResponse{}, err
 	}
-	res, err := k.seal(ctx, sealing{id: id, file: f, files: req.Files, actor: "cli"})
+	res, err := k.seal(ctx, sealing{id: id, file: f, files: req.Files, actor: "cli", digest: digest})
 	if errors.Is(err, store.ErrExists) {
-		c, cerr := k.opts.Store.Case(ctx, id)
-		if cerr != nil {
-			return localapi.SubmitResponse{}, cerr
-		}
-		return localapi.SubmitResponse{ID: c.ID, State: c.State, Late: c.Late, Duplicate: true}, nil
+		return k.existingSubmit(ctx, id, digest)
 	}
 	return res, err
 }
@@ -87,6 +85,7 @@ type sealing struct {
 	actor   string
 	created time.Time // a draft's creation; zero: now
 	draft   bool
+	digest  string // the CLI request's keyed digest (submitDigest): tells a retry from a conflict
 }
 
 // seal is the one path from a case file to the outbox, for the CLI and the UI alike: the kit
@@ -105,7 +104,7 @@ func (k *Core) seal(ctx context.Context, s sealing) (localapi.SubmitResponse, er
 	if err != nil {
 		return localapi.SubmitResponse{}, err
 	}
-	nc := store.NewCase{ID: s.id, Service: string(f.Service), Late: assess.Late, Actor: s.actor}
+	nc := store.NewCase{ID: s.id, Service: string(f.Service), Late: assess.Late, Actor: s.actor, Digest: s.digest}
 	created := s.created
 	if !s.draft {
 		nc.CreatedAt, created = now, now

@@ -1,7 +1,6 @@
 package casework
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"koffer/agent/cases"
 	"koffer/agent/documents"
+	"koffer/agent/photo"
 	"koffer/devices"
 	"koffer/devices/fingerprint"
 	"koffer/devices/fingerprint/iso19794"
@@ -77,36 +77,18 @@ type draftState struct {
 	Printed  map[string]bool   `json:"printed"`
 	Signed   bool              `json:"signed"`
 	Attached map[string]bool   `json:"attached"` // hand -> fingerprint stored
-}
-
-// DropImages forgets every fingerprint image held in memory: they wait for an operator who
-// is no longer there, and biometrics never outlive the session that captured them.
-func (k *Core) DropImages() {
-	k.imgMu.Lock()
-	defer k.imgMu.Unlock()
-	for key, img := range k.images {
-		clear(img)
-		delete(k.images, key)
-	}
-}
-
-func (k *Core) holdImage(key string, rec []byte) {
-	k.imgMu.Lock()
-	defer k.imgMu.Unlock()
-	k.images[key] = rec
-}
-
-func (k *Core) heldImage(key string) []byte {
-	k.imgMu.Lock()
-	defer k.imgMu.Unlock()
-	return bytes.Clone(k.images[key])
-}
-
-// HeldImages is how many fingerprint images wait in memory for a decision.
-func (k *Core) HeldImages() int {
-	k.imgMu.Lock()
-	defer k.imgMu.Unlock()
-	return len(k.images)
+	// Candidates are the ISO/IEC 19794-4 records of captures below the threshold, by
+	// finger/attempt, until the operator decides. They live in the encrypted draft, so a crash
+	// loses none and no image waits in memory; sealing deletes the draft and them with it.
+	Candidates map[string][]byte `json:"candidates,omitempty"`
+	// Prefilled are the case-file paths the visit pack filled when the draft was started.
+	Prefilled []string `json:"prefilled,omitempty"`
+	StartedBy string   `json:"started_by,omitempty"` // caseworker login
+	// Files are the attachment ids by part ("foto", "unterschrift", a scan part), for the
+	// previews and to replace a photo taken again.
+	Files map[string][]int64 `json:"files,omitempty"`
+	// Unsaved are a step's form values kept with a device action, by step and field name.
+	Unsaved map[string]map[string]string `json:"unsaved,omitempty"`
 }
 
 // Overview is the start page: the queue, the uplink, today's appointments from the visit
@@ -179,9 +161,6 @@ func (k *Core) load(ctx context.Context, id string) (*store.Case, *draftState, e
 		return c, nil, nil
 	}
 	st, err := k.draft(ctx, c)
-	if errors.Is(err, store.ErrNoKey) {
-		k.DropImages() // the agent locked itself: nobody can decide on them now
-	}
 	if err != nil {
 		return nil, nil, lockedErr(err)
 	}
@@ -197,11 +176,11 @@ func lockedErr(err error) error {
 
 func (k *Core) toWeb(c *store.Case, st *draftState) *Case {
 	wc := &Case{ID: c.ID, Service: cases.Service(c.Service), State: c.State, Late: c.Late,
-		SealedAt: c.SealedAt, PacketSize: c.PacketSize, UpdatedAt: c.UpdatedAt}
+		SealedAt: c.SealedAt, PacketSize: c.PacketSize, UpdatedAt: c.UpdatedAt, TrainingPrints: k.TrainingPrints(c.ID)}
 	if st == nil {
 		return wc
 	}
-	wc.Version, wc.Step, wc.VisitID = st.Version, st.Step, st.VisitID
+	wc.Version, wc.Step, wc.VisitID, wc.Prefilled = st.Version, st.Step, st.VisitID, st.Prefilled
 	wc.Values = map[string]string{}
 	for _, p := range cases.Paths() {
 		if v := st.File.Get(p); v != "" {
@@ -211,21 +190,32 @@ func (k *Core) toWeb(c *store.Case, st *draftState) *Case {
 	for k, v := range st.UI {
 		wc.Values[k] = v
 	}
-	wc.Scans, wc.Printed, wc.Signed = st.Scans, st.Printed, st.Signed
+	wc.Scans, wc.Printed, wc.Signed, wc.Unsaved = st.Scans, st.Printed, st.Signed, st.Unsaved
+	wc.Files = map[string]int{}
+	for part, ids := range st.Files {
+		wc.Files[part] = len(ids)
+	}
 	if cp := st.File.Details.Fingerprints; cp != nil {
 		wc.Capture = *cp
 	}
 	now := k.now()
 	f := &st.File
 	wc.Fee = "gebührenfrei"
+	age, ageKnown := 0, false
+	wc.PhotoRules = photo.Adult
 	if birth, err := time.Parse(time.DateOnly, f.Person.BirthDate); err == nil {
-		age := cases.Age(birth, now)
+		age, ageKnown = cases.Age(birth, now), true
+		wc.PhotoRules = photo.ForAge(age)
 		if fee := cases.ServiceFee(f.Service, now, age, f.Details.Provisional); fee.Cents > 0 {
 			wc.Fee = fee.String()
 		}
 		wc.NoFingers = f.Service == cases.Personalausweis && !cases.FingerprintsTaken(age)
 	} else if f.Service == cases.Personalausweis {
 		wc.Fee = "wird nach dem Geburtsdatum berechnet"
+	}
+	wc.FingerNote = cases.FingerprintInstruction(age, ageKnown)
+	if needed, text, ok := cases.SignatureInstruction(f.Service, age, ageKnown); ok {
+		wc.SignatureNote, wc.NoSignature = text, !needed
 	}
 	if moved, err := time.Parse(time.DateOnly, f.Details.MoveInDate); err == nil {
 		wc.Late = cases.RegistrationLate(moved, now)
@@ -239,14 +229,29 @@ func (k *Core) CreateCase(ctx context.Context, caseworker string, s cases.Servic
 	if visitID != "" && k.opts.Visits == nil {
 		return nil, fmt.Errorf("visit %q: %w", visitID, store.ErrNotFound)
 	}
+	if visitID == "" && cases.VisitOnly(s) {
+		return nil, attachErr(cases.ErrNoExtract)
+	}
 	if visitID != "" {
 		ap, err := k.opts.Visits.Appointment(ctx, visitID)
 		if err != nil {
 			return nil, lockedErr(err)
 		}
+		if cases.VisitOnly(s) && ap.Register == nil {
+			return nil, attachErr(cases.ErrNoExtract)
+		}
 		person = &ap.Person
 	}
-	id, err := k.startDraft(ctx, s, caseworker, &draftState{File: *prefill(s, person), Step: step, VisitID: visitID})
+	st := &draftState{File: *prefill(s, person), Step: step, VisitID: visitID}
+	if person != nil {
+		base := prefill(s, nil)
+		for _, p := range cases.Paths() {
+			if v := st.File.Get(p); v != "" && v != base.Get(p) {
+				st.Prefilled = append(st.Prefilled, p)
+			}
+		}
+	}
+	id, err := k.startDraft(ctx, s, caseworker, st)
 	if err != nil {
 		return nil, lockedErr(err)
 	}
@@ -312,7 +317,7 @@ func (k *Core) Drafts(ctx context.Context) ([]CaseSummary, error) {
 	for _, c := range cs {
 		s := CaseSummary{ID: c.ID, Service: cases.Service(c.Service), UpdatedAt: c.UpdatedAt}
 		if _, st, err := k.load(ctx, c.ID); err == nil && st != nil {
-			s.Step = st.Step
+			s.Step, s.StartedBy = st.Step, st.StartedBy
 			s.Name = strings.TrimSpace(st.File.Person.GivenNames + " " + st.File.Person.FamilyName)
 		}
 		out = append(out, s)
@@ -342,6 +347,12 @@ func (k *Core) change(ctx context.Context, ch Change, fn func(c *store.Case, st 
 	st.Version++
 	if ch.Next != "" {
 		st.Step = ch.Next
+	}
+	if ch.Step != "" && ch.Unsaved != nil {
+		if st.Unsaved == nil {
+			st.Unsaved = map[string]map[string]string{}
+		}
+		st.Unsaved[ch.Step] = ch.Unsaved
 	}
 	st.Keys = append(st.Keys, ch.Key)
 	if len(st.Keys) > 50 {
@@ -381,13 +392,19 @@ func (k *Core) SaveStep(ctx context.Context, ch Change, step string, in StepInpu
 			return &ValidationError{Fields: errs}
 		}
 		if in.Signature != nil {
-			if _, err := k.AddDraftAttachment(ctx, c.ID, cases.KindSignature, "", in.Signature); err != nil {
+			at, err := k.AddDraftAttachment(ctx, c.ID, cases.KindSignature, "", in.Signature)
+			if err != nil {
 				return attachErr(err)
 			}
 			st.Signed = true
+			st.addFile(partSignature, at.ID)
 		}
 		st.File = f
 		maps.Copy(st.UI, in.UI)
+		delete(st.Unsaved, step) // saved now
+		if err := k.dropPhotoForCode(ctx, c.ID, st, ch.Caseworker); err != nil {
+			return err
+		}
 		return nil
 	})
 }
@@ -410,12 +427,10 @@ func (k *Core) Scan(ctx context.Context, ch Change, part string) (*Case, error) 
 		return nil, notConfigured(devices.Scanner)
 	}
 	return k.change(ctx, ch, func(c *store.Case, st *draftState) error {
-		kind := cases.KindScan
-		if part == "foto" {
-			kind = cases.KindPhoto
-			if st.Scans[part] > 0 {
-				return &ValidationError{Fields: map[string]string{"": "Das Lichtbild ist bereits aufgenommen."}}
-			}
+		if part == PartPhoto {
+			// Since May 2025 only a digital photo is accepted: it comes from the camera
+			// (TakePhoto), never from the document scanner.
+			return &ValidationError{Fields: map[string]string{"": "Das Lichtbild wird mit der Kamera aufgenommen, nicht mit dem Scanner. Bitte „Lichtbild aufnehmen“ unter der Kamera-Vorschau wählen."}}
 		}
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
@@ -424,10 +439,12 @@ func (k *Core) Scan(ctx context.Context, ch Change, part string) (*Case, error) 
 		if err != nil {
 			return err
 		}
-		if _, err := k.AddDraftAttachment(ctx, c.ID, kind, "", data); err != nil {
+		at, err := k.AddDraftAttachment(ctx, c.ID, cases.KindScan, "", data)
+		if err != nil {
 			return attachErr(err)
 		}
 		st.Scans[part]++
+		st.addFile(part, at.ID)
 		return nil
 	})
 }
@@ -445,9 +462,11 @@ func (k *Core) Print(ctx context.Context, ch Change, doc string) (*Case, error) 
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		defer k.lockDevice(printerJob)()
-		if _, err := k.opts.Devices.Printer.Print(pctx, documents.Document(cert), nil); err != nil {
+		res, err := k.opts.Devices.Printer.Print(pctx, documents.Document(cert), nil)
+		if err != nil {
 			return err
 		}
+		k.rememberTrainingPrint(c.ID, doc, res.JobID)
 		st.Printed[doc] = true
 		return nil
 	})
@@ -481,16 +500,20 @@ func (k *Core) CaptureFinger(ctx context.Context, ch Change, finger string) (*Ca
 			return err
 		}
 		cp.Attempts = append(cp.Attempts, cases.FingerAttempt{Finger: finger, Quality: score.Value, Method: string(score.Method)})
-		k.holdImage(imageKey(c.ID, finger, len(cp.Attempts)-1), rec)
 		for _, h := range cp.Hands() {
 			if h.Finger == finger && h.Status == cases.HandCaptured && !st.Attached[h.Hand] {
 				if _, err := k.AddDraftAttachment(ctx, c.ID, cases.KindFingerprint, finger, rec); err != nil {
 					return attachErr(err)
 				}
 				st.Attached[h.Hand] = true
-				k.forgetImages(c.ID, finger)
+				st.forgetCandidates(finger)
+				return nil
 			}
 		}
+		if st.Candidates == nil {
+			st.Candidates = map[string][]byte{}
+		}
+		st.Candidates[imageKey(finger, len(cp.Attempts)-1)] = rec
 		return nil
 	})
 }
@@ -508,22 +531,15 @@ func fingerRecord(finger string, img *fingerprint.Image, score fingerprint.Score
 	return r.MarshalBinary()
 }
 
-func imageKey(caseID, finger string, attempt int) string {
-	return caseID + "/" + finger + "/" + strconv.Itoa(attempt)
+func imageKey(finger string, attempt int) string {
+	return finger + "/" + strconv.Itoa(attempt)
 }
 
-// forgetImages drops the held images of one finger (or, with finger "", of the whole case).
-func (k *Core) forgetImages(caseID, finger string) {
-	prefix := caseID + "/"
-	if finger != "" {
-		prefix += finger + "/"
-	}
-	k.imgMu.Lock()
-	defer k.imgMu.Unlock()
-	for key, img := range k.images {
-		if strings.HasPrefix(key, prefix) {
-			clear(img)
-			delete(k.images, key)
+// forgetCandidates drops the waiting captures of one finger: it was taken or decided on.
+func (st *draftState) forgetCandidates(finger string) {
+	for key := range st.Candidates {
+		if strings.HasPrefix(key, finger+"/") {
+			delete(st.Candidates, key)
 		}
 	}
 }
@@ -550,16 +566,16 @@ func (k *Core) DecideFinger(ctx context.Context, ch Change, d cases.FingerDecisi
 					best, at = a.Quality, i
 				}
 			}
-			img := k.heldImage(imageKey(c.ID, d.Finger, at))
+			img := st.Candidates[imageKey(d.Finger, at)]
 			if img == nil {
-				return &ValidationError{Fields: map[string]string{"": "Die Aufnahme ist nicht mehr vorhanden (Neustart oder Sperre). Bitte den Finger erneut erfassen oder den nächsten Finger nehmen."}}
+				return &ValidationError{Fields: map[string]string{"": "Die Aufnahme ist nicht mehr vorhanden. Bitte den Finger erneut erfassen oder den nächsten Finger nehmen."}}
 			}
 			if _, err := k.AddDraftAttachment(ctx, c.ID, cases.KindFingerprint, d.Finger, img); err != nil {
 				return attachErr(err)
 			}
 			st.Attached[d.Hand] = true
 		}
-		k.forgetImages(c.ID, d.Finger)
+		st.forgetCandidates(d.Finger)
 		cp.Decisions = append(cp.Decisions, d)
 		return nil
 	})
@@ -585,7 +601,6 @@ func (k *Core) Seal(ctx context.Context, ch Change) (*Case, error) {
 	if _, err := k.SealDraft(ctx, c.ID, ch.Caseworker); err != nil {
 		return nil, attachErr(err)
 	}
-	k.forgetImages(c.ID, "")
 	k.forgetCaseLock(c.ID)
 	sealed, err := k.opts.Store.Case(ctx, c.ID)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -51,11 +52,15 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 		body = bytes.NewReader(b)
 	}
+	return c.send(ctx, method, path, body, "application/json", out)
+}
+
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader, contentType string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, "http://koffer"+path, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
@@ -89,9 +94,16 @@ func (c *Client) Status(ctx context.Context) (localapi.Status, error) {
 
 // Submit hands a complete case to the agent, which validates and seals it. Validation
 // failures come back as *localapi.Error with Problems.
+//
+// The request is streamed as multipart/form-data (localapi.WriteSubmit): the files travel as
+// they are, not base64 inside one JSON value that both sides would have to hold whole.
 func (c *Client) Submit(ctx context.Context, req localapi.SubmitRequest) (localapi.SubmitResponse, error) {
 	var res localapi.SubmitResponse
-	err := c.do(ctx, http.MethodPost, "/v1/cases", req, &res)
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() { pw.CloseWithError(localapi.WriteSubmit(mw, req)) }()
+	err := c.send(ctx, http.MethodPost, "/v1/cases", pr, mw.FormDataContentType(), &res)
+	pr.Close()
 	return res, err
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -29,13 +30,72 @@ type Bundle struct {
 	Now       time.Time
 }
 
-// secretKey matches configuration keys whose values are redacted.
-var secretKey = regexp.MustCompile(`(?i)(key|secret|pass|token|pin|cred|auth)`)
+// secretWords are the words of a configuration key that make its value a secret. Keys are
+// split into words, so "printer_password" and "apiKey" are secrets and "authority_name" is not:
+// redaction goes by meaning, never by substring.
+var secretWords = map[string]bool{
+	"password": true, "passwd": true, "pass": true, "passphrase": true, "pwd": true, "pin": true,
+	"secret": true, "token": true, "key": true, "apikey": true, "credential": true, "credentials": true,
+	"authorization": true, "cookie": true, "psk": true,
+}
+
+// wordRE splits a key into words at underscores, dashes, dots and lower-to-upper case changes.
+var wordRE = regexp.MustCompile(`[A-Z]?[a-z0-9]+|[A-Z]+`)
+
+// secretKey reports whether a configuration key names a secret.
+func secretKey(k string) bool {
+	for _, w := range wordRE.FindAllString(k, -1) {
+		if secretWords[strings.ToLower(w)] {
+			return true
+		}
+	}
+	return false
+}
 
 // secretValue matches values that are key material whatever their key is called.
 var secretValue = regexp.MustCompile(`(?s)-----BEGIN|AGE-SECRET-KEY-`)
 
 const redacted = "[redacted]"
+
+// redactURL hides the credentials a URL carries: the password of its userinfo (the user name
+// stays, it helps the technician) and query parameters whose names are secrets. s is returned
+// unchanged if it is not such a URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return s
+	}
+	changed := false
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		} else {
+			u.User = url.User("REDACTED") // a lone userinfo is often a token
+		}
+		changed = true
+	}
+	if q := u.Query(); len(q) > 0 {
+		for k := range q {
+			if secretKey(k) {
+				q.Set(k, "REDACTED")
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	if !changed {
+		return s
+	}
+	return u.String()
+}
+
+// userinfoRE finds URL credentials inside free text (log lines).
+var userinfoRE = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@`)
+
+// RedactText hides URL credentials in free text (a log line, an error shown on the CLI).
+func RedactText(s string) string { return userinfoRE.ReplaceAllString(s, "${1}REDACTED@") }
 
 // RedactTOML re-encodes a TOML document with the values of secret-looking keys (and any value
 // holding key material) replaced.
@@ -54,7 +114,7 @@ func RedactTOML(data []byte) ([]byte, error) {
 
 func redactMap(m map[string]any) {
 	for k, v := range m {
-		if secretKey.MatchString(k) {
+		if secretKey(k) {
 			m[k] = redacted
 			continue
 		}
@@ -78,11 +138,12 @@ func redactValue(v any) any {
 		if secretValue.MatchString(x) {
 			return redacted
 		}
+		return redactURL(x)
 	}
 	return v
 }
 
-// ScrubLogs drops every log line that holds key material.
+// ScrubLogs drops every log line that holds key material and hides URL credentials.
 func ScrubLogs(logs []byte) []byte {
 	var out bytes.Buffer
 	sc := bufio.NewScanner(bytes.NewReader(logs))
@@ -91,7 +152,7 @@ func ScrubLogs(logs []byte) []byte {
 		if secretValue.Match(sc.Bytes()) {
 			continue
 		}
-		out.Write(sc.Bytes())
+		out.WriteString(RedactText(sc.Text()))
 		out.WriteByte('\n')
 	}
 	return out.Bytes()

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -39,7 +41,7 @@ func (d *Disk) Run(context.Context) Result {
 			"The data directory cannot be read; check the path (--data) and permissions.")
 	}
 	free := st.Bavail * uint64(st.Bsize)
-	v := fmt.Sprintf("%.1f GiB free", float64(free)/(1<<30))
+	v := humanBytes(free) + " free"
 	switch {
 	case free < failBelow:
 		return fail(v, "disk.full", "Der Speicher ist fast voll. Bitte zugestellte Fälle abwarten und die Technik informieren.",
@@ -49,6 +51,21 @@ func (d *Disk) Run(context.Context) Result {
 			"Free space is low; sync with the town hall soon.")
 	}
 	return ok(v)
+}
+
+// humanBytes prints n in the largest binary unit that keeps it at least 1 ("4.0 KiB", not
+// "0.0 GiB").
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, exp := float64(n)/unit, 0
+	for v >= unit && exp < 4 {
+		v /= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[exp])
 }
 
 // Store is what the database checks read (a *store.Store).
@@ -66,7 +83,8 @@ const (
 )
 
 // Database runs PRAGMA integrity_check. OpenErr is the error opening the store gave, if any:
-// the check then fails with it instead of touching St.
+// the check then fails with it instead of touching St, naming what is really wrong: no kit in
+// that directory, no permission, or a damaged database.
 type Database struct {
 	St      Store
 	OpenErr error
@@ -77,17 +95,67 @@ var _ Check = (*Database)(nil)
 func (d *Database) Name() string { return "database" }
 
 func (d *Database) Run(ctx context.Context) Result {
-	if errors.Is(d.OpenErr, os.ErrNotExist) {
-		return fail(d.OpenErr.Error(), "database.missing", "Es gibt noch keine Datenbank. Bitte den Koffer einrichten (koffer init) und den Dienst starten.",
-			"No database in the data directory: wrong --data, or the kit was never initialised.")
-	}
 	if d.OpenErr != nil {
-		return fail(d.OpenErr.Error(), "database.open", dbHintDE, dbHintEN)
+		return openFailure("database", d.OpenErr)
 	}
 	if err := d.St.IntegrityCheck(ctx); err != nil {
 		return fail(err.Error(), "database.corrupt", dbHintDE, dbHintEN)
 	}
 	return ok("integrity_check ok")
+}
+
+// openFailure says why the database could not be opened, for the check named prefix: no kit
+// in the directory (wrong --data), no permission (doctor run as another user than the agent),
+// or a damaged database.
+func openFailure(prefix string, err error) Result {
+	var ne *NoKitError
+	switch {
+	case errors.As(err, &ne):
+		return fail(err.Error(), prefix+".no-kit", "In diesem Verzeichnis ist kein Koffer eingerichtet. Bitte das Datenverzeichnis (--data) prüfen oder den Koffer einrichten (koffer init).",
+			"No kit in this data directory: wrong --data, or the kit was never initialised (koffer init).")
+	case errors.Is(err, fs.ErrPermission):
+		return fail(err.Error(), prefix+".permission", "Keine Berechtigung für das Datenverzeichnis. Bitte koffer doctor als Benutzer des Dienstes (oder mit sudo) ausführen.",
+			"No permission to read the data directory: run doctor as the agent's user (or with sudo). The database itself may be fine.")
+	case errors.Is(err, fs.ErrNotExist):
+		return fail(err.Error(), prefix+".missing", "Es gibt noch keine Datenbank. Bitte den Koffer einrichten (koffer init) und den Dienst starten.",
+			"No database in the data directory: wrong --data, or the kit was never initialised.")
+	}
+	if prefix != "database" {
+		return fail("database not readable (see database)", prefix+".unreadable", dbHintDE, dbHintEN)
+	}
+	return fail(err.Error(), "database.open", dbHintDE, dbHintEN)
+}
+
+// NoKitError says a data directory holds no kit at all (it does not exist, or has neither a
+// database nor a kit identity).
+type NoKitError struct{ Dir string }
+
+func (e *NoKitError) Error() string { return "no kit in " + e.Dir }
+
+// dataDirProblem finds what makes dir unusable before the store is opened: it does not exist
+// or holds no kit (*NoKitError), or this user may not read it (fs.ErrPermission).
+func dataDirProblem(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &NoKitError{Dir: dir}
+	case err != nil:
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	case !st.IsDir():
+		return &NoKitError{Dir: dir}
+	}
+	f, err := os.Open(filepath.Join(dir, store.DBName))
+	if err == nil {
+		f.Close()
+		return nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, kerr := os.Stat(filepath.Join(dir, keys.BundleFile)); errors.Is(kerr, fs.ErrNotExist) {
+			return &NoKitError{Dir: dir}
+		}
+		return fmt.Errorf("no database in %s: %w", dir, err)
+	}
+	return fmt.Errorf("database in %s: %w", dir, err)
 }
 
 // Queue reports the outbox depth and warns when the oldest undelivered packet is older than
@@ -104,7 +172,7 @@ func (q *Queue) Name() string { return "queue" }
 
 func (q *Queue) Run(ctx context.Context) Result {
 	if q.OpenErr != nil {
-		return fail("database not readable", "queue.unreadable", dbHintDE, dbHintEN)
+		return openFailure("queue", q.OpenErr)
 	}
 	warnAge := q.WarnAge
 	if warnAge <= 0 {
@@ -138,7 +206,7 @@ func (a *Audit) Name() string { return "audit" }
 
 func (a *Audit) Run(ctx context.Context) Result {
 	if a.OpenErr != nil {
-		return fail("database not readable", "audit.unreadable", dbHintDE, dbHintEN)
+		return openFailure("audit", a.OpenErr)
 	}
 	if err := a.St.VerifyAudit(ctx); err != nil {
 		return fail(err.Error(), "audit.broken", "Das Protokoll wurde verändert. Gerät nicht weiter benutzen und die Technik rufen.",

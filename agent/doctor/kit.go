@@ -3,8 +3,6 @@ package doctor
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"koffer/agent/client"
@@ -62,14 +60,14 @@ func ForKit(ctx context.Context, opts KitOptions) *Kit {
 		opts.Now = time.Now
 	}
 	if opts.OpenTimeout <= 0 {
-		opts.OpenTimeout = 5 * time.Second
+		opts.OpenTimeout = time.Second
 	}
 	if opts.Printer == nil {
 		opts.Printer = func(d profile.Device) Printer {
 			if !d.Network() {
 				return &USBPrinter{ID: d.USBID}
 			}
-			return &IPPPrinter{URI: d.URI, Options: ipp.Options{RequestTimeout: 3 * time.Second}}
+			return &IPPPrinter{URI: d.URI, Options: ipp.Options{RequestTimeout: DefaultTimeout - margin}}
 		}
 	}
 	if opts.OpenReader == nil {
@@ -79,26 +77,27 @@ func ForKit(ctx context.Context, opts KitOptions) *Kit {
 	dir := opts.DataDir
 
 	if opts.Store != nil {
-		k.AgentRunning = true
+		k.AgentRunning = true // the doctor runs inside the agent (the Technik page)
 	} else {
-		actx, cancel := context.WithTimeout(ctx, time.Second)
+		// A local socket answers in milliseconds; the whole doctor has 3 s.
+		actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		_, err := client.New(dir).Status(actx)
 		cancel()
 		k.AgentRunning = err == nil
 	}
-	agentValue := "not running (checked the data directory directly)"
-	if k.AgentRunning {
-		agentValue = "running"
+	agentResult := ok("running")
+	if !k.AgentRunning {
+		agentResult = warn("not running (checked the data directory directly)", "agent.not-running",
+			"Der Dienst des Koffers läuft nicht: keine Erfassung und keine Übertragung. Bitte den Laptop neu starten; hilft das nicht, die Technik rufen.",
+			"The koffer agent is not running (systemctl status koffer): nothing is captured or sent. Start it; see the logs if it does not stay up.")
 	}
-	k.Checks = append(k.Checks, Func{"agent", func(context.Context) Result { return ok(agentValue) }})
+	k.Checks = append(k.Checks, Func{"agent", func(context.Context) Result { return agentResult }})
 
 	var openErr error
 	var st Store
 	if opts.Store != nil {
 		st = opts.Store
-	} else if _, err := os.Stat(filepath.Join(dir, store.DBName)); err != nil {
-		openErr = fmt.Errorf("no database in %s: %w", dir, err)
-	} else {
+	} else if openErr = dataDirProblem(dir); openErr == nil {
 		octx, cancel := context.WithTimeout(ctx, opts.OpenTimeout)
 		k.st, openErr = openStore(octx, dir, opts.Now)
 		cancel()

@@ -20,6 +20,11 @@ import (
 // Uplink checks the way to the town hall step by step: DNS, TCP connect, TLS handshake with the
 // pinned CA and the kit's client certificate, then one HTTPS round trip (RTT) and a small
 // upload (throughput). The failing step names the code and the hint.
+//
+// Being offline (no DNS, no TCP) is the normal state of this kit in a basement, so it is a
+// warning; fail is kept for what needs a technician (wrong CA, unknown kit, bad URL). A step
+// that gets no answer before the check's deadline reports the link as slow, with what it
+// measured so far, a little before the deadline so the report says more than "timeout".
 type Uplink struct {
 	URL string      // town hall base URL (https://...)
 	TLS *tls.Config // enroll.Bundle.ClientTLS: the pinned CA and the client certificate
@@ -34,7 +39,22 @@ var _ Check = (*Uplink)(nil)
 
 func (u *Uplink) Name() string { return "uplink" }
 
-func (u *Uplink) Run(ctx context.Context) Result {
+func (u *Uplink) Run(parent context.Context) Result {
+	ctx, cancel := withMargin(parent)
+	defer cancel()
+	start := time.Now()
+	slow := func(done, step string, err error) (Result, bool) {
+		if ctx.Err() == nil || parent.Err() != nil {
+			return Result{}, false
+		}
+		v := done
+		if v != "" {
+			v += "; "
+		}
+		return warn(v+"no "+step+" answer within "+time.Since(start).Round(100*time.Millisecond).String(), "uplink.slow",
+			"Die Verbindung zum Rathaus ist sehr langsam oder das Rathaus antwortet nicht. Übertragung kann lange dauern; die Fälle bleiben sicher gespeichert.",
+			"The town hall accepts connections but answers too slowly (or not at all): a very slow link or a hung server. Cases stay queued."), true
+	}
 	if u.URL == "" {
 		return warn("no town hall URL", "uplink.not-configured", "Keine Rathaus-Adresse eingerichtet (Schulungskoffer?).",
 			"No town hall URL: a training kit never syncs.")
@@ -53,17 +73,23 @@ func (u *Uplink) Run(ctx context.Context) Result {
 	}
 	t0 := time.Now()
 	addrs, err := res.LookupHost(ctx, host)
+	if r, ok := slow("", "DNS", err); ok {
+		return r
+	}
 	if err != nil || len(addrs) == 0 {
-		return fail(fmt.Sprintf("dns %s: %v", host, err), "uplink.dns", "Die Adresse des Rathauses wird nicht gefunden. Bitte Internetverbindung (SIM, WLAN) prüfen.",
+		return warn(fmt.Sprintf("dns %s: %v", host, err), "uplink.dns", "Die Adresse des Rathauses wird nicht gefunden. Bitte Internetverbindung (SIM, WLAN) prüfen.",
 			"DNS lookup of the town hall failed; check the network (SIM, Wi-Fi) and DNS.")
 	}
 	dnsT := time.Since(t0)
 	t1 := time.Now()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addrs[0], port))
+	if r, ok := slow("dns "+dnsT.Round(time.Millisecond).String(), "TCP", err); ok {
+		return r
+	}
 	if err != nil {
-		return fail(fmt.Sprintf("tcp %s: %v", net.JoinHostPort(host, port), err), "uplink.tcp", "Das Rathaus ist nicht erreichbar. Bitte Internetverbindung prüfen und später erneut versuchen.",
-			"TCP connect to the town hall failed: network down, firewall or server down.")
+		return warn(fmt.Sprintf("tcp %s: %v", net.JoinHostPort(host, port), err), "uplink.tcp", "Das Rathaus ist nicht erreichbar. Bitte Internetverbindung prüfen und später erneut versuchen.",
+			"TCP connect to the town hall failed: offline (normal without signal), firewall or server down. Cases stay queued.")
 	}
 	tcpT := time.Since(t1)
 	cfg := u.TLS.Clone()
@@ -75,6 +101,9 @@ func (u *Uplink) Run(ctx context.Context) Result {
 	tconn := tls.Client(conn, cfg)
 	if err := tconn.HandshakeContext(ctx); err != nil {
 		conn.Close()
+		if r, ok := slow(fmt.Sprintf("dns %s, tcp %s", dnsT.Round(time.Millisecond), tcpT.Round(time.Millisecond)), "TLS", err); ok {
+			return r
+		}
 		code, de, en := "uplink.tls", "Die sichere Verbindung zum Rathaus schlägt fehl. Bitte die Technik rufen.",
 			"TLS handshake failed."
 		var ua x509.UnknownAuthorityError
@@ -94,6 +123,9 @@ func (u *Uplink) Run(ctx context.Context) Result {
 	t3 := time.Now()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodHead, base.String(), nil)
 	resp, err := hc.Do(req)
+	if r, ok := slow(fmt.Sprintf("dns %s, tcp %s, tls %s", dnsT.Round(time.Millisecond), tcpT.Round(time.Millisecond), tlsT.Round(time.Millisecond)), "HTTP", err); ok {
+		return r
+	}
 	if err != nil {
 		return fail("http: "+err.Error(), "uplink.http", "Das Rathaus antwortet nicht richtig. Bitte später erneut versuchen.", "The town hall accepted TLS but no HTTP round trip completed.")
 	}
@@ -120,11 +152,17 @@ func (u *Uplink) Run(ctx context.Context) Result {
 	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, probe.String(), bytes.NewReader(make([]byte, n)))
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err = hc.Do(req)
+	if r, ok := slow(v, "upload probe", err); ok {
+		return r
+	}
 	if err != nil {
 		return warn(v+", probe: "+err.Error(), "uplink.probe", "Die Verbindung zum Rathaus ist sehr langsam oder bricht ab.", "The throughput probe failed.")
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
+	if r, ok := slow(v, "upload probe", err); ok {
+		return r
+	}
 	el := time.Since(t4)
 	kbps := float64(n) / 1024 / el.Seconds()
 	v += fmt.Sprintf(", %.0f KiB/s", kbps)
@@ -149,7 +187,9 @@ var _ Check = (*Clock)(nil)
 
 func (c *Clock) Name() string { return "clock" }
 
-func (c *Clock) Run(ctx context.Context) Result {
+func (c *Clock) Run(parent context.Context) Result {
+	ctx, cancel := withMargin(parent)
+	defer cancel()
 	if c.URL == "" {
 		return warn("no town hall URL", "clock.not-configured", "Keine Rathaus-Adresse: die Uhrzeit kann nicht geprüft werden.", "No town hall to compare the clock with.")
 	}
@@ -182,7 +222,8 @@ func (c *Clock) Run(ctx context.Context) Result {
 			"The town hall's certificate is outside its validity at the kit's time: the kit clock is probably far off.")
 	}
 	if err != nil {
-		return fail(err.Error(), "clock.unreachable", "Die Uhrzeit kann nicht geprüft werden: das Rathaus ist nicht erreichbar (siehe uplink).",
+		// Offline is normal for this kit: the clock cannot be compared, which is no fault.
+		return warn(err.Error(), "clock.unreachable", "Die Uhrzeit kann nicht geprüft werden: das Rathaus ist nicht erreichbar (siehe uplink).",
 			"Cannot compare the clock: the town hall is not reachable (see uplink).")
 	}
 	resp.Body.Close()
@@ -219,4 +260,17 @@ func refusedAsRevoked(ctx context.Context, hc *http.Client, u string) bool {
 	var p receipt.Problem
 	return resp.StatusCode == http.StatusForbidden &&
 		json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&p) == nil && p.Code == receipt.CodeRevoked
+}
+
+// margin is how long before the check's deadline a network check stops waiting, so that it can
+// report what it measured instead of being cut off by the runner.
+const margin = 150 * time.Millisecond
+
+// withMargin returns a context that ends margin before parent's deadline.
+func withMargin(parent context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := parent.Deadline()
+	if !ok {
+		return context.WithCancel(parent)
+	}
+	return context.WithDeadline(parent, dl.Add(-margin))
 }

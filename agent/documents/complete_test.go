@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,10 @@ func TestDocumentsCompleteTrainingKit(t *testing.T) {
 		{name: "meldebestaetigung-not-asked", sign: true,
 			melde: []string{"Familienname", "Vornamen", "Geburtsdatum", "Einzugsdatum", "Tag der Anmeldung", "Anschrift"},
 			cert:  Anmeldebestaetigung{Issue: is, Person: noDoctor, Address: "Sonnenstraße 3, 00000 Übungskommune", MovedIn: moved, Registered: issued}},
+		{name: "meldebestaetigung-family", sign: true, melde: slices.Concat(want24,
+			[]string{"Familienname", "Vornamen", "Geburtsdatum", "Einzugsdatum", "Tag der Anmeldung", "Anschrift", "Wohnung"}),
+			cert: Anmeldebestaetigung{Issue: is, Person: p, Address: "Sonnenstraße 3, 00000 Übungskommune", Dwelling: "Hauptwohnung",
+				MovedIn: moved, Registered: issued, CoMovers: []CoRegistered{{Person: noDoctor, Dwelling: "alleinige Wohnung"}}}},
 		{name: "lebensbescheinigung", sign: true, cert: Lebensbescheinigung{Issue: is, Person: p, Address: "Pflegeheim Abendrot, 00000 Übungskommune",
 			Insurer: "Deutsche Rentenversicherung Bund", InsurerRef: "12 020541 G 007"}},
 		{name: "antragsquittung", sign: true, cert: AusweisQuittung{Issue: is, Person: p, Received: issued, FeeCents: 4600, Payment: "Mit Karte bezahlt"}},

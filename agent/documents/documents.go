@@ -64,6 +64,16 @@ type Anmeldebestaetigung struct {
 	Dwelling   string    // "alleinige Wohnung", "Hauptwohnung" or "Nebenwohnung"; empty when not asked
 	MovedIn    time.Time // Einzugsdatum
 	Registered time.Time // Tag der Anmeldung
+	// CoMovers are the family members registered on the same Meldeschein (BMG §23): each gets
+	// their own block of the same § 24(2) data, with the registering person's address and
+	// dates.
+	CoMovers []CoRegistered
+}
+
+// CoRegistered is one more person of an Anmeldebestaetigung.
+type CoRegistered struct {
+	Person
+	Dwelling string // as Anmeldebestaetigung.Dwelling
 }
 
 // Lebensbescheinigung confirms that the citizen signed a pension fund's life certificate in
@@ -268,11 +278,26 @@ func (a Anmeldebestaetigung) build() (*layout, time.Time, error) {
 	if err := a.head(b, "Meldebestätigung", "Amtliche Meldebestätigung nach § 24 Abs. 2 Bundesmeldegesetz (BMG) – gebührenfrei"); err != nil {
 		return nil, time.Time{}, err
 	}
-	b.text("Die folgende Person hat sich angemeldet:", 11, false)
+	if len(a.CoMovers) == 0 {
+		b.text("Die folgende Person hat sich angemeldet:", 11, false)
+	} else {
+		b.text(fmt.Sprintf("Die folgenden %d Personen haben sich angemeldet:", 1+len(a.CoMovers)), 11, false)
+	}
 	b.gap(3)
-	for _, d := range Meldebestaetigung24 {
-		if v := d.value(a); v != "" {
-			b.field(d.Label, v)
+	persons := []Anmeldebestaetigung{a}
+	for _, m := range a.CoMovers {
+		p := a
+		p.Person, p.Dwelling = m.Person, m.Dwelling
+		persons = append(persons, p)
+	}
+	for i, p := range persons {
+		if i > 0 {
+			b.gap(4)
+		}
+		for _, d := range Meldebestaetigung24 {
+			if v := d.value(p); v != "" {
+				b.field(d.Label, v)
+			}
 		}
 	}
 	a.foot(b, CaseNumber(a.CaseID))

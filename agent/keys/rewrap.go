@@ -9,7 +9,6 @@ import (
 	"io"
 
 	"filippo.io/age"
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -77,7 +76,7 @@ func boxWithPassphrase(version int, passphrase []byte, p Params, plain, ad []byt
 	if _, err := rand.Read(w.Salt); err != nil {
 		return w, err
 	}
-	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, w.Salt, p.Time, p.MemKiB, p.Threads, chacha20poly1305.KeySize))
+	aead, err := chacha20poly1305.NewX(deriveKey(passphrase, w.Salt, p.Time, p.MemKiB, p.Threads))
 	if err != nil {
 		return w, err
 	}
@@ -91,7 +90,7 @@ func boxWithPassphrase(version int, passphrase []byte, p Params, plain, ad []byt
 
 // openWithPassphrase opens w.Box; ErrWrongPassphrase if passphrase does not.
 func openWithPassphrase(w wrapped, passphrase, ad []byte) ([]byte, error) {
-	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, w.Salt, w.Time, w.MemKiB, w.Threads, chacha20poly1305.KeySize))
+	aead, err := chacha20poly1305.NewX(deriveKey(passphrase, w.Salt, w.Time, w.MemKiB, w.Threads))
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"time"
 
@@ -29,6 +31,8 @@ type Status struct {
 	AuditInfo string        `json:"audit_info,omitempty"`
 	Uplink    *Uplink       `json:"uplink,omitempty"` // nil on a kit without a town hall
 	Devices   []Device      `json:"devices"`          // every kind, configured or not
+	// DatabaseDamaged is the quick check's finding at start; while set no new case is taken.
+	DatabaseDamaged string `json:"database_damaged,omitempty"`
 }
 
 // Uplink is the sync state: is the town hall reachable, what failed last, how much went up.
@@ -159,8 +163,14 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	var req SubmitRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxRequest))
-	if err := dec.Decode(&req); err != nil {
+	body := http.MaxBytesReader(w, r.Body, MaxRequest)
+	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
+		req, err = ReadSubmit(multipart.NewReader(body, params["boundary"]))
+		if err != nil {
+			h.reply(w, r, nil, &Error{Code: "bad-request", Message: "request body: " + err.Error()})
+			return
+		}
+	} else if err := json.NewDecoder(body).Decode(&req); err != nil {
 		h.reply(w, r, nil, &Error{Code: "bad-request", Message: "request body: " + err.Error()})
 		return
 	}

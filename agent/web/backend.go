@@ -16,8 +16,12 @@ type Backend interface {
 	// Login checks a caseworker's passphrase and makes the drafts readable (data key in
 	// memory). ErrBadLogin for a wrong name or passphrase.
 	Login(ctx context.Context, name, passphrase string) (Caseworker, error)
-	// Lock tells the agent a caseworker's session locked or logged out. Drafts stay stored.
+	// Lock tells the agent a caseworker's session locked or logged out. It ends that
+	// caseworker's session only; the others go on. Drafts stay stored.
 	Lock(ctx context.Context, caseworker string) error
+	// Touch counts a request of the caseworker as activity. ErrLocked when the agent has
+	// ended their session (its own idle timer): the page asks for the passphrase again.
+	Touch(ctx context.Context, caseworker string) error
 
 	// Overview is the start page: today's visits, the queue, the uplink and the devices.
 	Overview(ctx context.Context) (Overview, error)
@@ -29,6 +33,10 @@ type Backend interface {
 	Case(ctx context.Context, id string) (*Case, error)
 	// Drafts lists the open drafts, oldest first (to resume a case later).
 	Drafts(ctx context.Context) ([]CaseSummary, error)
+	// DiscardDraft ends a draft without sending it, for a reason code of
+	// casework.DiscardReasons; its data and attachments are deleted, the discard audited.
+	// *ValidationError without a known reason, ErrSealed when it is no draft any more.
+	DiscardDraft(ctx context.Context, caseID, caseworker, reason string) error
 
 	// SaveStep validates and durably stores one step's values and moves the case to step
 	// c.Next. *ValidationError lists field errors in German, keyed by case-file path (or by
@@ -38,11 +46,21 @@ type Backend interface {
 	// Scan scans a document into the case as part (e.g. "vermieter", "formular", "foto").
 	// Device failures are *devices.Error with a German hint.
 	Scan(ctx context.Context, c Change, part string) (*Case, error)
+	// TakePhoto checks a camera frame (JPEG or PNG), crops it to the ID photo and stores it as
+	// the case's photo, replacing an earlier one. A frame without a usable face is a
+	// *ValidationError with the German hint.
+	TakePhoto(ctx context.Context, c Change, frame []byte) (*Case, error)
+	// DraftFile is the newest stored file of a draft's part ("foto", "unterschrift", a scan
+	// part), for the preview. ErrNotFound when there is none.
+	DraftFile(ctx context.Context, caseID, part string) ([]byte, error)
 	// Print prints a document of the case (DocForm, DocConfirmation...).
 	Print(ctx context.Context, c Change, doc string) (*Case, error)
 	// CaptureFinger takes one capture attempt of finger (e.g. "right_index") and records its
 	// quality.
 	CaptureFinger(ctx context.Context, c Change, finger string) (*Case, error)
+	// RecaptureHand is "Neu erfassen": the hand's attempts, decisions and stored fingerprint
+	// are dropped and its capture starts again.
+	RecaptureHand(ctx context.Context, c Change, hand string) (*Case, error)
 	// DecideFinger records an operator decision for a hand.
 	DecideFinger(ctx context.Context, c Change, d cases.FingerDecision) (*Case, error)
 	// Seal validates the whole case, seals it into a packet with an outbox row and forgets

@@ -117,6 +117,18 @@ func (b *Browser) newPage() {
 	}
 }
 
+// meldeschein makes the choices the Meldeschein requires on a Wohnsitzanmeldung's first step.
+func (b *Browser) meldeschein() {
+	b.t.Helper()
+	b.choose("f-geschlecht", "male")
+	b.choose("f-familienstand", "single")
+	b.choose("f-ausweisart", "personalausweis")
+	b.fill("ausweisnummer", "L01X00T47")
+	b.fill("ausweisbehoerde", "Stadt Musterstadt")
+	b.fill("ausweis_ausgestellt", "01.06.2021")
+	b.fill("ausweis_gueltig", "31.05.2031")
+}
+
 func (b *Browser) choose(name, value string) {
 	b.t.Helper()
 	b.do(chromedp.SetValue(chromedp.CSS("#"+name), value))
@@ -378,7 +390,11 @@ func TestBrowserWohnsitzanmeldung(t *testing.T) {
 	b.login()
 	b.startVisit("Hans Beispiel", web.Wohnsitzanmeldung)
 	b.h1("Angaben zur Person")
+	b.next("Angaben zur Person")
+	assert.Contains(t, b.text("#e-geschlecht"), "Bitte auswählen", "the Meldeschein asks the sex")
+	b.meldeschein()
 	b.next("Neue und bisherige Anschrift")
+	b.check("f-wohnung-0")
 	b.fill("neu_strasse", "Lindenstraße")
 	b.fill("neu_hausnummer", "4")
 	b.fill("neu_plz", "1234")
@@ -393,6 +409,8 @@ func TestBrowserWohnsitzanmeldung(t *testing.T) {
 	b.a11y("adresse-fehler")
 	b.shot("adresse-fehler")
 	b.fill("neu_plz", "12345")
+	b.next("Mitziehende Familienangehörige")
+	b.shot("familie")
 	b.next("Wohnungsgeberbestätigung")
 	b.next("Wohnungsgeberbestätigung")
 	assert.Contains(t, b.text("#schrittfehler"), "Bitte zuerst das Dokument scannen.")
@@ -423,6 +441,7 @@ func TestBrowserIdleLockAndCSRF(t *testing.T) {
 	b.login()
 	b.startVisit("Hans Beispiel", web.Wohnsitzanmeldung)
 	b.h1("Angaben zur Person")
+	b.meldeschein()
 	b.next("Neue und bisherige Anschrift")
 	var here string
 	b.eval(`location.pathname`, &here)

@@ -322,10 +322,17 @@ func TestEndToEndFourServicesRealAgent(t *testing.T) {
 	b.clickText("Wohnsitz anmelden")
 	b.h1("Angaben zur Person")
 	b.fillAll(e2ePerson)
+	b.choose("f-geschlecht", "female")
+	b.choose("f-familienstand", "widowed")
+	b.choose("f-ausweisart", "personalausweis")
+	b.fillAll(map[string]string{"ausweisnummer": "L01X00T47", "ausweisbehoerde": "Stadt Bremen",
+		"ausweis_ausgestellt": "01.06.2021", "ausweis_gueltig": "31.05.2031"})
 	b.next("Neue und bisherige Anschrift")
 	b.fillAll(map[string]string{"neu_strasse": "Ringweg", "neu_hausnummer": "7", "neu_plz": "28195", "neu_ort": "Bremen",
 		"einzug": time.Now().AddDate(0, 0, -5).Format("02.01.2006"), "alt_strasse": "Bahnhofstraße", "alt_hausnummer": "1",
 		"alt_plz": "28195", "alt_ort": "Bremen"})
+	b.check("f-wohnung-0")
+	b.next("Mitziehende Familienangehörige")
 	b.next("Wohnungsgeberbestätigung")
 	b.submit(`button[value="scannen"]`, "Wohnungsgeberbestätigung")
 	b.check("f-vermieter_geprueft")

@@ -9,10 +9,13 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"koffer/agent/cases"
+	"koffer/agent/casework"
 	"koffer/agent/documents"
 	"koffer/devices"
 )
@@ -49,6 +52,8 @@ type page struct {
 	Device    string // German hint of a device failure
 	Summary   []summaryGroup
 	Restored  bool
+	Prefilled bool   // a field of this step came from the visit pack
+	Intro     string // the step's instruction: from the flow, or from the age rules
 }
 
 type fieldCtx struct {
@@ -60,6 +65,8 @@ type fieldCtx struct {
 type summaryGroup struct {
 	Step   Step
 	Fields []Field
+	// Preview is the part whose stored image the summary shows (the photo, the signature).
+	Preview, PreviewAlt string
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
@@ -87,7 +94,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if sess := sessionOf(r); errors.Is(err, ErrLocked) && sess != nil {
 		s.sessions.update(sess.id, func(ss *session) {
-			ss.locked = true
+			ss.locked, ss.outcome = true, nil
 			if r.Method == http.MethodGet {
 				ss.resume = r.URL.RequestURI()
 			}
@@ -100,6 +107,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 		Title: "Das hat nicht geklappt",
 		Error: "Ein interner Fehler ist aufgetreten. Ihre gespeicherten Eingaben sind nicht verloren. Bitte zur Startseite gehen und den Vorgang fortsetzen.",
 	})
+}
+
+// revoked reports whether the town hall revoked this kit (the start page's uplink code): the
+// login and lock pages then say so before anyone tries.
+func (s *Server) revoked(ctx context.Context) bool {
+	ov, err := s.opts.Backend.Overview(ctx)
+	return err == nil && ov.Uplink.Code == "uplink.revoked"
 }
 
 // revokedText is what the login and lock pages say on a revoked kit.
@@ -124,7 +138,14 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 		s.setCookie(w, sess)
 	}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
-	s.render(w, r, http.StatusOK, "login", &page{Title: "Anmelden"})
+	p := &page{Title: "Anmelden"}
+	if r.URL.Query().Get("abgelaufen") == "1" {
+		p.Error = "Die Sitzung ist abgelaufen, zum Beispiel nach einem Neustart des Koffers. Bitte neu anmelden. Die zuletzt abgeschickten Angaben wurden nicht übernommen; alles vorher Gespeicherte ist erhalten."
+	}
+	if s.revoked(r.Context()) {
+		p.Error = revokedText
+	}
+	s.render(w, r, http.StatusOK, "login", p)
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -132,13 +153,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	cw, err := s.opts.Backend.Login(r.Context(), name, r.PostFormValue("passphrase"))
 	if err != nil {
-		status := http.StatusUnauthorized
-		msg := "Name oder Passphrase stimmt nicht. Bitte erneut eingeben."
-		if errors.Is(err, ErrKitRevoked) {
-			status, msg = http.StatusForbidden, revokedText
-		} else if !errors.Is(err, ErrBadLogin) {
+		status, msg, logIt := loginRefusal(err, "Name oder Passphrase stimmt nicht. Bitte erneut eingeben.")
+		if logIt {
 			s.log.Error("loginFailed", "err", err)
-			status, msg = http.StatusInternalServerError, "Die Anmeldung ist gerade nicht möglich. Bitte erneut versuchen."
+			msg = "Die Anmeldung ist gerade nicht möglich. Bitte erneut versuchen."
 		}
 		s.render(w, r, status, "login", &page{Title: "Anmelden", Error: msg, LoginName: name})
 		return
@@ -169,7 +187,7 @@ func (s *Server) lockNow(w http.ResponseWriter, r *http.Request) {
 	if !localPath(back) {
 		back = "/"
 	}
-	s.sessions.update(sess.id, func(ss *session) { ss.locked, ss.resume = true, back })
+	s.sessions.update(sess.id, func(ss *session) { ss.locked, ss.resume, ss.outcome = true, back, nil })
 	s.lockBackend(r.Context(), sess.caseworker.Name)
 	http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
 }
@@ -193,7 +211,11 @@ func (s *Server) lockedForm(w http.ResponseWriter, r *http.Request) {
 		s.sessions.update(sess.id, func(ss *session) { ss.resume = back })
 	}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
-	s.render(w, r, http.StatusOK, "locked", &page{Title: "Gesperrt", Locked: true})
+	p := &page{Title: "Gesperrt", Locked: true}
+	if s.revoked(r.Context()) {
+		p.Error = revokedText
+	}
+	s.render(w, r, http.StatusOK, "locked", p)
 }
 
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
@@ -203,14 +225,12 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.opts.Backend.Login(r.Context(), sess.caseworker.Name, r.PostFormValue("passphrase")); err != nil {
-		msg := "Die Passphrase stimmt nicht. Bitte erneut eingeben."
-		if errors.Is(err, ErrKitRevoked) {
-			msg = revokedText
-		} else if !errors.Is(err, ErrBadLogin) {
+		status, msg, logIt := loginRefusal(err, "Die Passphrase stimmt nicht. Bitte erneut eingeben.")
+		if logIt {
 			s.log.Error("unlockFailed", "err", err)
-			msg = "Entsperren ist gerade nicht möglich. Bitte erneut versuchen."
+			status, msg = http.StatusUnauthorized, "Entsperren ist gerade nicht möglich. Bitte erneut versuchen."
 		}
-		s.render(w, r, http.StatusUnauthorized, "locked", &page{Title: "Gesperrt", Locked: true, Error: msg})
+		s.render(w, r, status, "locked", &page{Title: "Gesperrt", Locked: true, Error: msg})
 		return
 	}
 	now := s.opts.Now()
@@ -236,10 +256,32 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &page{Title: "Start", Overview: &ov, Drafts: drafts, Flows: Flows}
-	if r.URL.Query().Get("fertig") != "" {
+	switch q := r.URL.Query(); {
+	case q.Get("fertig") != "":
 		p.Flash = "Der Vorgang ist versiegelt und wartet auf die Übertragung ins Rathaus."
+	case q.Get("verworfen") == "1":
+		p.Flash = "Der Vorgang ist verworfen. Seine Angaben und Anlagen sind gelöscht."
+	case q.Get("verworfen") == "grund":
+		p.Error = "Bitte einen Grund für das Verwerfen wählen. Der Vorgang ist nicht verworfen."
 	}
 	s.render(w, r, http.StatusOK, "start", p)
+}
+
+// discardCase discards a draft for the reason chosen on the start page and goes back there.
+func (s *Server) discardCase(w http.ResponseWriter, r *http.Request) {
+	err := s.opts.Backend.DiscardDraft(r.Context(), r.PathValue("id"), sessionOf(r).caseworker.Name, r.PostFormValue("grund"))
+	var ve *ValidationError
+	switch {
+	case err == nil:
+		s.log.Info("draftDiscarded")
+		http.Redirect(w, r, "/?verworfen=1", http.StatusSeeOther)
+	case errors.As(err, &ve):
+		http.Redirect(w, r, "/?verworfen=grund", http.StatusSeeOther)
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrSealed):
+		http.Redirect(w, r, "/", http.StatusSeeOther) // discarded or sealed meanwhile
+	default:
+		s.fail(w, r, "discard", err)
+	}
 }
 
 func (s *Server) statusFragment(w http.ResponseWriter, r *http.Request) {
@@ -317,6 +359,12 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := s.opts.Backend.CreateCase(r.Context(), sessionOf(r).caseworker.Name, svc, r.PostFormValue("visit"), flow.Steps[0].Name)
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		// e.g. a Meldebescheinigung without a booked visit: the backend says why, in German.
+		s.render(w, r, http.StatusUnprocessableEntity, "error", &page{Title: flow.Title + ": so nicht möglich", Error: ve.Fields[""]})
+		return
+	}
 	if err != nil {
 		s.fail(w, r, "createCase", err)
 		return
@@ -370,6 +418,14 @@ func (s *Server) showStep(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("ok") == "1" {
 		p.Flash = "Gespeichert."
 	}
+	status := http.StatusOK
+	if sess := sessionOf(r); sess.outcome != nil {
+		if o := sess.outcome; o.path == r.URL.Path && r.URL.Query().Get("fehler") == "1" {
+			status, p.Values, p.Errors, p.Error, p.Device = o.status, o.values, o.errors, o.msg, o.device
+		} else {
+			s.sessions.update(sess.id, func(ss *session) { ss.outcome = nil })
+		}
+	}
 	if sess := sessionOf(r); sess.pending != nil && sess.pending.path == r.URL.Path {
 		s.sessions.update(sess.id, func(ss *session) { ss.pending = nil })
 		p.Values = map[string]string{}
@@ -380,7 +436,7 @@ func (s *Server) showStep(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Restored = true
 	}
-	s.showStepPage(w, r, http.StatusOK, c, f, r.PathValue("step"), p)
+	s.showStepPage(w, r, status, c, f, r.PathValue("step"), p)
 }
 
 func (s *Server) showStepPage(w http.ResponseWriter, r *http.Request, status int, c *Case, f Flow, name string, p *page) {
@@ -396,6 +452,9 @@ func (s *Server) showStepPage(w http.ResponseWriter, r *http.Request, status int
 	}
 	step := f.Steps[i]
 	values := formValues(f, c)
+	for k, v := range c.Unsaved[step.Name] {
+		values[k] = v // ticks and choices kept with a device action
+	}
 	for k, v := range p.Values {
 		values[k] = v
 	}
@@ -407,6 +466,18 @@ func (s *Server) showStepPage(w http.ResponseWriter, r *http.Request, status int
 	}
 	if step.Kind == KindSummary {
 		p.Summary = summarize(f, c)
+	}
+	p.Intro = step.Intro
+	switch {
+	case step.Kind == KindFingers && c.FingerNote != "":
+		p.Intro = c.FingerNote
+	case step.Kind == KindSignature && c.SignatureNote != "":
+		p.Intro = c.SignatureNote
+	}
+	for _, fd := range step.Fields {
+		if slices.Contains(c.Prefilled, fd.Path) {
+			p.Prefilled = true
+		}
 	}
 	if p.Restored {
 		p.Flash = "Ihre Eingaben von vor der Sperre sind wiederhergestellt. Bitte prüfen und absenden."
@@ -446,11 +517,21 @@ func summarize(f Flow, c *Case) []summaryGroup {
 			}
 		case KindSignature:
 			v := "Unterschrift erfasst"
-			if !c.Signed {
+			switch reason := c.Values[waiverReason.Path]; {
+			case reason != "":
+				v = "Keine Unterschrift, Verzicht: " + reason
+			case !c.Signed:
 				v = "Keine Unterschrift"
+			case c.Files[casework.PartSignature] > 0:
+				g.Preview, g.PreviewAlt = casework.PartSignature, "Die erfasste Unterschrift"
 			}
 			g.Fields = append(g.Fields, Field{Label: "Unterschrift", Value: v})
-		case KindScan, KindPhoto:
+		case KindPhoto:
+			if c.Files[casework.PartPhoto] > 0 {
+				g.Fields = append(g.Fields, Field{Label: "Lichtbild", Value: "aufgenommen durch die Behörde, geprüft und zugeschnitten (35 × 45 mm)"})
+				g.Preview, g.PreviewAlt = casework.PartPhoto, "Das aufgenommene Lichtbild"
+			}
+		case KindScan:
 			if n := c.Scans[st.Part]; n > 0 {
 				g.Fields = append(g.Fields, Field{Label: "Gescannt", Value: fmt.Sprintf("%d Seite(n)", n)})
 			}
@@ -465,6 +546,14 @@ func summarize(f Flow, c *Case) []summaryGroup {
 }
 
 func handSummary(h cases.HandState) string {
+	out := handResult(h)
+	for _, d := range h.Skipped {
+		out += "; " + FingerName(d.Finger) + " übersprungen: " + reasonLabel(d.Reason)
+	}
+	return out
+}
+
+func handResult(h cases.HandState) string {
 	switch h.Status {
 	case cases.HandCaptured:
 		s := fmt.Sprintf("%s erfasst, Qualität %d", FingerName(h.Finger), h.Best)
@@ -522,7 +611,7 @@ func stepInput(step Step, posted map[string]string) (StepInput, map[string]strin
 		case fd.Type == "date" && v != "":
 			t, err := time.Parse("02.01.2006", v)
 			if err != nil {
-				errs[fd.Name] = "Bitte als TT.MM.JJJJ eingeben, z. B. 01.02.1950."
+				errs[fd.Name] = dateProblem(v)
 				continue
 			}
 			v = t.Format(time.DateOnly)
@@ -550,6 +639,17 @@ func stepInput(step Step, posted map[string]string) (StepInput, map[string]strin
 		}
 	}
 	return in, errs
+}
+
+var dateShape = regexp.MustCompile(`^[0-9]{2}\.[0-9]{2}\.[0-9]{4}$`)
+
+// dateProblem says what is wrong with a date that does not parse: a date in the right form
+// that does not exist ("31.02.1938") is named as such, anything else gets the form to use.
+func dateProblem(v string) string {
+	if dateShape.MatchString(v) {
+		return "Den " + v + " gibt es nicht. Bitte Tag und Monat prüfen."
+	}
+	return "Bitte als TT.MM.JJJJ eingeben, z. B. 01.02.1950."
 }
 
 // fieldErrors maps the backend's errors (by case-file path) to the fields of a step; errors of
@@ -600,17 +700,22 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 	if step.Kind == KindSignature {
 		posted["unterschrift"] = r.PostFormValue("unterschrift")
 	}
+	if sessionOf(r).outcome != nil {
+		s.sessions.update(sessionOf(r).id, func(ss *session) { ss.outcome = nil })
+	}
 	action := r.PostFormValue("aktion")
 	if action == "sperre" {
 		// The page locked itself (idle): keep what was typed for after the unlock.
 		pending := &pendingForm{path: r.URL.Path, values: r.PostForm}
-		s.sessions.update(sessionOf(r).id, func(ss *session) { ss.locked, ss.resume, ss.pending = true, r.URL.Path, pending })
+		s.sessions.update(sessionOf(r).id, func(ss *session) {
+			ss.locked, ss.resume, ss.pending, ss.outcome = true, r.URL.Path, pending, nil
+		})
 		s.lockBackend(r.Context(), sessionOf(r).caseworker.Name)
 		http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
 		return
 	}
 	if c.State != "draft" {
-		s.showStepPage(w, r, http.StatusOK, c, f, name, &page{})
+		http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
 		return
 	}
 	var (
@@ -648,8 +753,21 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 			back = stepURL(next, ch.Next) + "?ok=1"
 		}
 	case "scannen":
+		keepUnsaved(&ch, step, posted)
 		next, err = s.opts.Backend.Scan(r.Context(), ch, step.Part)
+	case "foto":
+		if step.Kind != KindPhoto {
+			break
+		}
+		keepUnsaved(&ch, step, posted)
+		frame, ferr := cameraFrame(r.PostFormValue("lichtbild"))
+		if ferr != "" {
+			err = &ValidationError{Fields: map[string]string{"": ferr}}
+			break
+		}
+		next, err = s.opts.Backend.TakePhoto(r.Context(), ch, frame)
 	case "drucken":
+		keepUnsaved(&ch, step, posted)
 		doc := step.Doc
 		if step.Kind == KindSummary {
 			doc = f.Final
@@ -672,6 +790,8 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		next, err = s.opts.Backend.DecideFinger(r.Context(), ch, cases.FingerDecision{Hand: hand, Finger: finger, Action: action, Reason: reason})
+	case "neu":
+		next, err = s.opts.Backend.RecaptureHand(r.Context(), ch, r.PostFormValue("hand"))
 	case "versiegeln":
 		if step.Kind != KindSummary {
 			break
@@ -689,6 +809,73 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.afterChange(w, r, c, f, name, posted, next, err, back)
+}
+
+// draftFile shows a stored file of a draft (the photo, the signature, a scan) for the preview:
+// images and PDFs only, never cached.
+func (s *Server) draftFile(w http.ResponseWriter, r *http.Request) {
+	data, err := s.opts.Backend.DraftFile(r.Context(), r.PathValue("id"), r.PathValue("part"))
+	if errors.Is(err, ErrNotFound) {
+		http.Error(w, "Keine Datei vorhanden.", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, "draftFile", err)
+		return
+	}
+	ct := http.DetectContentType(data)
+	switch ct {
+	case "image/jpeg", "image/png", "application/pdf":
+	default:
+		http.Error(w, "Diese Datei kann nicht angezeigt werden.", http.StatusUnsupportedMediaType)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Content-Disposition", "inline")
+	// The step page shows a scan (a PDF) in an <object>: only this response may be embedded,
+	// and only by the UI itself.
+	h.Del("X-Frame-Options")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'self'")
+	_, _ = w.Write(data)
+}
+
+// keepUnsaved sends the step's form values with a device action, so what was ticked or chosen
+// but not saved yet is shown again after the action's reload.
+func keepUnsaved(ch *Change, step Step, posted map[string]string) {
+	if len(step.Fields) == 0 {
+		return
+	}
+	ch.Step, ch.Unsaved = step.Name, map[string]string{}
+	for _, fd := range step.Fields {
+		if v := posted[fd.Name]; v != "" {
+			ch.Unsaved[fd.Name] = v
+		}
+	}
+}
+
+// maxFrame bounds the camera frame the page sends (a JPEG from the canvas is a few hundred
+// KiB; the request body is limited to 1 MiB anyway).
+const maxFrame = 900 << 10
+
+// cameraFrame decodes the camera frame the page posts as a JPEG or PNG data URL; the second
+// result is the German hint when there is none.
+func cameraFrame(v string) ([]byte, string) {
+	const none = "Kein Kamerabild empfangen. Bitte die Kamera freigeben, die Person in die Schablone bringen und erneut „Lichtbild aufnehmen“ wählen."
+	var data string
+	for _, prefix := range []string{"data:image/jpeg;base64,", "data:image/png;base64,"} {
+		if d, ok := strings.CutPrefix(v, prefix); ok {
+			data = d
+		}
+	}
+	if data == "" || base64.StdEncoding.DecodedLen(len(data)) > maxFrame {
+		return nil, none
+	}
+	frame, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, none
+	}
+	return frame, ""
 }
 
 // gate checks what a step needs besides its fields before the case may move on.
@@ -711,48 +898,49 @@ func (s *Server) gate(c *Case, step Step, posted map[string]string) string {
 			return "Bitte zuerst beide Hände abschließen: Abdruck erfasst oder Entscheidung getroffen."
 		}
 	case KindSignature:
-		if posted["unterschrift"] == "" && posted[waiverMark.Name] == "" {
+		if !c.NoSignature && posted["unterschrift"] == "" && posted[waiverMark.Name] == "" {
 			return "Bitte im Feld unterschreiben lassen oder ankreuzen, dass die Person nicht unterschreiben kann."
 		}
 	}
 	return ""
 }
 
+// afterChange answers a change of a step: a redirect to back when it went through; when it was
+// refused, the outcome is kept in the session and the browser is redirected to the step, so a
+// reload shows it again and never posts the form a second time.
 func (s *Server) afterChange(w http.ResponseWriter, r *http.Request, c *Case, f Flow, name string, posted map[string]string, next *Case, err error, back string) {
 	var ve *ValidationError
 	var de *devices.Error
+	o := &stepOutcome{path: r.URL.Path}
 	switch {
 	case err == nil:
 		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
 	case errors.As(err, &ve):
-		s.showStepPage(w, r, http.StatusUnprocessableEntity, c, f, name, &page{Values: posted, Errors: ve.Fields,
-			Error: "Bitte die markierten Angaben prüfen."})
+		o.status, o.values, o.errors = http.StatusUnprocessableEntity, posted, ve.Fields
+		if len(o.errors) == 0 {
+			o.errors = map[string]string{"": "Der Schritt konnte nicht gespeichert werden. Bitte die vorigen Schritte prüfen."}
+		}
+		for k := range o.errors {
+			if k != "" {
+				o.msg = "Bitte die markierten Angaben prüfen." // only when a field is marked
+			}
+		}
 	case errors.Is(err, ErrConflict):
-		fresh, lerr := s.opts.Backend.Case(r.Context(), c.ID)
-		if lerr != nil {
-			s.fail(w, r, "reload", lerr)
-			return
-		}
-		s.showStepPage(w, r, http.StatusConflict, fresh, f, name, &page{
-			Error: "Dieser Vorgang wurde inzwischen an anderer Stelle (z. B. in einem anderen Fenster) geändert. Hier ist der aktuelle Stand. Bitte prüfen und erneut absenden."})
+		o.status = http.StatusConflict
+		o.msg = "Dieser Vorgang wurde inzwischen an anderer Stelle (z. B. in einem anderen Fenster) geändert. Hier ist der aktuelle Stand. Bitte prüfen und erneut absenden."
 	case errors.Is(err, ErrSealed):
-		fresh, lerr := s.opts.Backend.Case(r.Context(), c.ID)
-		if lerr != nil {
-			s.fail(w, r, "reload", lerr)
-			return
-		}
-		s.showStepPage(w, r, http.StatusOK, fresh, f, name, &page{})
+		http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+		return
 	case errors.As(err, &de):
 		s.log.Warn("deviceFailed", "kind", de.Kind, "code", de.Code)
-		fresh, lerr := s.opts.Backend.Case(r.Context(), c.ID)
-		if lerr != nil {
-			fresh = c
-		}
-		s.showStepPage(w, r, http.StatusServiceUnavailable, fresh, f, name, &page{Values: posted, Device: devices.Hint(err)})
+		o.status, o.values, o.device = http.StatusServiceUnavailable, posted, devices.Hint(err)
 	default:
 		s.fail(w, r, "change", err)
+		return
 	}
-	_ = next
+	s.sessions.update(sessionOf(r).id, func(ss *session) { ss.outcome = o })
+	http.Redirect(w, r, r.URL.Path+"?fehler=1", http.StatusSeeOther)
 }
 
 var funcs = template.FuncMap{
@@ -793,8 +981,21 @@ var funcs = template.FuncMap{
 	"attemptsUsed": func(h cases.HandState) int {
 		return len(h.Attempts)
 	},
+	"discardReasons": func() []casework.DiscardReason { return casework.DiscardReasons },
 	// The short case number, the same on screen as on paper.
 	"shortID": documents.CaseNumber,
+	// docTitle is the German name of a document a flow prints.
+	"docTitle": func(f Flow, doc string) string {
+		if doc == f.Final {
+			return f.FinalT
+		}
+		for _, st := range f.Steps {
+			if st.Doc == doc {
+				return st.DocT
+			}
+		}
+		return doc
+	},
 }
 
 func deviceName(kind string) string {
@@ -860,4 +1061,32 @@ func (s *Server) technik(w http.ResponseWriter, r *http.Request) {
 		p.Tech = &rep
 	}
 	s.render(w, r, http.StatusOK, "technik", p)
+}
+
+// trainingPrinter is a backend on a training kit: it shows what the simulated printer received.
+type trainingPrinter interface {
+	TrainingPrint(caseID, doc string) (mime string, data []byte, ok bool)
+}
+
+// trainingPrint shows the trainee the paper the training printer "printed" for a case.
+func (s *Server) trainingPrint(w http.ResponseWriter, r *http.Request) {
+	tp, ok := s.opts.Backend.(trainingPrinter)
+	var mime string
+	var data []byte
+	if ok {
+		mime, data, ok = tp.TrainingPrint(r.PathValue("id"), r.PathValue("doc"))
+	}
+	if !ok {
+		s.render(w, r, http.StatusNotFound, "error", &page{Title: "Kein Übungsausdruck",
+			Error: "Für dieses Dokument liegt kein Ausdruck des Übungsdruckers vor. Er wird nur im Übungsbetrieb und bis zum Neustart des Koffers aufbewahrt."})
+		return
+	}
+	w.Header().Set("Content-Type", mime)
+	w.Header().Set("Cache-Control", "no-store")
+	disposition := "inline"
+	if mime != "application/pdf" {
+		disposition = "attachment"
+	}
+	w.Header().Set("Content-Disposition", disposition+`; filename="uebungsdruck-`+r.PathValue("doc")+`"`)
+	_, _ = w.Write(data)
 }

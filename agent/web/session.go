@@ -25,6 +25,18 @@ type session struct {
 	lastSeen   time.Time
 	resume     string       // path to return to after unlock
 	pending    *pendingForm // a step posted after the lock, offered again after unlock
+	outcome    *stepOutcome // what the last refused change of a step showed (POST-redirect-GET); dropped on lock
+}
+
+// stepOutcome is a refused change of a step, kept so that the page the browser is redirected
+// to (and every reload of it) shows it without posting the form again.
+type stepOutcome struct {
+	path   string
+	status int
+	values map[string]string
+	errors map[string]string
+	msg    string // page error
+	device string // German hint of a device failure
 }
 
 func (s *session) loggedIn() bool { return s.caseworker.Name != "" }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -116,8 +117,11 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /ereignisse", s.passive(s.events))
 	m.HandleFunc("POST /vorgang", s.csrf(s.auth(s.createCase)))
 	m.HandleFunc("GET /vorgang/{id}", s.auth(s.resumeCase))
+	m.HandleFunc("POST /vorgang/{id}/verwerfen", s.csrf(s.auth(s.discardCase)))
 	m.HandleFunc("GET /vorgang/{id}/{step}", s.auth(s.showStep))
+	m.HandleFunc("GET /uebungsdruck/{id}/{doc}", s.auth(s.trainingPrint))
 	m.HandleFunc("POST /vorgang/{id}/{step}", s.csrf(s.auth(s.postStep)))
+	m.HandleFunc("GET /vorgang/{id}/datei/{part}", s.auth(s.draftFile))
 	s.mux = m
 }
 
@@ -137,7 +141,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer browsers send "Origin: null" with the
+	// UI's own form posts, and the Origin check could not tell them from a sandboxed attacker.
+	// Nothing leaves for other sites either way.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	if !strings.HasPrefix(r.URL.Path, "/static/") {
 		h.Set("Cache-Control", "no-store")
@@ -145,7 +152,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-func (s *Server) hostAllowed(hostport string) bool {
+func (s *Server) hostAllowed(hostport string) bool { return hostAllowed(hostport, s.opts.AllowHost) }
+
+// hostAllowed reports whether a Host header names loopback (or a host allow accepts): a page
+// from another site that rebinds its DNS name to 127.0.0.1 still sends its own name.
+func hostAllowed(hostport string, allow func(string) bool) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
@@ -157,7 +168,34 @@ func (s *Server) hostAllowed(hostport string) bool {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return true
 	}
-	return s.opts.AllowHost != nil && s.opts.AllowHost(host)
+	return allow != nil && allow(host)
+}
+
+// HostCheck serves next only for requests whose Host is loopback (or accepted by allow), the
+// rule of the UI, for everything else on the loopback listener too (GET /metrics).
+func HostCheck(next http.Handler, allow func(host string) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hostAllowed(r.Host, allow) {
+			http.Error(w, "Unbekannter Hostname.", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin reports whether a request's Origin header, if any, is this server. Browsers send
+// Origin on every cross-site POST; a valid CSRF token stolen or guessed by a page elsewhere is
+// then still refused. "null" (sandboxed frames, file: pages) is never this server.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true // not a browser, or a same-origin GET-initiated form in an old browser
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Path != "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
 }
 
 type ctxKey struct{}
@@ -174,8 +212,18 @@ func (s *Server) csrf(next http.HandlerFunc) http.HandlerFunc {
 			s.forbidden(w, r)
 			return
 		}
+		if !sameOrigin(r) {
+			s.forbidden(w, r)
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 		sess := s.sessions.get(r)
+		if sess == nil && r.Header.Get("X-CSRF-Token") == "" {
+			// No session at all: the agent restarted (or the session expired) since the page
+			// was shown. Nothing can be changed without one; ask for a login, not a reload.
+			http.Redirect(w, r, "/anmelden?abgelaufen=1", http.StatusSeeOther)
+			return
+		}
 		token := r.Header.Get("X-CSRF-Token")
 		if token == "" {
 			token = r.PostFormValue("csrf")
@@ -214,10 +262,12 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 			_ = r.ParseForm()
 			pending = &pendingForm{path: r.URL.Path, values: r.PostForm}
 		}
+		// The agent may have ended this caseworker's session on its own idle timer.
+		agentLocked := !sess.locked && errors.Is(s.opts.Backend.Touch(r.Context(), sess.caseworker.Name), ErrLocked)
 		var justLocked bool
 		sess = s.sessions.update(sess.id, func(ss *session) {
-			if !ss.locked && now.Sub(ss.lastSeen) >= s.opts.IdleLock {
-				ss.locked, justLocked = true, true
+			if !ss.locked && (agentLocked || now.Sub(ss.lastSeen) >= s.opts.IdleLock) {
+				ss.locked, justLocked, ss.outcome = true, true, nil // a refused form (maybe a signature) is not kept
 			}
 			if ss.locked {
 				if r.Method == http.MethodGet && justLocked {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 
@@ -10,6 +11,7 @@ import (
 
 	"koffer/agent"
 	"koffer/agent/keys"
+	"koffer/agent/logfile"
 	"koffer/agent/web"
 )
 
@@ -64,11 +66,13 @@ func agentRun(opts *agentOptions) error {
 		return err
 	}
 	hopts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewTextHandler(opts.f.ErrOut, hopts)
-	if cfg.LogFormat == "json" {
-		h = slog.NewJSONHandler(opts.f.ErrOut, hopts)
+	newLogger := func(w io.Writer) *slog.Logger {
+		if cfg.LogFormat == "json" {
+			return slog.New(slog.NewJSONHandler(w, hopts))
+		}
+		return slog.New(slog.NewTextHandler(w, hopts))
 	}
-	log := slog.New(h)
+	log := newLogger(opts.f.ErrOut)
 
 	dir := opts.f.DataDir
 	created := false
@@ -82,6 +86,11 @@ func agentRun(opts *agentOptions) error {
 			return err
 		}
 		log.Info("trainingKitCreated", "subsystem", "cli", "kitId", kit.Bundle.KitID)
+	}
+	// The agent's own recent log, for support bundles where there is no journald.
+	if lf, err := logfile.Open(dir); err == nil {
+		defer lf.Close()
+		log = newLogger(io.MultiWriter(opts.f.ErrOut, lf))
 	}
 	// The caseworker UI on --listen: the handler is built once the agent exists (Serve starts
 	// listening only after that). The agent builds the devices from the kit profile (or the

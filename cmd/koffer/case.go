@@ -57,15 +57,20 @@ the same --id never creates a second case.`,
 }
 
 func caseSubmitRun(opts *caseSubmitOptions) error {
-	raw, err := os.ReadFile(opts.File)
+	raw, err := cases.ReadFile(opts.ctx, opts.File)
 	if err != nil {
-		return fmt.Errorf("read case file: %w", err)
+		return reportProblems(opts.f, err)
 	}
 	f, err := cases.Parse(raw)
 	if err != nil {
 		return reportProblems(opts.f, err)
 	}
-	files, missing := cases.ReadAttachments(os.DirFS(filepath.Dir(opts.File)), f)
+	root, err := os.OpenRoot(filepath.Dir(opts.File))
+	if err != nil {
+		return fmt.Errorf("open case folder: %w", err)
+	}
+	defer root.Close()
+	files, missing := cases.ReadAttachments(opts.ctx, root, f)
 	if _, err := cases.Check(f, opts.Now(), files, missing); err != nil {
 		return reportProblems(opts.f, err)
 	}

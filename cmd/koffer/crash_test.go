@@ -32,7 +32,7 @@ type agentProc struct {
 
 // startAgentProc runs `koffer agent --data dir` with extra flags as its own process (this test
 // binary re-executed as koffer) and waits until its local API answers.
-func startAgentProc(t *testing.T, dir string, flags ...string) *agentProc {
+func startAgentProc(t testing.TB, dir string, flags ...string) *agentProc {
 	t.Helper()
 	p := &agentProc{logs: &syncBuffer{}}
 	p.cmd = exec.Command(os.Args[0], append([]string{"agent", "--data", dir}, flags...)...)

@@ -62,7 +62,7 @@ func newDevicesCmd(f *factory, runF func(*devicesOptions) error) *cobra.Command 
 	opts := &devicesOptions{f: f}
 	cmd := &cobra.Command{
 		Use:   "devices",
-		Short: "List attached USB devices and configured network devices against the kit profile",
+		Short: "List attached USB devices and configured network devices against the kit profile (exit 0 ok, 1 warn, 2 missing)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ctx = cmd.Context()
@@ -106,7 +106,10 @@ func devicesRun(opts *devicesOptions) error {
 	if opts.JSON {
 		enc := json.NewEncoder(opts.f.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+		return devicesExit(rep, prof)
 	}
 	w := tabwriter.NewWriter(opts.f.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "USB\tCLASS\tSERIAL\tKOFFER")
@@ -140,5 +143,35 @@ func devicesRun(opts *devicesOptions) error {
 			fmt.Fprintf(w, "%s\t%d/%d\t%s\t\n", k.Kind, k.Found, k.Expected, state)
 		}
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return devicesExit(rep, prof)
+}
+
+// devicesExit gives koffer devices doctor's exit codes: 2 when a device the kit profile
+// expects is missing or USB cannot be read, 1 when a printer reports a problem or there is no
+// profile to check against, 0 when everything expected is there.
+func devicesExit(rep devicesReport, prof *profile.Profile) error {
+	code := exitOK
+	if prof == nil {
+		code = 1
+	}
+	for _, p := range rep.Printers {
+		if p.Problem != "" {
+			code = max(code, 1)
+		}
+	}
+	for _, k := range rep.Inventory.Kinds {
+		if !k.Satisfied {
+			code = 2
+		}
+	}
+	if rep.Inventory.USBError != "" {
+		code = 2
+	}
+	if code == exitOK {
+		return nil
+	}
+	return &exitStatusError{code: code}
 }

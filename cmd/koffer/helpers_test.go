@@ -16,6 +16,9 @@ func submitRequest(t *testing.T, raw []byte, dir string) localapi.SubmitRequest 
 	t.Helper()
 	f, err := cases.Parse(raw)
 	require.NoError(t, err)
-	files, _ := cases.ReadAttachments(os.DirFS(filepath.Clean(dir)), f)
+	root, err := os.OpenRoot(filepath.Clean(dir))
+	require.NoError(t, err)
+	defer root.Close()
+	files, _ := cases.ReadAttachments(t.Context(), root, f)
 	return localapi.SubmitRequest{Case: raw, Files: files}
 }

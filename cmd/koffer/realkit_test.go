@@ -190,11 +190,17 @@ usb  = "147e:2016"
 	b.ClickText("Wohnsitz anmelden")
 	b.H1("Angaben zur Person", 15*time.Second)
 	b.FillAll(map[string]string{"familienname": "Beispiel", "vornamen": "Hans", "geburtsdatum": "01.03.1950",
-		"geburtsort": "Bremen", "staatsangehoerigkeit": "DEU"})
+		"geburtsort": "Bremen", "staatsangehoerigkeit": "DEU", "ausweisnummer": "L01X00T47", "ausweisbehoerde": "Stadt Bremen",
+		"ausweis_ausgestellt": "01.06.2021", "ausweis_gueltig": "31.05.2031"})
+	b.Choose("f-geschlecht", "male")
+	b.Choose("f-familienstand", "single")
+	b.Choose("f-ausweisart", "personalausweis")
 	b.Next("Neue und bisherige Anschrift")
 	b.FillAll(map[string]string{"neu_strasse": "Ringweg", "neu_hausnummer": "7", "neu_plz": "28195", "neu_ort": "Bremen",
 		"einzug": time.Now().AddDate(0, 0, -5).Format("02.01.2006"), "alt_strasse": "Bahnhofstraße", "alt_hausnummer": "1",
 		"alt_plz": "28195", "alt_ort": "Bremen"})
+	b.Check("f-wohnung-0")
+	b.Next("Mitziehende Familienangehörige")
 	b.Next("Wohnungsgeberbestätigung")
 	b.Submit(`button[value="scannen"]`, "Wohnungsgeberbestätigung", time.Minute)
 	b.Check("f-vermieter_geprueft")

@@ -108,29 +108,23 @@ func TestRevokedKitLocksItself(t *testing.T) {
 	require.NoError(t, c.Sync(t.Context()))
 	time.Sleep(500 * time.Millisecond)
 
-	// The caseworker's open session: the start page says the kit is revoked, and the first
-	// thing that needs the data key locks the UI; unlocking is refused with the reason.
+	// The caseworker's open session is locked at once (the data key is gone), the lock page
+	// says why, and unlocking is refused with the reason.
 	base := "http://" + uiAddr
 	resp, err := browser.Get(base + "/")
 	require.NoError(t, err)
-	start, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Contains(t, string(start), "uplink.revoked")
-	assert.Contains(t, string(start), "vom Rathaus gesperrt")
-	m := csrfField.FindSubmatch(start)
-	require.NotNil(t, m)
-	resp, err = browser.PostForm(base+"/vorgang", url.Values{"csrf": {string(m[1])}, "service": {"lebensbescheinigung"}})
-	require.NoError(t, err)
 	locked, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	assert.Equal(t, "/gesperrt", resp.Request.URL.Path, "a new case needs the forgotten data key: the UI locks")
-	m = csrfField.FindSubmatch(locked)
+	assert.Equal(t, "/gesperrt", resp.Request.URL.Path, "the open session is locked")
+	assert.Contains(t, string(locked), "uplink.revoked")
+	assert.Contains(t, string(locked), "vom Rathaus gesperrt")
+	m := csrfField.FindSubmatch(locked)
 	require.NotNil(t, m)
 	resp, err = browser.PostForm(base+"/gesperrt", url.Values{"csrf": {string(m[1])}, "passphrase": {"richtige Passphrase"}})
 	require.NoError(t, err)
 	unlock, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	assert.Equal(t, "/gesperrt", resp.Request.URL.Path)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 	assert.Contains(t, string(unlock), "uplink.revoked", "unlocking is refused with the reason")
 	// And the UI refuses every login and says why, in German.
 	status, body, _ = login("mmeier", "richtige Passphrase")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"koffer/agent/doctor"
 	"koffer/agent/documents/scanpdf"
 	"koffer/devices"
 	"koffer/devices/escl"
@@ -146,10 +147,20 @@ func scanFailed(opts *scanOptions, log *slog.Logger, err error) error {
 	if !errors.As(err, &de) {
 		return err
 	}
-	fmt.Fprintf(opts.f.ErrOut, "Scan fehlgeschlagen: %s\n(Code für die Technik: %s)\n", de.Hint, de.Code)
+	// The cause goes to the screen too: on the CLI the log is often not kept, and the code
+	// alone does not say which request failed.
+	fmt.Fprintf(opts.f.ErrOut, "Scan fehlgeschlagen: %s\n(Für die Technik: %s; Ursache: %s)\n", de.Hint, de.Code, doctor.RedactText(causeOf(de)))
 	log.Warn("scanFailed", "subsystem", "cli", "code", de.Code, "error", err.Error())
 	if errors.Is(err, context.Canceled) {
 		return context.Canceled // exit 130, as for any interrupted command
 	}
 	return errSilent
+}
+
+// causeOf is the technical cause under a device error, without repeating its code.
+func causeOf(de *devices.Error) string {
+	if de.Err == nil {
+		return de.Code
+	}
+	return de.Err.Error()
 }

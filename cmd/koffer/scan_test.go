@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"net/http/httptest"
 	"os"
@@ -63,10 +64,14 @@ func TestScanRun(t *testing.T) {
 		source  string
 		pages   int
 		wantErr string
+		code    string
+		cause   string // shown on the CLI, not only in a log
+		path    string // of the scanner URL; default /eSCL
 	}{
 		{name: "flatbed", source: "flatbed", pages: 1},
 		{name: "adf three pages", source: "adf", b: escltest.Behaviour{ADFPages: 3}, pages: 3},
-		{name: "adf jam", source: "adf", b: escltest.Behaviour{ADFPages: 3, JamAfter: 1}, wantErr: "Papierstau"},
+		{name: "adf jam", source: "adf", b: escltest.Behaviour{ADFPages: 3, JamAfter: 1}, wantErr: "Papierstau", code: "scanner.adf-jam", cause: "after 1 pages"},
+		{name: "wrong URL path", source: "flatbed", path: "/scan", wantErr: "Adresse", code: "scanner.not-escl", cause: "get capabilities: http 404"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,11 +80,13 @@ func TestScanRun(t *testing.T) {
 			defer hs.Close()
 			f, out, errOut := testFactory(t)
 			path := filepath.Join(t.TempDir(), "scan.pdf")
-			err := scanRun(t.Context(), &scanOptions{f: f, Out: path, Source: tt.source, Scanner: hs.URL + "/eSCL", Timeout: 30 * time.Second})
+			err := scanRun(t.Context(), &scanOptions{f: f, Out: path, Source: tt.source, Scanner: hs.URL + cmp.Or(tt.path, "/eSCL"), Timeout: 30 * time.Second})
 			if tt.wantErr != "" {
 				assert.ErrorIs(t, err, errSilent)
 				assert.Contains(t, errOut.String(), tt.wantErr)
-				assert.Contains(t, errOut.String(), "scanner.adf-jam")
+				assert.Contains(t, errOut.String(), tt.code)
+				assert.Contains(t, errOut.String(), "Ursache: ")
+				assert.Contains(t, errOut.String(), tt.cause)
 				_, statErr := os.Stat(path)
 				assert.True(t, os.IsNotExist(statErr), "no PDF after a jam")
 				return

@@ -70,7 +70,8 @@ func statusRun(opts *statusOptions) error {
 		if up.LastContact.IsZero() && up.LastError == "" {
 			state = "not tried yet"
 		}
-		if up.LastError != "" {
+		// An error older than the last contact is history, not the state of the link.
+		if up.LastError != "" && (!up.Reachable || up.LastErrorAt.After(up.LastContact)) {
 			state += fmt.Sprintf(" (last error %s at %s)", up.LastError, up.LastErrorAt.Local().Format(time.DateTime))
 		}
 		fmt.Fprintf(w, "uplink:     %s, %d bytes sent\n", state, up.BytesSent)
@@ -81,6 +82,9 @@ func statusRun(opts *statusOptions) error {
 	}
 	if age := time.Duration(st.Queue.OldestAgeSec) * time.Second; st.Queue.Depth > 0 && age > 7*24*time.Hour {
 		fmt.Fprintf(w, "WARNING:    the oldest case has waited %d days for the town hall: check the uplink\n", int(age.Hours()/24))
+	}
+	if st.DatabaseDamaged != "" {
+		fmt.Fprintf(w, "DATABASE:   DAMAGED, no new cases are taken: run koffer doctor and call a technician (%s)\n", st.DatabaseDamaged)
 	}
 	fmt.Fprintf(w, "delivered:  %d\n", st.Queue.Delivered)
 	fmt.Fprintf(w, "drafts:     %d\n", st.Queue.Drafts)

@@ -20,7 +20,7 @@ type syncState struct {
 
 // syncAgent is the part of the agent's local API that `koffer sync` needs.
 type syncAgent interface {
-	// SyncNow wakes the uplink at once.
+	// SyncNow makes every waiting case due, backed-off ones included, and wakes the uplink.
 	SyncNow(ctx context.Context) error
 	// SyncState reports the outbox and uplink.
 	SyncState(ctx context.Context) (syncState, error)
@@ -40,7 +40,7 @@ func newSyncCmd(f *factory, runF func(*syncOptions) error) *cobra.Command {
 	opts := &syncOptions{f: f, connect: connectSyncAgent}
 	cmd := &cobra.Command{
 		Use:   "sync",
-		Short: "Send the queue to the town hall now (with --wait: until it is empty)",
+		Short: "Try every waiting case now, backed-off ones too (with --wait: until the queue is empty)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ctx = cmd.Context()
@@ -67,7 +67,9 @@ func syncRun(opts *syncOptions) error {
 		return fmt.Errorf("sync: %w", err)
 	}
 	if !opts.wait {
-		fmt.Fprintln(opts.f.Out, "sync started")
+		// The agent has made every waiting case due, backed-off ones included, and woken
+		// its sender; it sends in the background.
+		fmt.Fprintln(opts.f.Out, "sync: the agent is trying every waiting case now (koffer sync --wait waits until they are delivered)")
 		return nil
 	}
 	poll := opts.poll
@@ -91,8 +93,8 @@ func syncRun(opts *syncOptions) error {
 			if !st.Reachable {
 				reach = "unreachable"
 			}
-			fmt.Fprintf(opts.f.ErrOut, "sync: %d cases still waiting after %s; town hall %s, last error %q\n",
-				st.Pending, opts.timeout, reach, st.LastError)
+			fmt.Fprintf(opts.f.ErrOut, "sync: %s still waiting after %s; town hall %s, last error %q\n",
+				plural(st.Pending, "case", "cases"), opts.timeout, reach, st.LastError)
 			return errSilent
 		}
 		select {
@@ -103,9 +105,17 @@ func syncRun(opts *syncOptions) error {
 	}
 	fmt.Fprintln(opts.f.Out, "queue empty: every sealed case is at the town hall")
 	if st.Parked > 0 {
-		fmt.Fprintf(opts.f.Out, "%d cases parked (refused by the town hall): see koffer queue ls\n", st.Parked)
+		fmt.Fprintf(opts.f.Out, "%s parked (refused by the town hall): see koffer queue ls\n", plural(st.Parked, "case", "cases"))
 	}
 	return nil
+}
+
+// plural is "1 case", "2 cases".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // connectSyncAgent reaches the agent of dataDir over its local API.

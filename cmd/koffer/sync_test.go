@@ -62,8 +62,8 @@ func TestSync(t *testing.T) {
 		wantOut string
 		wantMsg string
 	}{
-		{name: "kick only", agent: &fakeSyncAgent{pending: 3}, wantOut: "sync started"},
-		{name: "wait until empty", agent: &fakeSyncAgent{pending: 3, parked: 1}, wait: true, wantOut: "1 cases parked"},
+		{name: "kick only", agent: &fakeSyncAgent{pending: 3}, wantOut: "trying every waiting case now"},
+		{name: "wait until empty", agent: &fakeSyncAgent{pending: 3, parked: 1}, wait: true, wantOut: "1 case parked"},
 		{name: "timeout while unreachable", agent: &fakeSyncAgent{pending: 2, stuck: true}, wait: true, wantErr: errSilent, wantMsg: "2 cases still waiting"},
 		{name: "agent refuses", agent: &fakeSyncAgent{err: errors.New("boom")}, wantErr: errors.New("sync: boom")},
 	}

@@ -96,16 +96,23 @@ func userAddRun(opts *userAddOptions) error {
 		if opts.By == "" {
 			return &flagError{errors.New("caseworkers exist already: --by NAME must authorise the new one")}
 		}
-		cw, err := s.Caseworker(opts.ctx, opts.By)
-		if err != nil {
-			return err
-		}
+		// The passphrase is asked before the name is looked up, and an unknown name fails
+		// like a wrong passphrase: the CLI does not tell which caseworker names exist.
 		byPass, err := readPassphrase(opts.f, in, opts.ByFile, "Passphrase of "+opts.By)
 		if err != nil {
 			return err
 		}
-		if dk, err = keys.Unwrap(cw.Wrapped, byPass); err != nil {
-			return fmt.Errorf("caseworker %s: %w", opts.By, err)
+		cw, err := s.Caseworker(opts.ctx, opts.By)
+		if errors.Is(err, store.ErrNotFound) {
+			return errBadAuthoriser
+		}
+		if err != nil {
+			return err
+		}
+		if dk, err = keys.Unwrap(cw.Wrapped, byPass); errors.Is(err, keys.ErrWrongPassphrase) {
+			return errBadAuthoriser
+		} else if err != nil {
+			return fmt.Errorf("--by: %w", err)
 		}
 	}
 	defer dk.Wipe()
@@ -120,6 +127,9 @@ func userAddRun(opts *userAddOptions) error {
 	fmt.Fprintf(opts.f.Out, "caseworker %s added (id %d)\n", cw.Name, cw.ID)
 	return nil
 }
+
+// errBadAuthoriser is the one answer for an unknown --by name and a wrong passphrase.
+var errBadAuthoriser = errors.New("--by: wrong caseworker name or passphrase")
 
 // readPassphrase reads the first line of file, or after a prompt on ErrOut one line of in
 // (without echo when in is a terminal).

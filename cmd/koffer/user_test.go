@@ -31,8 +31,12 @@ func TestUserAdd(t *testing.T) {
 
 	f.In = strings.NewReader("dritte Passphrase lang\nfalsche Passphrase!!\n")
 	err := userAddRun(&userAddOptions{f: f, ctx: t.Context(), Name: "lwolf", By: "mmeier", params: cheapArgon})
-	assert.ErrorIs(t, err, keys.ErrWrongPassphrase)
-	assert.ErrorContains(t, err, "wrong passphrase")
+	assert.ErrorIs(t, err, errBadAuthoriser)
+
+	// An unknown --by gets the same answer: the CLI does not say which names exist.
+	f.In = strings.NewReader("dritte Passphrase lang\nirgendeine Passphrase\n")
+	unknown := userAddRun(&userAddOptions{f: f, ctx: t.Context(), Name: "lwolf", By: "niemand", params: cheapArgon})
+	assert.Equal(t, err, unknown)
 
 	err = userAddRun(&userAddOptions{f: f, ctx: t.Context(), Name: "lwolf", PassphraseFile: pf, params: cheapArgon})
 	assert.ErrorContains(t, err, "--by NAME")

@@ -194,6 +194,17 @@ func (k *testKit) RecordAttemptFailure(_ context.Context, id, _ string, next tim
 	return k.update(id, func(it *kitItem) { it.Attempts++; it.NextAttemptAt = next })
 }
 
+func (k *testKit) RetryNow(_ context.Context, now time.Time) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, it := range k.items {
+		if it.parked == "" && it.delivered == nil && it.NextAttemptAt.After(now) {
+			it.NextAttemptAt = now
+		}
+	}
+	return nil
+}
+
 func (k *testKit) Park(_ context.Context, id, reason string) error {
 	return k.update(id, func(it *kitItem) { it.parked = reason })
 }

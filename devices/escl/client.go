@@ -89,6 +89,11 @@ func (c *Client) Capabilities(ctx context.Context) (*Capabilities, error) {
 		return nil, err
 	}
 	defer drain(resp)
+	if resp.StatusCode == http.StatusNotFound {
+		// Something answers HTTP at this address, but no eSCL root: a wrong URL path, not a
+		// scanner to restart.
+		return nil, newError(CodeNotESCL, fmt.Errorf("get capabilities: http %d at %s", resp.StatusCode, c.ref("ScannerCapabilities").Path))
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, newError(CodeBadResponse, fmt.Errorf("get capabilities: http %d", resp.StatusCode))
 	}

@@ -152,6 +152,7 @@ func TestScanFailures(t *testing.T) {
 		{name: "503 forever exhausts the budget", b: escltest.Behaviour{Busy503: 1000},
 			opts: func(o *escl.Options) { o.Retries = 3 }, code: escl.CodeBusy},
 		{name: "every resolution refused", b: escltest.Behaviour{Reject: []int{200, 300, 400, 600}}, code: escl.CodeUnsupported},
+		{name: "completed with a page it never sent", b: escltest.Behaviour{ADFPages: 3, LastPageLost: true}, code: escl.CodeMissingPage, pages: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

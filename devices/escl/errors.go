@@ -13,6 +13,9 @@ const (
 	CodeADFJam      = "scanner.adf-jam"
 	CodeADFOpen     = "scanner.adf-open"
 	CodeNoSource    = "scanner.no-source"
+	CodeNoDuplex    = "scanner.no-duplex"
+	CodeNotESCL     = "scanner.not-escl"
+	CodeMissingPage = "scanner.missing-pages"
 	CodeNoPages     = "scanner.no-pages"
 	CodeBadPage     = "scanner.bad-page"
 	CodeJobFailed   = "scanner.job-failed"
@@ -29,6 +32,9 @@ var hints = map[string]string{
 	CodeADFJam:      "Papierstau im Einzug. Bitte die Klappe öffnen, das Blatt vorsichtig entfernen und den Scan neu starten.",
 	CodeADFOpen:     "Die Klappe des Einzugs ist offen. Bitte schließen und den Scan neu starten.",
 	CodeNoSource:    "Dieser Scanner hat die gewählte Vorlage (Glas oder Einzug) nicht. Bitte die andere wählen.",
+	CodeNoDuplex:    "Der Einzug dieses Scanners scannt nur einseitig. Bitte einseitig scannen und die Rückseiten einzeln einlegen.",
+	CodeNotESCL:     "Unter der eingestellten Adresse antwortet kein Scanner. Bitte die Technik die Scanner-Adresse prüfen lassen.",
+	CodeMissingPage: "Der Scanner hat weniger Seiten geliefert, als er gescannt hat. Bitte den Scan wiederholen.",
 	CodeNoPages:     "Der Scanner hat keine Seite geliefert. Bitte Dokument einlegen und erneut scannen.",
 	CodeBadPage:     "Eine gescannte Seite ist beschädigt. Bitte den Scan wiederholen.",
 	CodeJobFailed:   "Der Scan wurde vom Scanner abgebrochen. Bitte Hinweise am Gerät prüfen und den Scan neu starten.",

@@ -208,7 +208,7 @@ func TestProfileSettings(t *testing.T) {
 		{name: "quirk caps resolution", model: "Xerox-B235", profile: escl.Profile{DPI: 600}, quirks: escl.Quirks{MaxResolution: 300},
 			want: escl.Settings{Source: escl.Platen, ColorMode: escl.Grayscale8, Resolution: escl.Resolution{X: 300, Y: 300},
 				Width: escl.A4Width, Height: escl.A4Height, Format: "image/jpeg", Intent: "Document"}},
-		{name: "no duplex on the Xerox", model: "Xerox-B235", profile: escl.Profile{Source: escl.Feeder, Duplex: true}, code: escl.CodeNoSource},
+		{name: "no duplex on the Xerox", model: "Xerox-B235", profile: escl.Profile{Source: escl.Feeder, Duplex: true}, code: escl.CodeNoDuplex},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

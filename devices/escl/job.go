@@ -122,6 +122,11 @@ func (j *Job) finish(ctx context.Context) error {
 		}
 		return newError(CodeNoPages, errors.New("job ended without a page"))
 	}
+	// A job the device calls complete must have delivered every image it says it made: a
+	// page lost between the device and us is not a complete document.
+	if ji != nil && ji.State == "Completed" && ji.ImagesCompleted > j.pages {
+		return newError(CodeMissingPage, fmt.Errorf("job completed with %d images, %d received", ji.ImagesCompleted, j.pages))
+	}
 	return io.EOF
 }
 

@@ -3,6 +3,7 @@ package escl
 import (
 	"cmp"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -41,6 +42,9 @@ type Profile struct {
 func (c *Capabilities) Settings(p Profile, q Quirks) (Settings, error) {
 	src := cmp.Or(p.Source, Platen)
 	in := c.Source(src, p.Duplex)
+	if in == nil && src == Feeder && p.Duplex && c.ADFSimplex != nil {
+		return Settings{}, newError(CodeNoDuplex, errors.New("scanner feeder is simplex only"))
+	}
 	if in == nil {
 		return Settings{}, newError(CodeNoSource, fmt.Errorf("scanner has no %s source (duplex %v)", src, p.Duplex))
 	}

@@ -127,3 +127,15 @@ func (p *Printer) Jobs() []PrintedJob {
 	defer p.mu.Unlock()
 	return append([]PrintedJob(nil), p.jobs...)
 }
+
+// Output returns what job id received, for a trainee to look at: the format's MIME type and
+// the bytes.
+func (p *Printer) Output(id int) (mime string, data []byte, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if id < 1 || id > len(p.jobs) {
+		return "", nil, false
+	}
+	j := p.jobs[id-1]
+	return j.Format.MIME, j.Data, true
+}

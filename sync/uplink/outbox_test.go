@@ -97,6 +97,17 @@ func (o *memOutbox) RecordAttemptFailure(_ context.Context, caseID, reason strin
 	return nil
 }
 
+func (o *memOutbox) RetryNow(_ context.Context, now time.Time) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, it := range o.items {
+		if it.parked == "" && it.delivered == nil && it.NextAttemptAt.After(now) {
+			it.NextAttemptAt = now
+		}
+	}
+	return nil
+}
+
 func (o *memOutbox) Park(_ context.Context, caseID, reason string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()

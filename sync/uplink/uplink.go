@@ -32,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,8 +75,11 @@ type Outbox interface {
 	// SetUploadURL records the tus upload of a case ("" forgets it). Called before the first
 	// byte is sent.
 	SetUploadURL(ctx context.Context, caseID, url string) error
-	// RecordAttemptFailure counts a failed attempt and sets when the item is due again.
+	// RecordAttemptFailure counts a failed attempt and sets when the item is due again. Probes
+	// that found the town hall unreachable are not attempts and are not recorded.
 	RecordAttemptFailure(ctx context.Context, caseID, reason string, next time.Time) error
+	// RetryNow makes every item that waits (backed off, not parked) due at now.
+	RetryNow(ctx context.Context, now time.Time) error
 	// Park stops retrying an item the town hall refused for good.
 	Park(ctx context.Context, caseID, reason string) error
 	// Deliver stores the receipt, marks the case delivered, removes its biometrics and its
@@ -168,6 +172,9 @@ type Uplink struct {
 	meter    *linkMeter // nil with a caller's Transport
 	sent     atomic.Int64
 	linkFail int
+	// outboxFail counts consecutive failed writes to the outbox (a full disk): the sender
+	// backs off in memory, since it cannot store an item's backoff.
+	outboxFail int
 
 	mu        sync.Mutex
 	state     State
@@ -249,6 +256,17 @@ func (u *Uplink) Kick() {
 	}
 }
 
+// SyncNow is what `koffer sync` asks: every waiting case, backed-off ones included, is due at
+// once, and the sender wakes. Parked cases stay parked: a technician unparks them.
+func (u *Uplink) SyncNow(ctx context.Context) error {
+	err := u.opts.Outbox.RetryNow(ctx, u.now())
+	u.Kick()
+	if err != nil {
+		return fmt.Errorf("sync now: %w", err)
+	}
+	return nil
+}
+
 // State returns a snapshot for status displays.
 func (u *Uplink) State() State {
 	u.mu.Lock()
@@ -293,8 +311,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			u.log.Error("outboxRead", "err", err)
-			u.sleep(ctx, u.opts.BackoffBase)
+			u.outboxFailed(ctx, "read", err)
 			continue
 		}
 		res := u.send(ctx, it)
@@ -339,12 +356,21 @@ func (u *Uplink) settle(ctx context.Context, it *OutboxItem, res result) {
 	switch {
 	case res.delivered:
 		u.linkFail = 0
+		u.outboxRecovered()
+		return
+	case res.code == codeOutbox:
+		// The kit could not write its own outbox (the receipt, the upload URL): not the
+		// item's fault, and its backoff cannot be stored either.
+		u.linkFail = 0
+		u.outboxFailed(ctx, "write", res.err)
 		return
 	case res.final:
 		log.Warn("packetParked", "code", res.code, "err", res.err)
 		if err := u.opts.Outbox.Park(ctx, it.CaseID, res.code); err != nil {
-			log.Error("outboxPark", "err", err)
+			u.outboxFailed(ctx, "park", err)
+			return
 		}
+		u.outboxRecovered()
 		u.update(func(s *State) { s.Parked, s.Errors = s.Parked+1, s.Errors+1 })
 		return
 	}
@@ -359,10 +385,9 @@ func (u *Uplink) settle(ctx context.Context, it *OutboxItem, res result) {
 		} else {
 			log.Debug("townhallUnreachable", "code", res.code, "err", res.err)
 		}
-		// The item stays due: the next probe is the same oldest item.
-		if err := u.opts.Outbox.RecordAttemptFailure(ctx, it.CaseID, res.code, now); err != nil {
-			log.Error("outboxRecordFailure", "err", err)
-		}
+		// A probe, not an attempt: the item stays due with its count and backoff unchanged,
+		// so the next probe is the same oldest item and one bad answer after an outage costs
+		// one step of backoff, not the cap.
 		u.sleep(ctx, delay)
 		return
 	}
@@ -370,7 +395,37 @@ func (u *Uplink) settle(ctx context.Context, it *OutboxItem, res result) {
 	next := now.Add(jitter(backoff(u.opts.BackoffBase, u.opts.BackoffMax, it.Attempts+1)))
 	log.Warn("attemptFailed", "code", res.code, "err", res.err, "attempts", it.Attempts+1, "next", next)
 	if err := u.opts.Outbox.RecordAttemptFailure(ctx, it.CaseID, res.code, next); err != nil {
-		log.Error("outboxRecordFailure", "err", err)
+		u.outboxFailed(ctx, "record", err)
+		return
+	}
+	u.outboxRecovered()
+}
+
+// codeOutbox is the result code of an attempt that failed on the kit's own outbox.
+const codeOutbox = "outbox"
+
+// outboxFailed handles an outbox that cannot be read or written (a full disk, a damaged
+// database). The item's backoff cannot be stored, so the sender waits here, growing like an
+// item's backoff, and logs once at error level until a write succeeds again: never a busy loop
+// of retries and log lines. Once space returns the next attempt commits again, and the town
+// hall's idempotent commit returns the same receipt: delivered exactly once.
+func (u *Uplink) outboxFailed(ctx context.Context, op string, err error) {
+	u.outboxFail++
+	if u.outboxFail == 1 {
+		u.log.Error("outboxFailed", "op", op, "err", err)
+	} else {
+		u.log.Debug("outboxFailed", "op", op, "err", err, "failures", u.outboxFail)
+	}
+	now := u.now()
+	u.update(func(s *State) { s.LastError, s.LastErrorAt, s.Errors = "kit_storage", now, s.Errors+1 })
+	u.sleep(ctx, jitter(backoff(u.opts.BackoffBase, u.opts.BackoffMax, u.outboxFail)))
+}
+
+// outboxRecovered notes a working outbox after failures.
+func (u *Uplink) outboxRecovered() {
+	if u.outboxFail > 0 {
+		u.log.Info("outboxRecovered", "failures", u.outboxFail)
+		u.outboxFail = 0
 	}
 }
 
@@ -446,7 +501,7 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 		key := uuid.NewString()
 		planned := u.base + "/files/" + key
 		if err := u.opts.Outbox.SetUploadURL(ctx, it.CaseID, planned); err != nil {
-			return result{code: "outbox", err: err}
+			return result{code: codeOutbox, err: err}
 		}
 		meta := map[string]string{"case_id": it.CaseID, "upload_key": key}
 		var created string
@@ -462,7 +517,7 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 			if created != planned {
 				// A town hall that picks its own ids: remember the one it gave.
 				if err := u.opts.Outbox.SetUploadURL(ctx, it.CaseID, created); err != nil {
-					return result{code: "outbox", err: err}
+					return result{code: codeOutbox, err: err}
 				}
 			}
 			uploadURL, offset = created, off
@@ -639,7 +694,7 @@ func (u *Uplink) commit(ctx context.Context, it *OutboxItem, uploadURL, digest s
 		return result{code: "bad_receipt", err: errors.New("receipt is for another case, kit or packet")}, false
 	}
 	if err := u.opts.Outbox.Deliver(ctx, it.CaseID, Receipt{Number: b.Number, Time: b.ReceivedAt, Raw: raw}); err != nil {
-		return result{code: "outbox", err: err}, false
+		return result{code: codeOutbox, err: err}, false
 	}
 	u.log.Info("caseDelivered", "case", it.CaseID, "number", b.Number, "bytes", len(raw))
 	u.update(func(s *State) { s.Delivered++ })
@@ -692,6 +747,28 @@ func codeOf(err error) string {
 		return "timeout"
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "connection_closed"
+	}
+	var rhe tls.RecordHeaderError
+	var ae tls.AlertError
+	var he x509.HostnameError
+	var dnse *net.DNSError
+	switch {
+	case errors.As(err, &rhe), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		// Something answers on the port but does not speak TLS: not a town hall. (net/http
+		// turns the record error of a plain HTTP server into an unexported error text.)
+		return "not_tls"
+	case errors.As(err, &ae):
+		return "tls_refused" // the peer ended the handshake (e.g. it does not know the kit's certificate)
+	case errors.As(err, &he):
+		return "tls_wrong_name"
+	case errors.As(err, &dnse):
+		return "dns"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "reset"
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return "no_route"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

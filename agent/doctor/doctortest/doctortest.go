@@ -82,6 +82,34 @@ func serverCert(t testing.TB, ca *enroll.CA) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+// Silent is an https URL on a local port that accepts TCP connections and never answers (a
+// hung town hall, or a link that drops everything after the handshake of TCP).
+func Silent(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, never read or written
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "https://localhost:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
 // UnusedURL is an https URL on a local port where nothing listens.
 func UnusedURL(t testing.TB) string {
 	t.Helper()

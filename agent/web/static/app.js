@@ -1,5 +1,6 @@
-// Bürgerkoffer UI: live status over server-sent events, busy buttons, the signature pad.
-// Pages work without this script except the signature pad (the checkbox is the alternative).
+// Bürgerkoffer UI: live status over server-sent events, busy buttons, the signature pad, the
+// camera for the photo taken on site. Pages work without this script except the signature pad
+// (the checkbox is the alternative) and the camera (the photographer's code is).
 (function () {
   "use strict";
 
@@ -83,5 +84,77 @@
     document.getElementById("unterschrift-loeschen").addEventListener("click", function () {
       ctx.clearRect(0, 0, canvas.width, canvas.height); field.value = ""; drew = false;
     });
+  }
+
+  // The photo taken on site: live preview through getUserMedia (the agent's loopback address
+  // is a secure context) under the head-position guide; "Lichtbild aufnehmen" sends the whole
+  // frame as JPEG and the agent checks, crops and stores it (agent/photo).
+  var live = document.getElementById("kamera-live");
+  if (live) {
+    var video = document.getElementById("kamera-video");
+    var problem = document.getElementById("kamera-fehler");
+    var frame = document.getElementById("lichtbild");
+    var stream = null;
+    var say = function (msg) { problem.textContent = msg; problem.hidden = !msg; };
+    var authority = function () {
+      var r = document.querySelector("input[name=lichtbild_art]:checked");
+      return r !== null && r.value === "authority";
+    };
+    var stop = function () {
+      if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; }
+      video.srcObject = null;
+    };
+    var start = function () {
+      if (stream || live.hidden) { return; }
+      if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+        say("Dieser Browser gibt die Kamera nicht frei. Bitte die Seite über http://localhost öffnen.");
+        return;
+      }
+      navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 }, facingMode: "user" }, audio: false })
+        .then(function (s) { stream = s; video.srcObject = s; say(""); })
+        .catch(function () { say("Keine Kamera verfügbar oder nicht freigegeben. Bitte die Kamera anschließen und im Browser erlauben."); });
+    };
+    var code = document.getElementById("f-lichtbild_code");
+    var follow = function () {
+      document.getElementById("kamera").hidden = !authority() && document.querySelector("input[name=lichtbild_art]:checked") !== null;
+      if (code && code.closest(".feld")) { code.closest(".feld").hidden = authority() && code.value === ""; }
+      if (authority()) { start(); } else { stop(); }
+    };
+    document.querySelectorAll("input[name=lichtbild_art]").forEach(function (r) { r.addEventListener("change", follow); });
+    var again = document.getElementById("foto-neu");
+    if (again) {
+      again.addEventListener("click", function () {
+        document.getElementById("foto-vorschau").hidden = true;
+        again.hidden = true;
+        live.hidden = false;
+        start();
+      });
+    }
+    document.getElementById("foto-aufnehmen").addEventListener("click", function (ev) {
+      if (!stream || !video.videoWidth) {
+        ev.preventDefault();
+        say("Die Kamera zeigt noch kein Bild. Bitte warten oder die Kamera freigeben.");
+        return;
+      }
+      var c = document.createElement("canvas");
+      c.width = video.videoWidth; c.height = video.videoHeight;
+      c.getContext("2d").drawImage(video, 0, 0);
+      frame.value = c.toDataURL("image/jpeg", 0.92);
+    });
+    // The guide is laid over the frame as the camera delivers it: the box takes the frame's
+    // proportions (4:3 until the camera says otherwise).
+    video.addEventListener("loadedmetadata", function () {
+      if (video.videoWidth && video.videoHeight) { video.style.aspectRatio = video.videoWidth + " / " + video.videoHeight; }
+    });
+    // The eye band of the template for the citizen's age, in mm above the bottom of 45 mm.
+    var guide = live.querySelector(".schablone");
+    var eyes = (guide.dataset.augen || "").split(" ").map(Number);
+    if (eyes.length === 2 && eyes[1] > eyes[0]) {
+      var band = guide.querySelector(".augen");
+      band.style.top = ((45 - eyes[1]) / 45 * 100) + "%";
+      band.style.height = ((eyes[1] - eyes[0]) / 45 * 100) + "%";
+    }
+    window.addEventListener("pagehide", stop);
+    follow();
   }
 })();

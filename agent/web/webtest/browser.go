@@ -22,8 +22,9 @@ type Browser struct {
 }
 
 // NewBrowser starts chromium for the test (skipping without it, failing under
-// KOFFER_REQUIRE_PEERS=1), bounded by limit, and points it at base.
-func NewBrowser(t testing.TB, base string, limit time.Duration) *Browser {
+// KOFFER_REQUIRE_PEERS=1), bounded by limit, and points it at base. extra adds options (the
+// fake camera).
+func NewBrowser(t testing.TB, base string, limit time.Duration, extra ...chromedp.ExecAllocatorOption) *Browser {
 	t.Helper()
 	exe := peer.Need(t, "chromium")[0]
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -37,7 +38,7 @@ func NewBrowser(t testing.TB, base string, limit time.Duration) *Browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1366, 768),
 	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(opts, extra...)...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	ctx, cancelT := context.WithTimeout(ctx, limit)

@@ -40,6 +40,7 @@ var _ web.Backend = (*Fake)(nil)
 type Fake struct {
 	*casework.Core
 	Now func() time.Time // default time.Now
+	st  *store.Store
 
 	mu        sync.Mutex
 	users     map[string]string // name -> passphrase
@@ -71,6 +72,7 @@ func New(t testing.TB) *Fake {
 	st, err := store.Open(context.Background(), t.TempDir(), store.Options{Now: f.now})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
+	f.st = st
 	dk, err := keys.NewDataKey()
 	require.NoError(t, err)
 	aead, err := dk.AEAD()
@@ -188,9 +190,14 @@ func (f *Fake) Lock(context.Context, string) error {
 	f.mu.Lock()
 	f.Locks++
 	f.mu.Unlock()
-	f.DropImages()
 	return nil
 }
+
+// Store is the real store under the core (for assertions on rows, files and the audit log).
+func (f *Fake) Store() *store.Store { return f.st }
+
+// Touch implements web.Backend: the fake's key never expires.
+func (f *Fake) Touch(context.Context, string) error { return nil }
 
 // Overview implements web.Backend: the scripted queue, uplink and devices.
 func (f *Fake) Overview(context.Context) (web.Overview, error) {
@@ -259,7 +266,7 @@ func (p printer) Print(context.Context, ipp.Document, func(ipp.JobStatus)) (ipp.
 
 type scanner struct{ f *Fake }
 
-// ScanDocument returns a small PNG page: a scan for the case, a photo for the photo step.
+// ScanDocument returns a small PNG page (the photo comes from the camera, never the scanner).
 func (s scanner) ScanDocument(context.Context) ([]byte, error) {
 	s.f.mu.Lock()
 	err := s.f.scanErr

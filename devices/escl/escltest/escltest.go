@@ -44,6 +44,7 @@ type Behaviour struct {
 	Hang          bool          // NextDocument never answers
 	BadPage       bool          // pages are not JPEG
 	PageDelay     time.Duration // the device's own time to scan one page
+	LastPageLost  bool          // the last page is counted in ImagesCompleted but never sent (firmware bug)
 	// JobHost makes job requests (ScanJobs, NextDocument, DELETE) with another Host header
 	// fail with 400. Capabilities answer any host: clients learn the quirk from them.
 	JobHost string
@@ -227,6 +228,9 @@ func (s *Server) nextDocument(w http.ResponseWriter, r *http.Request, id string)
 		s.mu.Unlock()
 		http.NotFound(w, r)
 		return
+	}
+	if s.b.LastPageLost && j.total > 0 && j.sent == j.total-1 {
+		j.sent = j.total
 	}
 	if j.sent >= j.total {
 		if j.total == 0 {
