@@ -319,6 +319,7 @@ func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
+	a.upgradeWrapping(ctx, cw, passphrase, k) // rotate.go
 	a.sessions.Open(name, k)
 	if err := a.store.Audit(ctx, "caseworker.login", "", fmt.Sprint(cw.ID)); err != nil {
 		return err

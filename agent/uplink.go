@@ -72,9 +72,17 @@ func (a *Agent) startUplink() error {
 	if a.kit.Training || a.kit.Bundle.URL == "" {
 		return nil
 	}
+	revokedAt, err := a.store.RevokedAt(context.Background())
+	if err != nil {
+		return err
+	}
+	if !revokedAt.IsZero() {
+		a.kitRevoked(context.Background(), revokedAt) // finish what a crash may have cut short
+	}
 	u, err := uplink.New(uplink.Options{
 		Bundle: a.kit.Bundle, Outbox: outbox{a.store}, Audit: auditLog{a.store}, Visits: a,
 		Logger: a.opts.Logger, Now: a.opts.Now, Version: a.opts.Version,
+		RevokedAt: revokedAt, Revoked: a.kitRevoked, // revoked.go
 	})
 	if err != nil {
 		return err
@@ -107,6 +115,6 @@ func (a *Agent) uplinkStatus() *localapi.Uplink {
 	s := a.uplink.State()
 	return &localapi.Uplink{
 		Reachable: s.Reachable, LastContact: s.LastContact, LastError: s.LastError, LastErrorAt: s.LastErrorAt,
-		Sending: s.Sending, BytesSent: s.BytesSent, Delivered: s.Delivered,
+		Sending: s.Sending, BytesSent: s.BytesSent, Delivered: s.Delivered, RevokedAt: s.RevokedAt,
 	}
 }

@@ -61,6 +61,9 @@ func (a *Agent) WebBackend(dev WebDevices) *WebBackend {
 
 // Login implements web.Backend.
 func (b *WebBackend) Login(ctx context.Context, name, passphrase string) (web.Caseworker, error) {
+	if !b.a.RevokedAt(ctx).IsZero() {
+		return web.Caseworker{}, web.ErrKitRevoked // revoked.go
+	}
 	err := b.a.Login(ctx, name, []byte(passphrase))
 	if errors.Is(err, keys.ErrWrongPassphrase) || errors.Is(err, store.ErrNotFound) {
 		return web.Caseworker{}, web.ErrBadLogin

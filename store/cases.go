@@ -9,6 +9,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -169,23 +170,41 @@ func requireState(ctx context.Context, tx *sql.Tx, id string, allowed ...string)
 	return st, fmt.Errorf("case %s is %s: %w", id, st, ErrState)
 }
 
-func stepAD(caseID, name string) []byte { return []byte("step\x00" + caseID + "\x00" + name) }
+// stepAD binds a step's ciphertext to its case, its name and its version (1, 2, ... one more
+// at every save), so an older ciphertext copied back into the row no longer opens: a step
+// cannot be rolled back. Version 0 is a row written before the version existed (read with the
+// old associated data until its next save).
+func stepAD(caseID, name string, version int64) []byte {
+	if version == 0 {
+		return []byte("step\x00" + caseID + "\x00" + name)
+	}
+	return []byte("step v2\x00" + caseID + "\x00" + name + "\x00" + strconv.FormatInt(version, 10))
+}
 
 // SaveStep stores one captured step of a draft, encrypted with the data key, durably: when it
 // returns nil the step survives a power cut.
 func (s *Store) SaveStep(ctx context.Context, key cipher.AEAD, caseID, name string, data []byte) error {
-	box, err := seal(key, data, stepAD(caseID, name))
-	if err != nil {
-		return fmt.Errorf("save step: %w", err)
+	if key == nil {
+		return fmt.Errorf("save step: %w", ErrNoKey)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := requireState(ctx, tx, caseID, StateDraft); err != nil {
 			return fmt.Errorf("save step: %w", err)
 		}
+		var version int64
+		err := tx.QueryRowContext(ctx, "SELECT version FROM steps WHERE case_id = ? AND name = ?", caseID, name).Scan(&version)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("save step: %w", err)
+		}
+		version++
+		box, err := seal(key, data, stepAD(caseID, name, version))
+		if err != nil {
+			return fmt.Errorf("save step: %w", err)
+		}
 		now := ms(s.now())
-		_, err := tx.ExecContext(ctx, `INSERT INTO steps(case_id, name, data, updated_at) VALUES (?,?,?,?)
-			ON CONFLICT(case_id, name) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
-			caseID, name, box, now)
+		_, err = tx.ExecContext(ctx, `INSERT INTO steps(case_id, name, data, updated_at, version) VALUES (?,?,?,?,?)
+			ON CONFLICT(case_id, name) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at, version = excluded.version`,
+			caseID, name, box, now, version)
 		if err != nil {
 			return fmt.Errorf("save step: %w", err)
 		}
@@ -198,7 +217,7 @@ func (s *Store) SaveStep(ctx context.Context, key cipher.AEAD, caseID, name stri
 
 // Steps returns the decrypted steps of a case by name.
 func (s *Store) Steps(ctx context.Context, key cipher.AEAD, caseID string) (map[string][]byte, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT name, data FROM steps WHERE case_id = ?", caseID)
+	rows, err := s.r.QueryContext(ctx, "SELECT name, data, version FROM steps WHERE case_id = ?", caseID)
 	if err != nil {
 		return nil, fmt.Errorf("steps: %w", err)
 	}
@@ -207,10 +226,11 @@ func (s *Store) Steps(ctx context.Context, key cipher.AEAD, caseID string) (map[
 	for rows.Next() {
 		var name string
 		var box []byte
-		if err := rows.Scan(&name, &box); err != nil {
+		var version int64
+		if err := rows.Scan(&name, &box, &version); err != nil {
 			return nil, fmt.Errorf("steps: %w", err)
 		}
-		plain, err := open(key, box, stepAD(caseID, name))
+		plain, err := open(key, box, stepAD(caseID, name, version))
 		if err != nil {
 			return nil, fmt.Errorf("steps: %w", err)
 		}
@@ -225,6 +245,7 @@ type Attachment struct {
 	CaseID    string
 	Kind      string
 	Finger    string
+	ADVersion int    // 2: the id is bound in the associated data; 0: a row from before that
 	SHA256    string // of the stored, encrypted file
 	Size      int64
 	CreatedAt time.Time
@@ -234,14 +255,37 @@ type Attachment struct {
 // fingerprints and the photo taken on site (a face image is biometric data too).
 func (a Attachment) Biometric() bool { return a.Kind == "fingerprint" || a.Kind == "photo" }
 
-func attachmentAD(caseID, kind, finger string) []byte {
-	return []byte("attachment\x00" + caseID + "\x00" + kind + "\x00" + finger)
+// attachmentAD binds an attachment's ciphertext to its case, kind, finger and its own row id,
+// under a format version: two scans of one case cannot be swapped by exchanging what their
+// rows hold. A row of version 0 was written before and is read with the old associated data.
+func attachmentAD(a Attachment) []byte {
+	if a.ADVersion == 0 {
+		return []byte("attachment\x00" + a.CaseID + "\x00" + a.Kind + "\x00" + a.Finger)
+	}
+	return []byte("attachment v2\x00" + a.CaseID + "\x00" + a.Kind + "\x00" + a.Finger + "\x00" + strconv.FormatInt(a.ID, 10))
 }
 
 // AddAttachment encrypts data with the data key, writes it as blobs/<sha256> (fsynced, file and
-// directory) and only then commits the row that names it.
+// directory) and only then commits the row that names it. The row id is taken first (from a
+// counter in the kit table) because the ciphertext names it.
 func (s *Store) AddAttachment(ctx context.Context, key cipher.AEAD, a Attachment, data []byte) (Attachment, error) {
-	box, err := seal(key, data, attachmentAD(a.CaseID, a.Kind, a.Finger))
+	if key == nil {
+		return a, fmt.Errorf("add attachment: %w", ErrNoKey)
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO kit(key, value)
+			VALUES ('attachment_seq', CAST((SELECT coalesce(max(id), 0) FROM attachments) AS TEXT))
+			ON CONFLICT(key) DO NOTHING`); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `UPDATE kit SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+			WHERE key = 'attachment_seq' RETURNING CAST(value AS INTEGER)`).Scan(&a.ID)
+	})
+	if err != nil {
+		return a, fmt.Errorf("add attachment: id: %w", err)
+	}
+	a.ADVersion = 2
+	box, err := seal(key, data, attachmentAD(a))
 	if err != nil {
 		return a, fmt.Errorf("add attachment: %w", err)
 	}
@@ -257,13 +301,10 @@ func (s *Store) AddAttachment(ctx context.Context, key cipher.AEAD, a Attachment
 		if _, err := requireState(ctx, tx, a.CaseID, StateDraft); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx,
-			"INSERT INTO attachments(case_id, kind, finger, sha256, size, created_at) VALUES (?,?,?,?,?,?)",
-			a.CaseID, a.Kind, a.Finger, a.SHA256, a.Size, ms(a.CreatedAt))
+		_, err := tx.ExecContext(ctx,
+			"INSERT INTO attachments(id, case_id, kind, finger, ad_version, sha256, size, created_at) VALUES (?,?,?,?,?,?,?,?)",
+			a.ID, a.CaseID, a.Kind, a.Finger, a.ADVersion, a.SHA256, a.Size, ms(a.CreatedAt))
 		if err != nil {
-			return err
-		}
-		if a.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
 		return s.appendAudit(ctx, tx, EventAttachmentAdd, a.CaseID, "")
@@ -277,8 +318,13 @@ func (s *Store) AddAttachment(ctx context.Context, key cipher.AEAD, a Attachment
 
 // Attachments lists the attachments of a case.
 func (s *Store) Attachments(ctx context.Context, caseID string) ([]Attachment, error) {
+	return s.queryAttachments(ctx, "WHERE case_id = ?", caseID)
+}
+
+// queryAttachments lists the attachments a WHERE clause selects, in order of id.
+func (s *Store) queryAttachments(ctx context.Context, where string, args ...any) ([]Attachment, error) {
 	rows, err := s.r.QueryContext(ctx,
-		"SELECT id, case_id, kind, finger, sha256, size, created_at FROM attachments WHERE case_id = ? ORDER BY id", caseID)
+		"SELECT id, case_id, kind, finger, ad_version, sha256, size, created_at FROM attachments "+where+" ORDER BY id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("attachments: %w", err)
 	}
@@ -287,7 +333,7 @@ func (s *Store) Attachments(ctx context.Context, caseID string) ([]Attachment, e
 	for rows.Next() {
 		var a Attachment
 		var at int64
-		if err := rows.Scan(&a.ID, &a.CaseID, &a.Kind, &a.Finger, &a.SHA256, &a.Size, &at); err != nil {
+		if err := rows.Scan(&a.ID, &a.CaseID, &a.Kind, &a.Finger, &a.ADVersion, &a.SHA256, &a.Size, &at); err != nil {
 			return nil, fmt.Errorf("attachments: %w", err)
 		}
 		a.CreatedAt = fromMS(at)
@@ -302,7 +348,7 @@ func (s *Store) AttachmentData(ctx context.Context, key cipher.AEAD, a Attachmen
 	if err != nil {
 		return nil, fmt.Errorf("attachment data: %w", err)
 	}
-	plain, err := open(key, box, attachmentAD(a.CaseID, a.Kind, a.Finger))
+	plain, err := open(key, box, attachmentAD(a))
 	if err != nil {
 		return nil, fmt.Errorf("attachment data: %w", err)
 	}

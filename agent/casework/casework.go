@@ -230,6 +230,7 @@ type Uplink struct {
 	Sending  bool
 	Progress int    // percent of the current packet
 	Detail   string // German, e.g. "Keine Verbindung zum Rathaus"
+	Code     string // stable code of a state that needs the town hall or a technician (uplink.revoked)
 	LastSync time.Time
 }
 

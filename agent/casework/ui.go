@@ -48,6 +48,9 @@ func (k *Core) uplink() Uplink {
 	}
 	u := Uplink{Online: s.Reachable, Sending: s.Sending != "", LastSync: s.LastContact}
 	switch {
+	case !s.RevokedAt.IsZero():
+		u.Online, u.Code = false, "uplink.revoked"
+		u.Detail = "Dieser Koffer wurde vom Rathaus gesperrt (verloren oder gestohlen gemeldet). Er überträgt nichts mehr. Bitte den Koffer beim Rathaus abgeben."
 	case s.Sending != "":
 		u.Detail = "Verbunden mit dem Rathaus. Vorgänge werden gerade übertragen."
 	case s.Reachable:

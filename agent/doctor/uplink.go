@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"koffer/sync/receipt"
 )
 
 // Uplink checks the way to the town hall step by step: DNS, TCP connect, TLS handshake with the
@@ -128,6 +131,11 @@ func (u *Uplink) Run(parent context.Context) Result {
 	}
 	resp.Body.Close()
 	rtt := time.Since(t3)
+	if resp.StatusCode == http.StatusForbidden && refusedAsRevoked(ctx, hc, base.String()) {
+		return fail("http 403 revoked from the town hall", "uplink.revoked",
+			"Dieser Koffer wurde vom Rathaus gesperrt (verloren oder gestohlen gemeldet). Er überträgt nichts mehr; Anmelden ist nicht mehr möglich. Bitte den Koffer beim Rathaus abgeben.",
+			"The town hall revoked this kit: it refuses every request. The kit has forgotten its data key and visit key; sealed packets wait for the town hall's decision (townhall kit allow-sealed). Re-enrol under a new name.")
+	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		return fail(fmt.Sprintf("http %d from the town hall", resp.StatusCode), "uplink.unknown-kit",
 			"Das Rathaus kennt diesen Koffer nicht. Bitte die Technik rufen (Koffer neu anmelden).",
@@ -235,6 +243,23 @@ func (c *Clock) Run(parent context.Context) Result {
 		return warn(v, "clock.skew", "Die Uhr des Koffers weicht ab. Bitte Uhrzeit prüfen.", "The kit clock drifts; check time sync.")
 	}
 	return ok(v)
+}
+
+// refusedAsRevoked asks once more with GET (a HEAD answer has no body to say why) and reports
+// whether the town hall's refusal is the revocation of this kit.
+func refusedAsRevoked(ctx context.Context, hc *http.Client, u string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var p receipt.Problem
+	return resp.StatusCode == http.StatusForbidden &&
+		json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&p) == nil && p.Code == receipt.CodeRevoked
 }
 
 // margin is how long before the check's deadline a network check stops waiting, so that it can

@@ -69,30 +69,27 @@ type wrapped struct {
 	KDF     string `json:"kdf"`
 	Params
 	Salt []byte `json:"salt"`
-	Box  []byte `json:"box"` // nonce || XChaCha20-Poly1305(kek, data key)
+	Box  []byte `json:"box"` // v1: nonce || XChaCha20-Poly1305(kek, data key); v2: of the caseworker's identity
+	// Version 2 (rewrap.go): the caseworker's age recipient and the data key sealed to it.
+	Recipient string `json:"recipient,omitempty"`
+	Sealed    []byte `json:"sealed,omitempty"`
 }
 
 const wrapAD = "koffer data key v1"
 
-// Wrap encrypts the data key with a key derived from passphrase.
+// Wrap encrypts the data key for a caseworker: a key derived from passphrase opens their own
+// identity, to which the data key is sealed (version 2, rewrap.go).
 func Wrap(k DataKey, passphrase []byte, p Params) ([]byte, error) {
-	if len(passphrase) < MinPassphrase {
-		return nil, fmt.Errorf("passphrase shorter than %d characters", MinPassphrase)
-	}
-	p = p.withDefaults()
-	w := wrapped{Version: 1, KDF: "argon2id", Params: p, Salt: make([]byte, 16)}
-	if _, err := rand.Read(w.Salt); err != nil {
-		return nil, err
-	}
-	aead, err := chacha20poly1305.NewX(deriveKey(passphrase, w.Salt, p.Time, p.MemKiB, p.Threads))
+	return wrapV2(k, passphrase, p)
+}
+
+// wrapV1 is the first format: the data key encrypted with the passphrase's key itself. Kept
+// for the tests of reading old rows.
+func wrapV1(k DataKey, passphrase []byte, p Params) ([]byte, error) {
+	w, err := boxWithPassphrase(1, passphrase, p, k, []byte(wrapAD))
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	w.Box = aead.Seal(nonce, nonce, k, []byte(wrapAD))
 	return json.Marshal(w)
 }
 
@@ -103,21 +100,13 @@ func Unwrap(blob, passphrase []byte) (DataKey, error) {
 	if err := json.Unmarshal(blob, &w); err != nil {
 		return nil, fmt.Errorf("unwrap data key: %w", err)
 	}
-	if w.Version != 1 || w.KDF != "argon2id" || w.Time == 0 || w.MemKiB == 0 || w.Threads == 0 || w.MemKiB > 4<<20 {
+	if (w.Version != 1 && w.Version != 2) || w.KDF != "argon2id" || w.Time == 0 || w.MemKiB == 0 || w.Threads == 0 || w.MemKiB > 4<<20 {
 		return nil, fmt.Errorf("unwrap data key: unsupported format")
 	}
-	aead, err := chacha20poly1305.NewX(deriveKey(passphrase, w.Salt, w.Time, w.MemKiB, w.Threads))
-	if err != nil {
-		return nil, err
+	if w.Version == 2 {
+		return unwrapV2(w, passphrase)
 	}
-	if len(w.Box) < aead.NonceSize() {
-		return nil, fmt.Errorf("unwrap data key: truncated")
-	}
-	k, err := aead.Open(nil, w.Box[:aead.NonceSize()], w.Box[aead.NonceSize():], []byte(wrapAD))
-	if err != nil {
-		return nil, ErrWrongPassphrase
-	}
-	return k, nil
+	return openWithPassphrase(w, passphrase, []byte(wrapAD))
 }
 
 // Files of the kit's identity in the data directory.

@@ -54,7 +54,17 @@ func EnsureVisitKey(dir string, dataKey cipher.AEAD) (*age.X25519Identity, error
 // OpenVisitKey opens the visit-pack identity with the data key; an error wrapping
 // os.ErrNotExist if the kit has none yet.
 func OpenVisitKey(dir string, dataKey cipher.AEAD) (*age.X25519Identity, error) {
-	vk, err := readVisitKey(dir)
+	if id, err := openVisitKeyFile(dir, VisitKeyFile, dataKey); err == nil || errors.Is(err, os.ErrNotExist) {
+		return id, err
+	} else if id2, err2 := finishVisitKeyRotation(dir, dataKey); err2 == nil {
+		return id2, nil // a rotation stopped between the database and the file: finished now
+	} else {
+		return nil, err
+	}
+}
+
+func openVisitKeyFile(dir, name string, dataKey cipher.AEAD) (*age.X25519Identity, error) {
+	vk, err := readVisitKeyFile(dir, name)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +100,10 @@ func VisitRecipient(dir string) (string, error) {
 	return vk.Recipient, nil
 }
 
-func readVisitKey(dir string) (*visitKey, error) {
-	b, err := os.ReadFile(filepath.Join(dir, VisitKeyFile))
+func readVisitKey(dir string) (*visitKey, error) { return readVisitKeyFile(dir, VisitKeyFile) }
+
+func readVisitKeyFile(dir, name string) (*visitKey, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		return nil, fmt.Errorf("visit key: %w", err)
 	}
@@ -103,4 +115,21 @@ func readVisitKey(dir string) (*visitKey, error) {
 		return nil, fmt.Errorf("visit key: %w", err)
 	}
 	return &vk, nil
+}
+
+// RemoveVisitKey deletes the visit-pack identity (a revoked kit forgets it); no error if
+// there is none.
+func RemoveVisitKey(dir string) error {
+	_ = os.Remove(filepath.Join(dir, visitKeyNext))
+	err := os.Remove(filepath.Join(dir, VisitKeyFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("visit key: %w", err)
+	}
+	if err == nil {
+		if d, err := os.Open(dir); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
+	}
+	return nil
 }

@@ -44,6 +44,8 @@ type Uplink struct {
 	Sending     string    `json:"sending,omitempty"` // case id being uploaded
 	BytesSent   int64     `json:"bytes_sent"`
 	Delivered   int       `json:"delivered"` // since the agent started
+	// RevokedAt is when the town hall revoked this kit (uplink.revoked); zero while it is not.
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
 // Syncer is implemented by a backend that can sync now (POST /v1/sync); without it the

@@ -74,6 +74,9 @@ type Backend interface {
 // ErrBadLogin: a wrong name or passphrase.
 var ErrBadLogin = errors.New("bad name or passphrase")
 
+// ErrKitRevoked: the town hall revoked this kit (uplink.revoked); nobody can log in any more.
+var ErrKitRevoked = errors.New("kit revoked by the town hall")
+
 // The core's errors and types, used as they are: the UI is an adapter over agent/casework.
 var (
 	ErrConflict = casework.ErrConflict

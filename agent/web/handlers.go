@@ -109,6 +109,18 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 	})
 }
 
+// revoked reports whether the town hall revoked this kit (the start page's uplink code): the
+// login and lock pages then say so before anyone tries.
+func (s *Server) revoked(ctx context.Context) bool {
+	ov, err := s.opts.Backend.Overview(ctx)
+	return err == nil && ov.Uplink.Code == "uplink.revoked"
+}
+
+// revokedText is what the login and lock pages say on a revoked kit.
+const revokedText = "Dieser Bürgerkoffer wurde vom Rathaus gesperrt (uplink.revoked), weil er als verloren oder gestohlen gemeldet ist. " +
+	"Anmelden ist nicht mehr möglich; die Schlüssel für Entwürfe und Besuchslisten sind gelöscht. " +
+	"Bitte den Koffer ausgeschaltet beim Rathaus abgeben."
+
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	sess := s.sessions.get(r)
 	if sess != nil && sess.loggedIn() {
@@ -129,6 +141,9 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	p := &page{Title: "Anmelden"}
 	if r.URL.Query().Get("abgelaufen") == "1" {
 		p.Error = "Die Sitzung ist abgelaufen, zum Beispiel nach einem Neustart des Koffers. Bitte neu anmelden. Die zuletzt abgeschickten Angaben wurden nicht übernommen; alles vorher Gespeicherte ist erhalten."
+	}
+	if s.revoked(r.Context()) {
+		p.Error = revokedText
 	}
 	s.render(w, r, http.StatusOK, "login", p)
 }
@@ -196,7 +211,11 @@ func (s *Server) lockedForm(w http.ResponseWriter, r *http.Request) {
 		s.sessions.update(sess.id, func(ss *session) { ss.resume = back })
 	}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
-	s.render(w, r, http.StatusOK, "locked", &page{Title: "Gesperrt", Locked: true})
+	p := &page{Title: "Gesperrt", Locked: true}
+	if s.revoked(r.Context()) {
+		p.Error = revokedText
+	}
+	s.render(w, r, http.StatusOK, "locked", p)
 }
 
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {

@@ -20,6 +20,8 @@ func loginRefusal(err error, bad string) (status int, msg string, logIt bool) {
 	switch {
 	case errors.Is(err, ErrBadLogin):
 		return http.StatusUnauthorized, bad, false
+	case errors.Is(err, ErrKitRevoked):
+		return http.StatusForbidden, revokedText, false
 	case errors.As(err, &ta):
 		wait := "einer Minute"
 		if m := int(ta.Wait.Round(time.Minute) / time.Minute); m > 1 {

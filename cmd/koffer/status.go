@@ -75,6 +75,10 @@ func statusRun(opts *statusOptions) error {
 			state += fmt.Sprintf(" (last error %s at %s)", up.LastError, up.LastErrorAt.Local().Format(time.DateTime))
 		}
 		fmt.Fprintf(w, "uplink:     %s, %d bytes sent\n", state, up.BytesSent)
+		if !up.RevokedAt.IsZero() {
+			fmt.Fprintf(w, "REVOKED:    the town hall revoked this kit at %s [uplink.revoked]: it sends nothing, nobody can log in; hand it back to the town hall\n",
+				up.RevokedAt.Local().Format(time.DateTime))
+		}
 	}
 	if age := time.Duration(st.Queue.OldestAgeSec) * time.Second; st.Queue.Depth > 0 && age > 7*24*time.Hour {
 		fmt.Fprintf(w, "WARNING:    the oldest case has waited %d days for the town hall: check the uplink\n", int(age.Hours()/24))

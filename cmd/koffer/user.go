@@ -32,6 +32,7 @@ func newUserCmd(f *factory) *cobra.Command {
 		Short: "Manage the caseworkers who can log in",
 	}
 	cmd.AddCommand(newUserAddCmd(f, nil))
+	cmd.AddCommand(newUserDisableCmd(f, nil)) // user_disable.go
 	return cmd
 }
 

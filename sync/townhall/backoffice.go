@@ -341,6 +341,9 @@ type KitStatus struct {
 	RevokeReason string
 	// AllowedBy names the administrator who let the revoked kit deliver what it sealed before.
 	AllowedBy string
+	// AuditBrokenSeq is the first entry of the kit's audit log whose hash does not hold; 0:
+	// the chain holds (auditcheck.go).
+	AuditBrokenSeq int64
 }
 
 // Revoked reports whether the kit is revoked.
@@ -371,7 +374,10 @@ func (t *Townhall) Fleet(ctx context.Context) ([]KitStatus, error) {
 		k.LastCase, k.RevokedAt = parseTime(lastCase), parseTime(revoked)
 		out = append(out, k)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	return out, t.flagAuditBreaks(ctx, out) // auditcheck.go
 }
 
 // RevokeKit shuts a kit out: from this moment every request it makes is refused with 403 and

@@ -333,8 +333,8 @@ func (t *Townhall) getAudit(w http.ResponseWriter, r *http.Request) {
 }
 
 // postAudit appends a batch of the kit's audit log. The batch must continue the chain the
-// town hall holds (seq and prev_hash); the entries' own hashes are the kit's to compute and a
-// back office verifies them over the whole chain.
+// town hall holds (seq and prev_hash); each entry's own hash is then recomputed and a break
+// flagged (auditcheck.go).
 func (t *Townhall) postAudit(w http.ResponseWriter, r *http.Request) {
 	var entries []receipt.AuditEntry
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&entries); err != nil || len(entries) > maxAuditBatch {
@@ -351,6 +351,7 @@ func (t *Townhall) postAudit(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
 		return
 	}
+	t.checkAuditChain(r.Context(), callerKit(r).ID, entries) // auditcheck.go
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(receipt.AuditHead{LastSeq: last})
 }

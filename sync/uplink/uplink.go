@@ -132,6 +132,14 @@ type Options struct {
 	Transport http.RoundTripper
 	// Version is the kit's software version, sent with the audit batches.
 	Version string
+
+	// RevokedAt starts the uplink revoked (the kit learnt it before a restart): see Revoked.
+	RevokedAt time.Time
+	// Revoked is called once when the town hall first answers that this kit is revoked
+	// (lost or stolen). From then on the uplink sends nothing by itself: no retries, no visit
+	// fetch, no audit; the refused packet is parked with code revoked, and the kit parks the
+	// rest, for the town hall's administrator to decide on (revoked.go).
+	Revoked func(ctx context.Context, at time.Time)
 }
 
 // State is the uplink as `koffer status` shows it.
@@ -146,6 +154,8 @@ type State struct {
 	Delivered   int       `json:"delivered"`
 	Parked      int       `json:"parked"`
 	Errors      int       `json:"errors"` // failed attempts since start (link down, refusals, bad answers)
+	// RevokedAt is when the town hall first refused this kit as revoked; zero while it is not.
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
 // Uplink drains an outbox to the town hall.
@@ -191,6 +201,7 @@ func New(opts Options) (*Uplink, error) {
 	d(&opts.RequestTimeout, 15*time.Second)
 	d(&opts.VisitInterval, 15*time.Minute)
 	u := &Uplink{opts: opts, kitID: opts.Bundle.KitID, log: opts.Logger, now: opts.Now, kick: make(chan struct{}, 1)}
+	u.state.RevokedAt = opts.RevokedAt
 	if u.log == nil {
 		u.log = slog.Default()
 	}
@@ -273,10 +284,19 @@ func (u *Uplink) update(f func(s *State)) {
 
 // Run sends until ctx ends. It returns nil on cancellation.
 func (u *Uplink) Run(ctx context.Context) error {
+	probe := false // a revoked kit's one pass after a kick
 	for ctx.Err() == nil {
+		if !probe && u.revoked() {
+			if probe = u.waitKick(ctx); !probe {
+				return nil
+			}
+		}
 		it, err := u.opts.Outbox.NextOutbox(ctx, u.now())
 		var idle *IdleError
 		switch {
+		case errors.As(err, &idle) && u.revoked():
+			probe = false
+			continue
 		case errors.As(err, &idle):
 			if u.housekeepingDue() {
 				u.housekeeping(ctx)
@@ -299,6 +319,10 @@ func (u *Uplink) Run(ctx context.Context) error {
 			return nil
 		}
 		u.settle(ctx, it, res)
+		if res.code == receipt.CodeRevoked {
+			u.revoke(ctx) // after the item is parked
+			probe = false
+		}
 	}
 	return nil
 }
@@ -460,7 +484,7 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 			}
 			uploadURL = ""
 		case err != nil:
-			return u.transportResult("head", err)
+			return u.headResult(ctx, err)
 		case length != size:
 			_ = u.tus.Terminate(ctx, uploadURL)
 			uploadURL = ""
@@ -506,7 +530,7 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 				return result{code: "create_stalled", err: err}
 			}
 			if herr != nil {
-				return u.transportResult("head", herr)
+				return u.headResult(ctx, herr)
 			}
 			uploadURL, offset = planned, off
 		default:
@@ -539,7 +563,7 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 			u.log.Info("uploadResume", "case", it.CaseID, "reason", codeOf(err))
 			u.update(func(s *State) { s.Resumes++ })
 			if offset, err = u.headOffset(ctx, uploadURL); err != nil {
-				return u.transportResult("head", err)
+				return u.headResult(ctx, err)
 			}
 			continue
 		}
@@ -550,7 +574,7 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 		if res.code == receipt.CodeUploadIncomplete {
 			var err error
 			if offset, err = u.headOffset(ctx, uploadURL); err != nil {
-				return u.transportResult("head", err)
+				return u.headResult(ctx, err)
 			}
 			continue
 		}
@@ -773,8 +797,15 @@ func (u *Uplink) housekeeping(ctx context.Context) {
 	if u.opts.Visits != nil {
 		ok = u.fetchVisits(ctx) && ok
 	}
+	if u.revoked() {
+		return
+	}
 	if u.opts.Audit != nil {
 		if err := u.sendAudit(ctx); err != nil {
+			if errors.Is(err, errRevoked) {
+				u.revoke(ctx)
+				return
+			}
 			u.log.Warn("auditSend", "code", codeOf(err), "err", err)
 			ok = false
 		}
@@ -840,7 +871,7 @@ func (u *Uplink) doJSON(ctx context.Context, method, p string, in, out any) erro
 	if resp.StatusCode != http.StatusOK {
 		var pr receipt.Problem
 		_ = json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&pr)
-		return fmt.Errorf("status %d %s", resp.StatusCode, pr.Code)
+		return statusError(resp.StatusCode, pr.Code)
 	}
 	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
 }
@@ -888,6 +919,10 @@ func (u *Uplink) fetchVisits(ctx context.Context) bool {
 		}
 		return refused
 	}()
+	if errors.Is(err, errRevoked) {
+		u.revoke(ctx)
+		return false
+	}
 	if err != nil {
 		u.log.Warn("visitsFetch", "code", codeOf(err), "err", err)
 		return false
@@ -912,7 +947,9 @@ func (u *Uplink) getVisits(ctx context.Context) ([]sealedVisit, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("visits: status %d", resp.StatusCode)
+		var pr receipt.Problem
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&pr)
+		return nil, fmt.Errorf("visits: %w", statusError(resp.StatusCode, pr.Code))
 	}
 	var packs []sealedVisit
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(&packs); err != nil {
