@@ -52,7 +52,7 @@ const (
 	packetsDir      = "packets"
 )
 
-// ErrNotFound means the case, kit or visit pack asked for does not exist.
+// ErrNotFound means the case, kit, packet or visit pack asked for does not exist.
 var ErrNotFound = errors.New("townhall: not found")
 
 // Options configure a town hall; zero values mean defaults.
@@ -64,6 +64,13 @@ type Options struct {
 	NetworkTimeout time.Duration
 	// MaxPacket is the largest packet accepted; default 256 MiB.
 	MaxPacket int64
+
+	// Metadata, Packets and Uploads replace the embedded defaults in the data directory
+	// (SQLite, packet files, tusd's filestore with an in-process locker); see Connect. The
+	// town hall closes Metadata.
+	Metadata Metadata
+	Packets  Packets
+	Uploads  Uploads
 }
 
 // Townhall is one town hall's state in its data directory.
@@ -75,7 +82,9 @@ type Townhall struct {
 	ca       *enroll.CA
 	signer   *receipt.Signer
 	identity *age.X25519Identity
-	db       *store
+	db       Metadata
+	packets  Packets
+	uploads  Uploads
 
 	commitMu sync.Mutex // one commit at a time: numbering and idempotency stay simple
 }
@@ -91,7 +100,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Townhall, error) {
 	if t.now == nil {
 		t.now = time.Now
 	}
-	for _, d := range []string{dir, filepath.Join(dir, uploadsDir), filepath.Join(dir, packetsDir)} {
+	dirs := []string{dir}
+	if opts.Packets == nil {
+		dirs = append(dirs, filepath.Join(dir, packetsDir))
+	}
+	if opts.Uploads == nil {
+		dirs = append(dirs, filepath.Join(dir, uploadsDir))
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("open town hall: %w", err)
 		}
@@ -106,13 +122,22 @@ func Open(ctx context.Context, dir string, opts Options) (*Townhall, error) {
 	if t.identity, err = t.loadOrCreateIdentity(); err != nil {
 		return nil, err
 	}
-	if t.db, err = openStore(ctx, filepath.Join(dir, dbFile)); err != nil {
-		return nil, err
+	t.packets, t.uploads, t.db = opts.Packets, opts.Uploads, opts.Metadata
+	if t.packets == nil {
+		t.packets = dirPackets{dir: filepath.Join(dir, packetsDir)}
+	}
+	if t.uploads == nil {
+		t.uploads = dirUploads{dir: filepath.Join(dir, uploadsDir)}
+	}
+	if t.db == nil {
+		if t.db, err = openSQLite(ctx, filepath.Join(dir, dbFile)); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
 
-// Close closes the database.
+// Close closes the metadata store.
 func (t *Townhall) Close() error { return t.db.Close() }
 
 // CA is the town hall's certificate authority.
@@ -265,7 +290,7 @@ func (t *Townhall) AddKit(ctx context.Context, kitID, url string) (*enroll.Bundl
 	if err != nil {
 		return nil, err
 	}
-	if err := t.db.addKit(ctx, kitID, pub, url, t.now()); err != nil {
+	if err := t.db.AddKit(ctx, Kit{ID: kitID, PublicKey: pub, URL: url, EnrolledAt: t.now().UTC()}); err != nil {
 		return nil, err
 	}
 	t.log.Info("kitEnrolled", "kit", kitID)
@@ -285,7 +310,7 @@ type InboxEntry struct {
 
 // Inbox lists the received cases, oldest first.
 func (t *Townhall) Inbox(ctx context.Context) ([]InboxEntry, error) {
-	rows, err := t.db.cases(ctx, "")
+	rows, err := t.db.Cases(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -299,48 +324,24 @@ func (t *Townhall) Inbox(ctx context.Context) ([]InboxEntry, error) {
 
 // AuditLog returns the audit entries a kit has sent, in order.
 func (t *Townhall) AuditLog(ctx context.Context, kitID string) ([]receipt.AuditEntry, error) {
-	rows, err := t.db.db.QueryContext(ctx, `SELECT seq, at, event, case_id, actor, prev_hash, hash FROM audit WHERE kit_id = ? ORDER BY seq`, kitID)
-	if err != nil {
-		return nil, fmt.Errorf("audit log: %w", err)
-	}
-	defer rows.Close()
-	var out []receipt.AuditEntry
-	for rows.Next() {
-		var e receipt.AuditEntry
-		var at string
-		if err := rows.Scan(&e.Seq, &at, &e.Event, &e.CaseID, &e.Actor, &e.PrevHash, &e.Hash); err != nil {
-			return nil, fmt.Errorf("audit log: %w", err)
-		}
-		if e.At, err = time.Parse(timeFormat, at); err != nil {
-			return nil, fmt.Errorf("audit log: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return t.db.AuditLog(ctx, kitID)
 }
 
 // OpenCase verifies and decrypts a received case's packet.
 func (t *Townhall) OpenCase(ctx context.Context, caseID string) (*packet.Packet, error) {
-	c, err := t.db.caseByID(ctx, caseID)
-	if errors.Is(err, errNotFound) {
-		return nil, fmt.Errorf("case %s: %w", caseID, ErrNotFound)
-	}
+	c, err := t.db.Case(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
-	k, err := t.db.kit(ctx, c.KitID)
+	k, err := t.db.Kit(ctx, c.KitID)
 	if err != nil {
 		return nil, fmt.Errorf("case %s: kit: %w", caseID, err)
 	}
-	data, err := os.ReadFile(t.packetPath(caseID))
+	data, err := t.packets.Packet(ctx, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("case %s: %w", caseID, err)
 	}
 	return packet.Open(data, ed25519.PublicKey(k.PublicKey), t.identity)
-}
-
-func (t *Townhall) packetPath(caseID string) string {
-	return filepath.Join(t.dir, packetsDir, caseID+".pkt")
 }
 
 // AddVisits seals a visit pack (appointments and register extracts, any bytes) to the kit and
@@ -348,10 +349,7 @@ func (t *Townhall) packetPath(caseID string) string {
 // an ssh-ed25519 recipient, so the kit opens it with the key of its enrollment bundle and the
 // bundle needs no second key. It returns the pack's id.
 func (t *Townhall) AddVisits(ctx context.Context, kitID string, pack []byte) (string, error) {
-	k, err := t.db.kit(ctx, kitID)
-	if errors.Is(err, errNotFound) {
-		return "", fmt.Errorf("kit %s: %w", kitID, ErrNotFound)
-	}
+	k, err := t.db.Kit(ctx, kitID)
 	if err != nil {
 		return "", err
 	}
@@ -363,8 +361,8 @@ func (t *Townhall) AddVisits(ctx context.Context, kitID string, pack []byte) (st
 	if err != nil {
 		return "", err
 	}
-	v := visitRow{ID: id.String(), CreatedAt: t.now().UTC(), Pack: sealed}
-	if err := t.db.addVisit(ctx, kitID, v); err != nil {
+	v := VisitPack{ID: id.String(), CreatedAt: t.now().UTC(), Pack: sealed}
+	if err := t.db.AddVisit(ctx, kitID, v); err != nil {
 		return "", err
 	}
 	t.log.Info("visitPackAdded", "kit", kitID, "visitPack", v.ID)

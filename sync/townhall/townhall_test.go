@@ -262,10 +262,10 @@ func TestUploadKeyNamesTheUpload(t *testing.T) {
 	c := &tus.Client{HTTP: f.http}
 	key := uuid.NewString()
 	data := []byte("some packet bytes")
-	u, off, err := c.CreateWithUpload(t.Context(), f.url+townhall.FilesPath, bytes.NewReader(data), int64(len(data)), map[string]string{"upload_key": key}, nil)
+	u, a, err := c.CreateWithUpload(t.Context(), f.url+townhall.FilesPath, bytes.NewReader(data), int64(len(data)), map[string]string{"upload_key": key}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, f.url+townhall.FilesPath+key, u, "the kit knew the URL before sending")
-	assert.Equal(t, int64(len(data)), off)
+	assert.Equal(t, int64(len(data)), a.Offset)
 
 	var se *tus.StatusError
 	_, err = c.Create(t.Context(), f.url+townhall.FilesPath, 3, map[string]string{"upload_key": key})

@@ -1,0 +1,43 @@
+package townhall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/tus/tusd/v2/pkg/filestore"
+	tushandler "github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/memorylocker"
+)
+
+// dirPackets keeps packets as files in one directory, written durably.
+type dirPackets struct{ dir string }
+
+var _ Packets = dirPackets{}
+
+func (d dirPackets) path(caseID string) string { return filepath.Join(d.dir, caseID+".pkt") }
+
+func (d dirPackets) PutPacket(_ context.Context, caseID string, data []byte) error {
+	if err := writeFileSync(d.path(caseID), data, 0o600); err != nil {
+		return fmt.Errorf("store packet: %w", err)
+	}
+	return nil
+}
+
+func (d dirPackets) Packet(_ context.Context, caseID string) ([]byte, error) {
+	b, err := os.ReadFile(d.path(caseID))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("packet %s: %w", caseID, ErrNotFound)
+	}
+	return b, err
+}
+
+// dirUploads is tusd's filestore in one directory with an in-process locker: one replica only.
+type dirUploads struct{ dir string }
+
+func (d dirUploads) UseIn(c *tushandler.StoreComposer) {
+	filestore.New(d.dir).UseIn(c)
+	memorylocker.New().UseIn(c)
+}
