@@ -6,6 +6,8 @@ import (
 	"net"
 
 	"github.com/spf13/cobra"
+
+	"koffer/sync/townhall"
 )
 
 type serveOptions struct {
@@ -33,6 +35,7 @@ func newServeCmd(f *factory, runF func(*serveOptions) error) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.listen, "listen", "127.0.0.1:8443", "address to listen on")
 	cmd.Flags().StringSliceVar(&opts.hostnames, "hostname", nil, "extra DNS name or IP for the server certificate (repeatable)")
+	cmd.Flags().DurationVar(&f.LockLease, "lock-lease", townhall.DefaultLockLease, "with --db: how long a dead replica can hold an upload's lock")
 	return cmd
 }
 

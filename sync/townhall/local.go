@@ -34,10 +34,18 @@ func (d dirPackets) Packet(_ context.Context, caseID string) ([]byte, error) {
 	return b, err
 }
 
-// dirUploads is tusd's filestore in one directory with an in-process locker: one replica only.
-type dirUploads struct{ dir string }
+// dirUploads is tusd's filestore in one directory, with an in-process locker (one replica)
+// unless locker is set.
+type dirUploads struct {
+	dir    string
+	locker Uploads
+}
 
 func (d dirUploads) UseIn(c *tushandler.StoreComposer) {
 	filestore.New(d.dir).UseIn(c)
+	if d.locker != nil {
+		d.locker.UseIn(c)
+		return
+	}
 	memorylocker.New().UseIn(c)
 }

@@ -92,7 +92,7 @@ type Townhall struct {
 // Open opens the town hall in dir, creating the directory, CA, receipt key, age identity and
 // database on first use.
 func Open(ctx context.Context, dir string, opts Options) (*Townhall, error) {
-	t := &Townhall{dir: dir, opts: opts, log: opts.Logger, now: opts.Now}
+	t := &Townhall{dir: dir, log: opts.Logger, now: opts.Now}
 	if t.log == nil {
 		t.log = slog.Default()
 	}
@@ -105,7 +105,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Townhall, error) {
 		dirs = append(dirs, filepath.Join(dir, packetsDir))
 	}
 	if opts.Uploads == nil {
-		dirs = append(dirs, filepath.Join(dir, uploadsDir))
+		opts.Uploads = dirUploads{}
+	}
+	if d, ok := opts.Uploads.(dirUploads); ok && d.dir == "" {
+		d.dir = filepath.Join(dir, uploadsDir)
+		opts.Uploads = d
+		dirs = append(dirs, d.dir)
 	}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -122,12 +127,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Townhall, error) {
 	if t.identity, err = t.loadOrCreateIdentity(); err != nil {
 		return nil, err
 	}
+	t.opts = opts
 	t.packets, t.uploads, t.db = opts.Packets, opts.Uploads, opts.Metadata
 	if t.packets == nil {
 		t.packets = dirPackets{dir: filepath.Join(dir, packetsDir)}
-	}
-	if t.uploads == nil {
-		t.uploads = dirUploads{dir: filepath.Join(dir, uploadsDir)}
 	}
 	if t.db == nil {
 		if t.db, err = openSQLite(ctx, filepath.Join(dir, dbFile)); err != nil {

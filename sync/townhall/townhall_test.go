@@ -35,10 +35,12 @@ type fixture struct {
 	http *http.Client
 }
 
-func start(t *testing.T) *fixture {
+func start(t *testing.T) *fixture { return startWith(t, townhall.Options{}) }
+
+func startWith(t *testing.T, opts townhall.Options) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	th, err := townhall.Open(t.Context(), dir, townhall.Options{})
+	th, err := townhall.Open(t.Context(), dir, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = th.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -102,8 +104,9 @@ func commit(t *testing.T, f *fixture, hc *http.Client, caseID, uploadURL string,
 
 func hash(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
-func TestCommitAndOpen(t *testing.T) {
-	f := start(t)
+func TestCommitAndOpen(t *testing.T) { onBackends(t, testCommitAndOpen) }
+
+func testCommitAndOpen(t *testing.T, f *fixture) {
 	caseID := uuid.Must(uuid.NewV7()).String()
 	scan := make([]byte, 300<<10)
 	_, _ = rand.Read(scan)
@@ -141,8 +144,9 @@ func TestCommitAndOpen(t *testing.T) {
 	assert.True(t, bytes.Equal(scan, p.Parts[1].Data))
 }
 
-func TestCommitRefusals(t *testing.T) {
-	f := start(t)
+func TestCommitRefusals(t *testing.T) { onBackends(t, testCommitRefusals) }
+
+func testCommitRefusals(t *testing.T, f *fixture) {
 	// A kit with a valid certificate from this CA that was never recorded (removed kit).
 	ghost, err := f.th.CA().Issue("kit-ghost", f.url, f.th.Recipient(), time.Now())
 	require.NoError(t, err)
@@ -228,8 +232,9 @@ func TestReopenKeepsKeys(t *testing.T) {
 	assert.Equal(t, rcp, th.Recipient())
 }
 
-func TestVisits(t *testing.T) {
-	f := start(t)
+func TestVisits(t *testing.T) { onBackends(t, testVisits) }
+
+func testVisits(t *testing.T, f *fixture) {
 	pack := []byte(`{"appointments":[{"at":"2026-11-24T09:00:00Z"}]}`)
 	id, err := f.th.AddVisits(t.Context(), "kit-1", pack)
 	require.NoError(t, err)
@@ -276,8 +281,9 @@ func TestUploadKeyNamesTheUpload(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, se.Status)
 }
 
-func TestAuditChainIsContinued(t *testing.T) {
-	f := start(t)
+func TestAuditChainIsContinued(t *testing.T) { onBackends(t, testAuditChainIsContinued) }
+
+func testAuditChainIsContinued(t *testing.T, f *fixture) {
 	post := func(entries []receipt.AuditEntry) (int, receipt.Problem) {
 		b, err := json.Marshal(entries)
 		require.NoError(t, err)
