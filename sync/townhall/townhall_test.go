@@ -37,10 +37,12 @@ type fixture struct {
 	http *http.Client
 }
 
-func start(t *testing.T) *fixture {
+func start(t *testing.T) *fixture { return startWith(t, townhall.Options{}) }
+
+func startWith(t *testing.T, opts townhall.Options) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	th, err := townhall.Open(t.Context(), dir, townhall.Options{})
+	th, err := townhall.Open(t.Context(), dir, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = th.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -104,8 +106,9 @@ func commit(t *testing.T, f *fixture, hc *http.Client, caseID, uploadURL string,
 
 func hash(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
-func TestCommitAndOpen(t *testing.T) {
-	f := start(t)
+func TestCommitAndOpen(t *testing.T) { onBackends(t, testCommitAndOpen) }
+
+func testCommitAndOpen(t *testing.T, f *fixture) {
 	caseID := uuid.Must(uuid.NewV7()).String()
 	scan := make([]byte, 300<<10)
 	_, _ = rand.Read(scan)
@@ -143,8 +146,9 @@ func TestCommitAndOpen(t *testing.T) {
 	assert.True(t, bytes.Equal(scan, p.Parts[1].Data))
 }
 
-func TestCommitRefusals(t *testing.T) {
-	f := start(t)
+func TestCommitRefusals(t *testing.T) { onBackends(t, testCommitRefusals) }
+
+func testCommitRefusals(t *testing.T, f *fixture) {
 	// A kit with a valid certificate from this CA that was never recorded (removed kit).
 	ghost, err := f.th.CA().Issue("kit-ghost", f.url, f.th.Recipient(), time.Now())
 	require.NoError(t, err)
@@ -232,8 +236,9 @@ func TestReopenKeepsKeys(t *testing.T) {
 
 // TestVisits: a kit registers its visit-pack key once; packs are signed for it and sealed to
 // that key, served until the kit acknowledges them or their day is over, and only to it.
-func TestVisits(t *testing.T) {
-	f := start(t)
+func TestVisits(t *testing.T) { onBackends(t, testVisits) }
+
+func testVisits(t *testing.T, f *fixture) {
 	pack, err := os.ReadFile("../../testdata/visits/2026-11-24.json")
 	require.NoError(t, err)
 	today := time.Now().Format(time.DateOnly)
@@ -370,10 +375,10 @@ func TestUploadKeyNamesTheUpload(t *testing.T) {
 	c := &tus.Client{HTTP: f.http}
 	key := uuid.NewString()
 	data := []byte("some packet bytes")
-	u, off, err := c.CreateWithUpload(t.Context(), f.url+townhall.FilesPath, bytes.NewReader(data), int64(len(data)), map[string]string{"upload_key": key}, nil)
+	u, a, err := c.CreateWithUpload(t.Context(), f.url+townhall.FilesPath, bytes.NewReader(data), int64(len(data)), map[string]string{"upload_key": key}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, f.url+townhall.FilesPath+key, u, "the kit knew the URL before sending")
-	assert.Equal(t, int64(len(data)), off)
+	assert.Equal(t, int64(len(data)), a.Offset)
 
 	var se *tus.StatusError
 	_, err = c.Create(t.Context(), f.url+townhall.FilesPath, 3, map[string]string{"upload_key": key})
@@ -384,8 +389,9 @@ func TestUploadKeyNamesTheUpload(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, se.Status)
 }
 
-func TestAuditChainIsContinued(t *testing.T) {
-	f := start(t)
+func TestAuditChainIsContinued(t *testing.T) { onBackends(t, testAuditChainIsContinued) }
+
+func testAuditChainIsContinued(t *testing.T, f *fixture) {
 	post := func(entries []receipt.AuditEntry) (int, receipt.Problem) {
 		b, err := json.Marshal(entries)
 		require.NoError(t, err)
