@@ -221,7 +221,10 @@ func TestDevicesCommand(t *testing.T) {
 		cfg := filepath.Join(t.TempDir(), "koffer.toml")
 		require.NoError(t, os.WriteFile(cfg, []byte("profile = \""+prof+"\"\n"), 0o600))
 		f, out, _ := testFactory(t)
-		require.NoError(t, devicesRun(&devicesOptions{f: f, ctx: t.Context(), ConfigFile: cfg, List: fakeBus, Printers: printers}))
+		err := devicesRun(&devicesOptions{f: f, ctx: t.Context(), ConfigFile: cfg, List: fakeBus, Printers: printers})
+		var st *exitStatusError
+		require.ErrorAs(t, err, &st, "the profile's printers are missing here too")
+		assert.Equal(t, exitCode(2), st.code)
 		assert.Regexp(t, `fingerprint +1/1 +satisfied`, out.String(), "the same profile as the agent")
 
 		path, err := kitProfilePath("", cfg)
