@@ -15,11 +15,28 @@ import (
 // one for many towns (PostgreSQL and an S3 server, real ones: thtest).
 func onBackends(t *testing.T, test func(t *testing.T, f *fixture)) {
 	t.Run("embedded", func(t *testing.T) { test(t, start(t)) })
-	t.Run("postgres+s3", func(t *testing.T) { test(t, startWith(t, providerOptions(t))) })
+	t.Run("postgres+s3", func(t *testing.T) {
+		o, objects := providerBackends(t)
+		f := startWith(t, o)
+		f.objects = objects
+		test(t, f)
+	})
+}
+
+// onBackendOptions is onBackends for a test that opens its own town hall (with its own clock).
+func onBackendOptions(t *testing.T, test func(t *testing.T, o townhall.Options)) {
+	t.Run("embedded", func(t *testing.T) { test(t, townhall.Options{}) })
+	t.Run("postgres+s3", func(t *testing.T) { test(t, providerOptions(t)) })
 }
 
 // providerOptions starts PostgreSQL and an S3 server and connects a town hall's backends.
 func providerOptions(t *testing.T) townhall.Options {
+	o, _ := providerBackends(t)
+	return o
+}
+
+// providerBackends is providerOptions, and the directory the S3 server keeps its objects in.
+func providerBackends(t *testing.T) (townhall.Options, string) {
 	t.Helper()
 	dsn, err := thtest.Postgres(t)
 	if errors.Is(err, thtest.ErrMissing) {
@@ -33,7 +50,7 @@ func providerOptions(t *testing.T) townhall.Options {
 	require.NoError(t, err)
 	b, err := townhall.Connect(t.Context(), townhall.ConnectOptions{DB: dsn, Objects: s3.Objects("th")})
 	require.NoError(t, err)
-	return townhall.Options{Metadata: b.Metadata, Packets: b.Packets, Uploads: b.Uploads}
+	return townhall.Options{Metadata: b.Metadata, Packets: b.Packets, Uploads: b.Uploads}, s3.Dir
 }
 
 func TestConnectRefusesSecretsInURLs(t *testing.T) {

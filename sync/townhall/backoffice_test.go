@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -34,7 +35,10 @@ func deliver(t *testing.T, f *fixture) (string, []byte) {
 }
 
 func TestBackOfficeStoreDeletesFingerprintsAndAudits(t *testing.T) {
-	f := start(t)
+	onBackends(t, testBackOfficeStoreDeletesFingerprintsAndAudits)
+}
+
+func testBackOfficeStoreDeletesFingerprintsAndAudits(t *testing.T, f *fixture) {
 	caseID, finger := deliver(t, f)
 
 	cs, err := f.th.Cases(t.Context(), townhall.CaseFilter{Service: "meldebescheinigung"})
@@ -54,7 +58,8 @@ func TestBackOfficeStoreDeletesFingerprintsAndAudits(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "deleting again deletes nothing")
 
-	// The case still opens, without the fingerprint; no file of the town hall holds it.
+	// The case still opens, without the fingerprint; no file of the town hall (nor any object
+	// of its S3 bucket) holds it.
 	p, err := f.th.OpenCase(t.Context(), caseID)
 	require.NoError(t, err)
 	require.Len(t, p.Parts, 2)
@@ -62,15 +67,28 @@ func TestBackOfficeStoreDeletesFingerprintsAndAudits(t *testing.T) {
 		assert.NotEqual(t, packet.KindFingerprint, part.Kind)
 	}
 	assert.Len(t, p.Manifest.Parts, 3, "the signed manifest still lists what was deleted")
-	require.NoError(t, filepath.WalkDir(f.dir, func(path string, d os.DirEntry, err error) error {
-		require.NoError(t, err)
-		if !d.IsDir() {
-			b, err := os.ReadFile(path)
-			require.NoError(t, err)
-			assert.False(t, bytes.Contains(b, finger), "%s holds the fingerprint", path)
+	// The packet (sealed, so the walk below cannot see inside it) is gone; the redacted copy
+	// is where the backend keeps packets.
+	kept := 0
+	for _, dir := range []string{f.dir, f.objects} {
+		if dir == "" {
+			continue
 		}
-		return nil
-	}))
+		require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			require.NoError(t, err)
+			assert.False(t, strings.HasSuffix(path, caseID+".pkt"), "%s: the packet with the fingerprint is kept", path)
+			if strings.HasSuffix(path, filepath.Join("packets", caseID+".redacted")) {
+				kept++
+			}
+			if !d.IsDir() {
+				b, err := os.ReadFile(path)
+				require.NoError(t, err)
+				assert.False(t, bytes.Contains(b, finger), "%s holds the fingerprint", path)
+			}
+			return nil
+		}))
+	}
+	assert.Equal(t, 1, kept, "one redacted copy")
 
 	cs, err = f.th.Cases(t.Context(), townhall.CaseFilter{})
 	require.NoError(t, err)
@@ -85,7 +103,10 @@ func TestBackOfficeStoreDeletesFingerprintsAndAudits(t *testing.T) {
 }
 
 func TestRevokedKitIsRefusedOnEveryRequest(t *testing.T) {
-	f := start(t)
+	onBackends(t, testRevokedKitIsRefusedOnEveryRequest)
+}
+
+func testRevokedKitIsRefusedOnEveryRequest(t *testing.T, f *fixture) {
 	deliver(t, f)
 	fleet, err := f.th.Fleet(t.Context())
 	require.NoError(t, err)

@@ -35,6 +35,8 @@ type fixture struct {
 	dir  string
 	kit  *enroll.Bundle
 	http *http.Client
+	// objects is the S3 server's directory on the provider backends ("" when embedded).
+	objects string
 }
 
 func start(t *testing.T) *fixture { return startWith(t, townhall.Options{}) }
@@ -327,10 +329,13 @@ func testVisits(t *testing.T, f *fixture) {
 }
 
 // TestVisitsExpire: a pack nobody fetched is deleted once its visit day is over.
-func TestVisitsExpire(t *testing.T) {
+func TestVisitsExpire(t *testing.T) { onBackendOptions(t, testVisitsExpire) }
+
+func testVisitsExpire(t *testing.T, o townhall.Options) {
 	day := time.Date(2026, 11, 24, 23, 0, 0, 0, time.Local)
 	clock := &day
-	th, err := townhall.Open(t.Context(), t.TempDir(), townhall.Options{Now: func() time.Time { return *clock }})
+	o.Now = func() time.Time { return *clock }
+	th, err := townhall.Open(t.Context(), t.TempDir(), o)
 	require.NoError(t, err)
 	defer th.Close()
 	_, err = th.AddKit(t.Context(), "kit-1", "https://th.example")
@@ -392,10 +397,17 @@ func TestUploadKeyNamesTheUpload(t *testing.T) {
 func TestAuditChainIsContinued(t *testing.T) { onBackends(t, testAuditChainIsContinued) }
 
 func testAuditChainIsContinued(t *testing.T, f *fixture) {
+	version := ""
 	post := func(entries []receipt.AuditEntry) (int, receipt.Problem) {
 		b, err := json.Marshal(entries)
 		require.NoError(t, err)
-		resp, err := f.http.Post(f.url+"/v1/audit", "application/json", bytes.NewReader(b))
+		req, err := http.NewRequest(http.MethodPost, f.url+"/v1/audit", bytes.NewReader(b))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if version != "" {
+			req.Header.Set(receipt.VersionHeader, version)
+		}
+		resp, err := f.http.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		var p receipt.Problem
@@ -406,8 +418,15 @@ func testAuditChainIsContinued(t *testing.T, f *fixture) {
 	e2 := receipt.AuditEntry{Seq: 2, At: time.Now(), Event: "case_delivered", Actor: "kit", PrevHash: []byte{1}, Hash: []byte{2}}
 	status, _ := post([]receipt.AuditEntry{e1, e2})
 	require.Equal(t, http.StatusOK, status)
+	v, err := f.th.KitVersion(t.Context(), "kit-1")
+	require.NoError(t, err)
+	assert.Empty(t, v, "no version sent yet")
+	version = "1.4.0"
 	status, _ = post([]receipt.AuditEntry{e1, e2}) // sent twice: fine
 	assert.Equal(t, http.StatusOK, status)
+	v, err = f.th.KitVersion(t.Context(), "kit-1")
+	require.NoError(t, err)
+	assert.Equal(t, "1.4.0", v, "the version sent with a batch is kept")
 
 	tests := []struct {
 		name  string
