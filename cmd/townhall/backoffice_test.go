@@ -215,7 +215,10 @@ func TestBackOfficeClerkHandsOverPersonalausweisAndBooksVisit(t *testing.T) {
 }
 
 func TestRevokedKitIsRefusedByEveryReplica(t *testing.T) {
-	f, _, _ := testFactory(t)
+	onBackends(t, testRevokedKitIsRefusedByEveryReplica)
+}
+
+func testRevokedKitIsRefusedByEveryReplica(t *testing.T, f *factory) {
 	f.ErrOut = &lockedWriter{w: io.Discard}
 	urlA, _ := replica(t, f, nil)
 	urlB, _ := replica(t, f, nil) // a second replica on the same metadata
@@ -248,7 +251,7 @@ func TestRevokedKitIsRefusedByEveryReplica(t *testing.T) {
 		}
 	}
 
-	th, err := townhall.Open(t.Context(), f.DataDir, townhall.Options{})
+	th, err := f.open(t.Context())
 	require.NoError(t, err)
 	defer th.Close()
 	inbox, err := th.Inbox(t.Context())

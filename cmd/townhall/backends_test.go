@@ -1,0 +1,45 @@
+package main
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"koffer/devices/peer"
+	"koffer/sync/townhall/thtest"
+)
+
+// onBackends runs a test with the embedded town hall (SQLite and files in --data) and with
+// --db and --objects naming a real PostgreSQL and a real S3 server (thtest), as a provider
+// for many towns runs it.
+func onBackends(t *testing.T, test func(t *testing.T, f *factory)) {
+	t.Run("embedded", func(t *testing.T) {
+		f, _, _ := testFactory(t)
+		test(t, f)
+	})
+	t.Run("postgres+s3", func(t *testing.T) {
+		f, _, _ := testFactory(t)
+		dsn, err := thtest.Postgres(t)
+		if errors.Is(err, thtest.ErrMissing) {
+			peer.Missing(t, err.Error())
+		}
+		require.NoError(t, err)
+		s3, err := thtest.StartS3(t)
+		if errors.Is(err, thtest.ErrMissing) {
+			peer.Missing(t, err.Error())
+		}
+		require.NoError(t, err)
+		f.DB, f.Objects = dsn, s3.Objects("th")
+		// Commands run through run() read --db and --objects from the environment.
+		env := map[string]string{"TOWNHALL_DB": f.DB, "TOWNHALL_OBJECTS": f.Objects}
+		getenv := f.Getenv
+		f.Getenv = func(k string) string {
+			if v, ok := env[k]; ok {
+				return v
+			}
+			return getenv(k)
+		}
+		test(t, f)
+	})
+}
