@@ -1,12 +1,8 @@
 package main
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
-	"koffer/devices/peer"
 	"koffer/sync/townhall/thtest"
 )
 
@@ -20,16 +16,7 @@ func onBackends(t *testing.T, test func(t *testing.T, f *factory)) {
 	})
 	t.Run("postgres+s3", func(t *testing.T) {
 		f, _, _ := testFactory(t)
-		dsn, err := thtest.Postgres(t)
-		if errors.Is(err, thtest.ErrMissing) {
-			peer.Missing(t, err.Error())
-		}
-		require.NoError(t, err)
-		s3, err := thtest.StartS3(t)
-		if errors.Is(err, thtest.ErrMissing) {
-			peer.Missing(t, err.Error())
-		}
-		require.NoError(t, err)
+		dsn, s3 := thtest.Provider(t)
 		f.DB, f.Objects = dsn, s3.Objects("th")
 		// Commands run through run() read --db and --objects from the environment.
 		env := map[string]string{"TOWNHALL_DB": f.DB, "TOWNHALL_OBJECTS": f.Objects}

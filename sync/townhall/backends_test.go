@@ -1,12 +1,10 @@
 package townhall_test
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"koffer/devices/peer"
 	"koffer/sync/townhall"
 	"koffer/sync/townhall/thtest"
 )
@@ -38,16 +36,7 @@ func providerOptions(t *testing.T) townhall.Options {
 // providerBackends is providerOptions, and the directory the S3 server keeps its objects in.
 func providerBackends(t *testing.T) (townhall.Options, string) {
 	t.Helper()
-	dsn, err := thtest.Postgres(t)
-	if errors.Is(err, thtest.ErrMissing) {
-		peer.Missing(t, err.Error())
-	}
-	require.NoError(t, err)
-	s3, err := thtest.StartS3(t)
-	if errors.Is(err, thtest.ErrMissing) {
-		peer.Missing(t, err.Error())
-	}
-	require.NoError(t, err)
+	dsn, s3 := thtest.Provider(t)
 	b, err := townhall.Connect(t.Context(), townhall.ConnectOptions{DB: dsn, Objects: s3.Objects("th")})
 	require.NoError(t, err)
 	return townhall.Options{Metadata: b.Metadata, Packets: b.Packets, Uploads: b.Uploads}, s3.Dir

@@ -1,7 +1,8 @@
 // Package townhall is the receiving side of koffer's sync: the reference town hall backend
 // used by cmd/townhall. It keeps its own CA (kit client certificates, its server certificate,
-// the certificate of its receipt key), its age identity (packets are sealed to it), a SQLite
-// store of kits, uploads, cases and visit packs, and serves over mutual TLS:
+// the certificate of its receipt key), its age identity (packets are sealed to it), its
+// metadata (kits, uploads, cases, visit packs, audit logs, the back office's records) and its
+// packets behind the interfaces of storage.go, and serves over mutual TLS:
 //
 //	/files/                    tus 1.0 (tusd) for packet uploads
 //	POST /v1/packets/{case-id} commit an upload: verify, store, answer a signed receipt
@@ -11,7 +12,9 @@
 //	GET  /v1/audit             how far the town hall holds the kit's audit log
 //	POST /v1/audit             append a batch of the kit's hash-chained audit log
 //
-// Everything lives in one data directory, created on first use.
+// The keys live in one data directory, created on first use; so do, by default, the metadata
+// (SQLite) and the packets and uploads (files). A provider for many towns keeps them in
+// PostgreSQL and an S3 bucket instead (Connect), shared by every replica.
 package townhall
 
 import (
