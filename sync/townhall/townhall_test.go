@@ -361,8 +361,9 @@ func testVisitsExpire(t *testing.T, o townhall.Options) {
 
 // TestStaleCertificateRefused: a certificate with the kit's name but not its enrolled key (one
 // issued before a re-enrolment) is refused.
-func TestStaleCertificateRefused(t *testing.T) {
-	f := start(t)
+func TestStaleCertificateRefused(t *testing.T) { onBackends(t, testStaleCertificateRefused) }
+
+func testStaleCertificateRefused(t *testing.T, f *fixture) {
 	old, err := f.th.CA().Issue("kit-1", f.url, f.th.Recipient(), time.Now())
 	require.NoError(t, err)
 	resp, err := client(t, old).Get(f.url + "/v1/visits")
