@@ -2,7 +2,9 @@ package townhall_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -132,4 +134,46 @@ func testRevokedKitIsRefusedOnEveryRequest(t *testing.T, f *fixture) {
 	assert.True(t, fleet[0].Revoked())
 	assert.Equal(t, "admin", fleet[0].RevokedBy)
 	assert.True(t, receipt.Final(receipt.CodeRevoked), "a kit stops retrying")
+}
+
+// failOnce fails the first record of a fingerprint deletion, as a database that goes away
+// after the packet was deleted.
+type failOnce struct {
+	townhall.Metadata
+	failed bool
+}
+
+func (m *failOnce) AddFingerprintDeletion(ctx context.Context, d townhall.FingerprintDeletion, a townhall.AuditRecord) error {
+	if !m.failed {
+		m.failed = true
+		return errors.New("database gone")
+	}
+	return m.Metadata.AddFingerprintDeletion(ctx, d, a)
+}
+
+// TestDeleteFingerprintsFinishesAfterAFailedRecord: the packet is gone but the deletion was not
+// recorded; deleting again records it with the number of records the signed manifest lists.
+func TestDeleteFingerprintsFinishesAfterAFailedRecord(t *testing.T) {
+	onBackendOptions(t, func(t *testing.T, o townhall.Options) {
+		if o.Metadata == nil {
+			md, err := townhall.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "th.db"))
+			require.NoError(t, err)
+			o.Metadata = md
+		}
+		o.Metadata = &failOnce{Metadata: o.Metadata}
+		f := startWith(t, o)
+		caseID, _ := deliver(t, f)
+		_, err := f.th.DeleteFingerprints(t.Context(), caseID, "erika", "test rule")
+		require.Error(t, err)
+		n, err := f.th.DeleteFingerprints(t.Context(), caseID, "erika", "test rule")
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "counted from the redacted copy's manifest")
+		log, err := f.th.TownhallAudit(t.Context(), 1)
+		require.NoError(t, err)
+		require.Len(t, log, 1)
+		assert.Equal(t, "test rule; 1", log[0].Detail)
+		p, err := f.th.OpenCase(t.Context(), caseID)
+		require.NoError(t, err)
+		assert.Len(t, p.Parts, 2)
+	})
 }
