@@ -2,14 +2,12 @@ package townhall
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"koffer/devices/peer"
 	"koffer/sync/townhall/thtest"
 )
 
@@ -27,12 +25,7 @@ func TestTownhallAuditIsAppendOnly(t *testing.T) {
 			return s, func(ctx context.Context, q string) error { _, err := s.db.ExecContext(ctx, q); return err }
 		}},
 		{"postgres", func(t *testing.T) (Metadata, func(context.Context, string) error) {
-			dsn, err := thtest.Postgres(t)
-			if errors.Is(err, thtest.ErrMissing) {
-				peer.Missing(t, err.Error())
-			}
-			require.NoError(t, err)
-			s, err := openPostgres(t.Context(), dsn)
+			s, err := openPostgres(t.Context(), thtest.NeedPostgres(t))
 			require.NoError(t, err)
 			return s, func(ctx context.Context, q string) error { _, err := s.pool.Exec(ctx, q); return err }
 		}},

@@ -212,15 +212,23 @@ func waitListening(addr string, limit time.Duration) error {
 // under KOFFER_REQUIRE_PEERS=1 (devices/peer).
 func Provider(t testing.TB) (dsn string, s3 S3) {
 	t.Helper()
-	dsn, err := Postgres(t)
-	if errors.Is(err, ErrMissing) {
-		peer.Missing(t, err.Error())
-	}
-	require.NoError(t, err)
-	s3, err = StartS3(t)
+	dsn = NeedPostgres(t)
+	s3, err := StartS3(t)
 	if errors.Is(err, ErrMissing) {
 		peer.Missing(t, err.Error())
 	}
 	require.NoError(t, err)
 	return dsn, s3
+}
+
+// NeedPostgres is Postgres for a test that cannot go on without it: a missing server skips
+// the test, or fails it under KOFFER_REQUIRE_PEERS=1.
+func NeedPostgres(t testing.TB) string {
+	t.Helper()
+	dsn, err := Postgres(t)
+	if errors.Is(err, ErrMissing) {
+		peer.Missing(t, err.Error())
+	}
+	require.NoError(t, err)
+	return dsn
 }
