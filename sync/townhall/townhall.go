@@ -1,10 +1,12 @@
 // Package townhall is the receiving side of koffer's sync: the reference town hall backend
 // used by cmd/townhall. It keeps its own CA (kit client certificates, its server certificate,
-// the certificate of its receipt key), its age identity (packets are sealed to it), its
-// metadata (kits, uploads, cases, visit packs, audit logs, the back office's records) and its
-// packets behind the interfaces of storage.go, and serves over mutual TLS:
+// the certificate of its receipt key) and its age identity (packets are sealed to it) in its
+// data directory; kits, uploads, cases, visit packs, audit logs and the back office's records
+// in SQLite there or in PostgreSQL, and packets there or in an S3 bucket (storage.go, Connect).
+// It serves over mutual TLS:
 //
-//	/files/                    tus 1.0 (tusd) for packet uploads
+//	/files/                    tus 1.0 (tusd) for packet uploads; the request completing an
+//	                           upload commits it and carries the receipt
 //	POST /v1/packets/{case-id} commit an upload: verify, store, answer a signed receipt
 //	PUT  /v1/visits/recipient  register the calling kit's visit-pack recipient (first one stays)
 //	GET  /v1/visits            the visit packs sealed to the calling kit, until their day is over
@@ -12,9 +14,7 @@
 //	GET  /v1/audit             how far the town hall holds the kit's audit log
 //	POST /v1/audit             append a batch of the kit's hash-chained audit log
 //
-// The keys live in one data directory, created on first use; so do, by default, the metadata
-// (SQLite) and the packets and uploads (files). A provider for many towns keeps them in
-// PostgreSQL and an S3 bucket instead (Connect), shared by every replica.
+// The data directory is created on first use.
 package townhall
 
 import (
