@@ -17,7 +17,14 @@ type outbox struct{ s *store.Store }
 var _ uplink.Outbox = outbox{}
 
 func (o outbox) NextOutbox(ctx context.Context, now time.Time) (*uplink.OutboxItem, error) {
-	it, err := o.s.NextOutbox(ctx, now)
+	return o.NextOutboxExcept(ctx, now, "")
+}
+
+var _ uplink.Lookahead = outbox{}
+
+// NextOutboxExcept lets the uplink stream the next case while a receipt is on its way.
+func (o outbox) NextOutboxExcept(ctx context.Context, now time.Time, except string) (*uplink.OutboxItem, error) {
+	it, err := o.s.NextOutbox(ctx, now, except)
 	var nd *store.NotDueError
 	if errors.As(err, &nd) {
 		return nil, &uplink.IdleError{Next: nd.Next}

@@ -111,12 +111,17 @@ func (s *Store) scanOutbox(sc interface{ Scan(...any) error }) (*OutboxItem, err
 	return &it, nil
 }
 
-// NextOutbox returns the oldest item that is due at now and neither parked nor delivered. When
+// NextOutbox returns the oldest item that is due at now and neither parked nor delivered, other
+// than the case except (if given: the uplink's case whose receipt is still on its way). When
 // none is due it returns a *NotDueError (errors.Is(err, ErrNotFound)) telling when to look again.
-func (s *Store) NextOutbox(ctx context.Context, now time.Time) (*OutboxItem, error) {
+func (s *Store) NextOutbox(ctx context.Context, now time.Time, except ...string) (*OutboxItem, error) {
+	skip := ""
+	if len(except) > 0 {
+		skip = except[0]
+	}
 	it, err := s.scanOutbox(s.r.QueryRowContext(ctx, "SELECT "+outboxColumns+
-		` WHERE o.done_at IS NULL AND o.parked_reason = '' AND o.next_attempt_at <= ?
-		ORDER BY o.created_at, o.case_id LIMIT 1`, ms(now)))
+		` WHERE o.done_at IS NULL AND o.parked_reason = '' AND o.next_attempt_at <= ? AND o.case_id != ?
+		ORDER BY o.created_at, o.case_id LIMIT 1`, ms(now), skip))
 	if err == nil {
 		return it, nil
 	}

@@ -20,7 +20,6 @@ import (
 	"koffer/devices/peer"
 	"koffer/sync/packet"
 	"koffer/sync/receipt"
-	"koffer/sync/townhall"
 	"koffer/sync/townhall/backoffice/backofficetest"
 	"koffer/sync/visit"
 )
@@ -71,7 +70,10 @@ func addStaff(t *testing.T, f *factory, name, role string) {
 
 func TestBackOfficeClerkHandsOverPersonalausweisAndBooksVisit(t *testing.T) {
 	exe := peer.Need(t, "chromium")[0]
-	f, _, _ := testFactory(t)
+	onBackends(t, func(t *testing.T, f *factory) { testBackOfficeClerk(t, exe, f) })
+}
+
+func testBackOfficeClerk(t *testing.T, exe string, f *factory) {
 	f.ErrOut = &lockedWriter{w: io.Discard}
 	drop := t.TempDir()
 	addStaff(t, f, "erika", "Sachbearbeitung")
@@ -82,7 +84,7 @@ func TestBackOfficeClerkHandsOverPersonalausweisAndBooksVisit(t *testing.T) {
 	parts := personalausweis(t)
 	caseID := kit.seal("personalausweis", "anna", parts)
 	kit.waitFor("delivery", func() bool { return kit.item(caseID).delivered != nil })
-	th, err := townhall.Open(t.Context(), f.DataDir, townhall.Options{})
+	th, err := f.open(t.Context())
 	require.NoError(t, err)
 	defer th.Close()
 	kit.waitFor("audit sent", func() bool { log, err := th.AuditLog(t.Context(), "kit-1"); return err == nil && len(log) == 1 })
@@ -215,7 +217,10 @@ func TestBackOfficeClerkHandsOverPersonalausweisAndBooksVisit(t *testing.T) {
 }
 
 func TestRevokedKitIsRefusedByEveryReplica(t *testing.T) {
-	f, _, _ := testFactory(t)
+	onBackends(t, testRevokedKitIsRefusedByEveryReplica)
+}
+
+func testRevokedKitIsRefusedByEveryReplica(t *testing.T, f *factory) {
 	f.ErrOut = &lockedWriter{w: io.Discard}
 	urlA, _ := replica(t, f, nil)
 	urlB, _ := replica(t, f, nil) // a second replica on the same metadata
@@ -248,7 +253,7 @@ func TestRevokedKitIsRefusedByEveryReplica(t *testing.T) {
 		}
 	}
 
-	th, err := townhall.Open(t.Context(), f.DataDir, townhall.Options{})
+	th, err := f.open(t.Context())
 	require.NoError(t, err)
 	defer th.Close()
 	inbox, err := th.Inbox(t.Context())

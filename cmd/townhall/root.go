@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -36,8 +37,12 @@ type factory struct {
 	ErrOut io.Writer
 	Getenv func(string) string
 
-	// DataDir is filled by the persistent --data flag.
+	// DataDir, DB and Objects are filled by the persistent flags --data, --db and --objects.
 	DataDir string
+	DB      string
+	Objects string
+	// LockLease is serve's --lock-lease.
+	LockLease time.Duration
 }
 
 func newFactory(in io.Reader, out, errOut io.Writer) *factory {
@@ -57,9 +62,19 @@ func (f *factory) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(f.ErrOut, nil))
 }
 
-// open opens the town hall in the data directory (creating it on first use).
+// open opens the town hall in the data directory (creating it on first use), on PostgreSQL
+// and an S3 bucket where --db and --objects name them.
 func (f *factory) open(ctx context.Context) (*townhall.Townhall, error) {
-	return townhall.Open(ctx, f.DataDir, townhall.Options{Logger: f.logger()})
+	b, err := townhall.Connect(ctx, townhall.ConnectOptions{DB: f.DB, Objects: f.Objects, LockLease: f.LockLease})
+	if err != nil {
+		return nil, err
+	}
+	th, err := townhall.Open(ctx, f.DataDir, townhall.Options{Logger: f.logger(),
+		Metadata: b.Metadata, Packets: b.Packets, Uploads: b.Uploads})
+	if err != nil && b.Metadata != nil {
+		_ = b.Metadata.Close()
+	}
+	return th, err
 }
 
 func newRootCmd(f *factory) *cobra.Command {
@@ -73,6 +88,10 @@ func newRootCmd(f *factory) *cobra.Command {
 	root.SetOut(f.Out)
 	root.SetErr(f.ErrOut)
 	root.PersistentFlags().StringVar(&f.DataDir, "data", f.defaultDataDir(), "data directory (env TOWNHALL_DATA)")
+	root.PersistentFlags().StringVar(&f.DB, "db", f.Getenv("TOWNHALL_DB"),
+		"PostgreSQL URL postgres://user@host/db instead of SQLite in --data; password from PGPASSWORD or ~/.pgpass (env TOWNHALL_DB)")
+	root.PersistentFlags().StringVar(&f.Objects, "objects", f.Getenv("TOWNHALL_OBJECTS"),
+		"S3 bucket s3://bucket/prefix[?endpoint=URL&region=R] instead of files in --data; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws (env TOWNHALL_OBJECTS)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &flagError{err} })
 
 	root.AddCommand(

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"koffer/sync/townhall"
 )
 
 type serveOptions struct {
@@ -43,6 +45,7 @@ func newServeCmd(f *factory, runF func(*serveOptions) error) *cobra.Command {
 	cmd.Flags().StringVar(&opts.staff.certFile, "staff-cert", "", "PEM certificate of the back office (default: self-signed, kept in --data)")
 	cmd.Flags().StringVar(&opts.staff.keyFile, "staff-key", "", "PEM key of --staff-cert")
 	cmd.Flags().DurationVar(&opts.staff.idleLock, "staff-idle-lock", 15*time.Minute, "lock a back-office session after this long idle")
+	cmd.Flags().DurationVar(&f.LockLease, "lock-lease", townhall.DefaultLockLease, "with --db: how long a dead replica can hold an upload's lock")
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -33,7 +34,12 @@ func TestStaffAddAndKitRevokeCommands(t *testing.T) {
 		})
 	}
 
-	f, out, errOut := testFactory(t)
+	onBackends(t, testStaffAdd)
+}
+
+func testStaffAdd(t *testing.T, f *factory) {
+	var out, errOut bytes.Buffer
+	f.Out, f.ErrOut = &out, &errOut
 	f.In = strings.NewReader("korrekt pferd batterie\n")
 	require.Equal(t, exitOK, run(t.Context(), []string{"staff", "add", "erika", "--role", "administration"}, f), errOut.String())
 	assert.Contains(t, out.String(), "account erika created (Administration)")
@@ -41,7 +47,7 @@ func TestStaffAddAndKitRevokeCommands(t *testing.T) {
 	assert.Equal(t, exitError, run(t.Context(), []string{"staff", "add", "erika", "--role", "Sachbearbeitung"}, f), "a name is taken once")
 	assert.NotContains(t, errOut.String(), "korrekt pferd", "the passphrase is never echoed")
 
-	th, err := townhall.Open(t.Context(), f.DataDir, townhall.Options{})
+	th, err := f.open(t.Context())
 	require.NoError(t, err)
 	defer th.Close()
 	s, err := th.StaffAccount(t.Context(), "erika")

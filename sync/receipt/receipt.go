@@ -40,6 +40,16 @@ const maxReceipt = 16 << 10
 // Domain is the domain string of receipts (SignPayload, VerifyPayload).
 const Domain = "koffer receipt signature v1"
 
+// CommitHeader, on the answer to the tus request that completed an upload naming its case,
+// says what the town hall made of the complete packet: CommitReceipt (the body is the signed
+// receipt, exactly as POST /v1/packets answers it) or CommitRefused (the body is a Problem).
+// An answer without it means: commit separately.
+const (
+	CommitHeader  = "Koffer-Commit"
+	CommitReceipt = "receipt"
+	CommitRefused = "refused"
+)
+
 // SignerName is the common name of the certificate of a town hall's receipt key.
 const SignerName = "koffer town hall receipts"
 

@@ -31,14 +31,15 @@ func (t *Townhall) checkAuditChain(ctx context.Context, kitID string, entries []
 			continue
 		}
 		seq := strconv.FormatInt(e.Seq, 10)
-		var n int
-		if err := t.db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM townhall_audit WHERE event = ? AND kit_id = ? AND detail = ?`,
-			EventKitAuditBroken, kitID, seq).Scan(&n); err != nil {
+		flagged, err := t.db.KitAuditEvents(ctx, EventKitAuditBroken, kitID)
+		if err != nil {
 			t.log.Error("auditCheck", "kit", kitID, "err", err)
 			return
 		}
-		if n > 0 {
-			return
+		for _, f := range flagged {
+			if f.Detail == seq {
+				return
+			}
 		}
 		t.log.Warn("kitAuditBroken", "kit", kitID, "seq", e.Seq)
 		if err := t.RecordAudit(ctx, AuditRecord{Actor: "townhall", Event: EventKitAuditBroken, KitID: kitID, Detail: seq}); err != nil {
@@ -50,13 +51,17 @@ func (t *Townhall) checkAuditChain(ctx context.Context, kitID string, entries []
 
 // AuditBreak is the first sequence number of a kit's audit log found broken; 0 if none.
 func (t *Townhall) AuditBreak(ctx context.Context, kitID string) (int64, error) {
-	var seq int64
-	err := t.db.db.QueryRowContext(ctx, `SELECT COALESCE(MIN(CAST(detail AS INTEGER)), 0) FROM townhall_audit WHERE event = ? AND kit_id = ?`,
-		EventKitAuditBroken, kitID).Scan(&seq)
+	flagged, err := t.db.KitAuditEvents(ctx, EventKitAuditBroken, kitID)
 	if err != nil {
 		return 0, fmt.Errorf("audit break: %w", err)
 	}
-	return seq, nil
+	var first int64
+	for _, f := range flagged {
+		if seq, err := strconv.ParseInt(f.Detail, 10, 64); err == nil && (first == 0 || seq < first) {
+			first = seq
+		}
+	}
+	return first, nil
 }
 
 // flagAuditBreaks fills in which kits' audit chains are broken, for the fleet view.

@@ -16,7 +16,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"database/sql"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -26,7 +25,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -76,51 +74,22 @@ type CaseSummary struct {
 // Cases lists received cases matching f, oldest first. Facts only the packet holds (late flag,
 // application time) are read from the packet once and kept.
 func (t *Townhall) Cases(ctx context.Context, f CaseFilter) ([]CaseSummary, error) {
-	rows, err := t.db.db.QueryContext(ctx, `SELECT c.case_id, c.number, c.service, c.kit_id, c.received_at, c.size,
-			COALESCE(f.late, -1), COALESCE(f.applied_at, ''),
-			COALESCE((SELECT a.actor FROM audit a WHERE a.kit_id = c.kit_id AND a.case_id = c.case_id ORDER BY a.seq LIMIT 1), ''),
-			COALESCE(h.at, ''), COALESCE(h.actor, ''), COALESCE(d.at, '')
-		FROM cases c
-		LEFT JOIN case_facts f ON f.case_id = c.case_id
-		LEFT JOIN handovers h ON h.case_id = c.case_id
-		LEFT JOIN fingerprint_deletions d ON d.case_id = c.case_id
-		WHERE (? = '' OR c.kit_id = ?) AND (? = '' OR c.service = ?)
-		ORDER BY c.seq`, f.Kit, f.Kit, f.Service, f.Service)
+	rows, err := t.db.CaseListings(ctx, f)
 	if err != nil {
-		return nil, fmt.Errorf("cases: %w", err)
+		return nil, err
 	}
-	var out []CaseSummary
-	var unknown []int
-	for rows.Next() {
-		var c CaseSummary
-		var received, applied, handed, deleted string
-		var late int
-		if err := rows.Scan(&c.CaseID, &c.Number, &c.Service, &c.Kit, &received, &c.Size, &late, &applied,
-			&c.Caseworker, &handed, &c.HandedOverBy, &deleted); err != nil {
-			_ = rows.Close()
-			return nil, fmt.Errorf("cases: %w", err)
-		}
-		c.ReceivedAt = parseTime(received)
-		c.AppliedAt = parseTime(applied)
-		c.HandedOverAt = parseTime(handed)
-		c.FingerprintsDeletedAt = parseTime(deleted)
-		c.Late = late == 1
-		if f.Caseworker != "" && f.Caseworker != c.Caseworker {
+	out := make([]CaseSummary, 0, len(rows))
+	for _, r := range rows {
+		if f.Caseworker != "" && f.Caseworker != r.Caseworker {
 			continue
 		}
-		if late < 0 {
-			unknown = append(unknown, len(out))
+		c := r.CaseSummary
+		if !r.FactsKnown {
+			if err := t.learnFacts(ctx, &c); err != nil {
+				t.log.Warn("caseFacts", "case", c.CaseID, "err", err)
+			}
 		}
 		out = append(out, c)
-	}
-	_ = rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cases: %w", err)
-	}
-	for _, i := range unknown {
-		if err := t.learnFacts(ctx, &out[i]); err != nil {
-			t.log.Warn("caseFacts", "case", out[i].CaseID, "err", err)
-		}
 	}
 	return out, nil
 }
@@ -159,33 +128,17 @@ func (t *Townhall) learnFacts(ctx context.Context, c *CaseSummary) error {
 		form.AppliedAt = p.Manifest.CreatedAt
 	}
 	c.Late, c.AppliedAt = form.Late, form.AppliedAt
-	late := 0
-	if form.Late {
-		late = 1
-	}
-	_, err = t.db.db.ExecContext(ctx, `INSERT INTO case_facts (case_id, late, applied_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-		c.CaseID, late, formatTime(form.AppliedAt))
-	return err
+	return t.db.AddCaseFacts(ctx, c.CaseID, form.Late, form.AppliedAt)
 }
 
 // MarkHandedOver records that a case went to the registration software (target names where).
 func (t *Townhall) MarkHandedOver(ctx context.Context, caseID, actor, target string) error {
-	if _, err := t.db.caseByID(ctx, caseID); errors.Is(err, errNotFound) {
-		return fmt.Errorf("case %s: %w", caseID, ErrNotFound)
-	} else if err != nil {
+	if _, err := t.db.Case(ctx, caseID); err != nil {
 		return err
 	}
-	return t.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO handovers (case_id, at, actor, target) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			caseID, formatTime(t.now()), actor, target)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // handed over before: the first hand-over stays the record
-		}
-		return appendAudit(ctx, tx, AuditRecord{At: t.now(), Actor: actor, Event: "caseHandedOver", CaseID: caseID, Detail: target})
-	})
+	now := t.now()
+	return t.db.AddHandover(ctx, Handover{CaseID: caseID, At: now, Actor: actor, Target: target},
+		AuditRecord{At: now, Actor: actor, Event: "caseHandedOver", CaseID: caseID, Detail: target})
 }
 
 // redacted is a case's content after its fingerprints were deleted: the manifest the kit signed
@@ -196,38 +149,27 @@ type redacted struct {
 	Parts    []packet.Part   `json:"parts"`
 }
 
-func (t *Townhall) redactedPath(caseID string) string {
-	return filepath.Join(t.dir, packetsDir, caseID+".redacted")
-}
-
 // DeleteFingerprints deletes a case's fingerprint records at the town hall: the packet is
 // replaced by a copy without them (written durably before the packet is removed), and the
 // deletion is audited under rule. It returns how many records were deleted; deleting again
 // deletes nothing and returns 0.
 func (t *Townhall) DeleteFingerprints(ctx context.Context, caseID, actor, rule string) (int, error) {
-	c, err := t.db.caseByID(ctx, caseID)
-	if errors.Is(err, errNotFound) {
-		return 0, fmt.Errorf("case %s: %w", caseID, ErrNotFound)
-	}
+	c, err := t.db.Case(ctx, caseID)
 	if err != nil {
 		return 0, err
 	}
-	var done int
-	if err := t.db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM fingerprint_deletions WHERE case_id = ?`, caseID).Scan(&done); err != nil {
+	if done, err := t.db.FingerprintsDeleted(ctx, caseID); err != nil {
 		return 0, fmt.Errorf("delete fingerprints: %w", err)
-	}
-	if done > 0 {
+	} else if done {
 		return 0, nil
 	}
 	n := 0
-	if _, err := os.Stat(t.packetPath(caseID)); err == nil {
-		k, err := t.db.kit(ctx, c.KitID)
+	data, err := t.packets.Packet(ctx, caseID)
+	switch {
+	case err == nil:
+		k, err := t.db.Kit(ctx, c.KitID)
 		if err != nil {
 			return 0, fmt.Errorf("delete fingerprints: kit: %w", err)
-		}
-		data, err := os.ReadFile(t.packetPath(caseID))
-		if err != nil {
-			return 0, fmt.Errorf("delete fingerprints: %w", err)
 		}
 		p, err := packet.Open(data, ed25519.PublicKey(k.PublicKey), t.identity)
 		if err != nil {
@@ -245,24 +187,32 @@ func (t *Townhall) DeleteFingerprints(ctx context.Context, caseID, actor, rule s
 		if err != nil {
 			return 0, fmt.Errorf("delete fingerprints: %w", err)
 		}
-		if err := writeFileSync(t.redactedPath(caseID), sealed, 0o600); err != nil {
+		// The copy is durable before the packet goes: a crash in between keeps both, and
+		// deleting again finishes the job.
+		if err := t.packets.PutRedacted(ctx, caseID, sealed); err != nil {
 			return 0, fmt.Errorf("delete fingerprints: %w", err)
 		}
-		if err := os.Remove(t.packetPath(caseID)); err != nil {
+		if err := t.packets.DeletePacket(ctx, caseID); err != nil {
 			return 0, fmt.Errorf("delete fingerprints: %w", err)
 		}
-		if err := syncDir(filepath.Dir(t.packetPath(caseID))); err != nil {
+	case errors.Is(err, ErrNotFound):
+		// An earlier attempt got as far as deleting the packet: its redacted copy's signed
+		// manifest still counts what was deleted.
+		if p, ok, err := t.openRedacted(ctx, caseID); err != nil {
 			return 0, fmt.Errorf("delete fingerprints: %w", err)
+		} else if ok {
+			for _, pi := range p.Manifest.Parts {
+				if pi.Kind == packet.KindFingerprint {
+					n++
+				}
+			}
 		}
+	default:
+		return 0, fmt.Errorf("delete fingerprints: %w", err)
 	}
-	err = t.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO fingerprint_deletions (case_id, at, actor, rule, parts) VALUES (?, ?, ?, ?, ?)`,
-			caseID, formatTime(t.now()), actor, rule, n); err != nil {
-			return err
-		}
-		return appendAudit(ctx, tx, AuditRecord{At: t.now(), Actor: actor, Event: "fingerprintsDeleted", CaseID: caseID,
-			Detail: fmt.Sprintf("%s; %d", rule, n)})
-	})
+	now := t.now()
+	err = t.db.AddFingerprintDeletion(ctx, FingerprintDeletion{CaseID: caseID, At: now, Actor: actor, Rule: rule, Parts: n},
+		AuditRecord{At: now, Actor: actor, Event: "fingerprintsDeleted", CaseID: caseID, Detail: fmt.Sprintf("%s; %d", rule, n)})
 	if err != nil {
 		return 0, fmt.Errorf("delete fingerprints: %w", err)
 	}
@@ -291,9 +241,9 @@ func (t *Townhall) sealToSelf(r redacted) ([]byte, error) {
 
 // openRedacted opens the copy of a case kept after its fingerprints were deleted; ok is false
 // when there is none. Every kept part must still match the hash the kit signed.
-func (t *Townhall) openRedacted(caseID string) (p *packet.Packet, ok bool, err error) {
-	data, err := os.ReadFile(t.redactedPath(caseID))
-	if errors.Is(err, os.ErrNotExist) {
+func (t *Townhall) openRedacted(ctx context.Context, caseID string) (p *packet.Packet, ok bool, err error) {
+	data, err := t.packets.Redacted(ctx, caseID)
+	if errors.Is(err, ErrNotFound) {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -351,31 +301,9 @@ func (k KitStatus) Revoked() bool { return !k.RevokedAt.IsZero() }
 
 // Fleet lists every enrolled kit.
 func (t *Townhall) Fleet(ctx context.Context) ([]KitStatus, error) {
-	rows, err := t.db.db.QueryContext(ctx, `SELECT k.id, k.url, k.enrolled_at,
-			COALESCE(c.last_contact, ''), COALESCE(c.cert_not_after, ''), COALESCE(c.version, ''),
-			(SELECT COUNT(*) FROM cases x WHERE x.kit_id = k.id),
-			COALESCE((SELECT MAX(x.received_at) FROM cases x WHERE x.kit_id = k.id), ''),
-			COALESCE(r.at, ''), COALESCE(r.actor, ''), COALESCE(r.reason, ''), COALESCE(r.allowed_by, '')
-		FROM kits k LEFT JOIN kit_contact c ON c.kit_id = k.id LEFT JOIN revocations r ON r.kit_id = k.id
-		ORDER BY k.id`)
+	out, err := t.db.Fleet(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("fleet: %w", err)
-	}
-	defer rows.Close()
-	var out []KitStatus
-	for rows.Next() {
-		var k KitStatus
-		var enrolled, contact, notAfter, lastCase, revoked string
-		if err := rows.Scan(&k.ID, &k.URL, &enrolled, &contact, &notAfter, &k.Version, &k.Received, &lastCase,
-			&revoked, &k.RevokedBy, &k.RevokeReason, &k.AllowedBy); err != nil {
-			return nil, fmt.Errorf("fleet: %w", err)
-		}
-		k.EnrolledAt, k.LastContact, k.CertNotAfter = parseTime(enrolled), parseTime(contact), parseTime(notAfter)
-		k.LastCase, k.RevokedAt = parseTime(lastCase), parseTime(revoked)
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("fleet: %w", err)
+		return nil, err
 	}
 	return out, t.flagAuditBreaks(ctx, out) // auditcheck.go
 }
@@ -384,22 +312,12 @@ func (t *Townhall) Fleet(ctx context.Context) ([]KitStatus, error) {
 // code "revoked" (the check reads the database, so every replica refuses it). Revoking again
 // changes nothing. A revoked kit is re-enrolled under a new name with a new bundle.
 func (t *Townhall) RevokeKit(ctx context.Context, kitID, actor, reason string) error {
-	if _, err := t.db.kit(ctx, kitID); errors.Is(err, errNotFound) {
-		return fmt.Errorf("kit %s: %w", kitID, ErrNotFound)
-	} else if err != nil {
+	if _, err := t.db.Kit(ctx, kitID); err != nil {
 		return err
 	}
-	err := t.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO revocations (kit_id, at, actor, reason) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			kitID, formatTime(t.now()), actor, reason)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		return appendAudit(ctx, tx, AuditRecord{At: t.now(), Actor: actor, Event: "kitRevoked", KitID: kitID, Detail: reason})
-	})
+	now := t.now()
+	err := t.db.Revoke(ctx, Revocation{KitID: kitID, At: now, Actor: actor, Reason: reason},
+		AuditRecord{At: now, Actor: actor, Event: "kitRevoked", KitID: kitID, Detail: reason})
 	if err != nil {
 		return fmt.Errorf("revoke kit: %w", err)
 	}
@@ -409,15 +327,11 @@ func (t *Townhall) RevokeKit(ctx context.Context, kitID, actor, reason string) e
 
 // revocation is a kit's revocation row; ok is false when the kit is not revoked.
 func (t *Townhall) revocation(ctx context.Context, kitID string) (at time.Time, allowed bool, ok bool, err error) {
-	var s, allowedAt string
-	err = t.db.db.QueryRowContext(ctx, `SELECT at, allowed_at FROM revocations WHERE kit_id = ?`, kitID).Scan(&s, &allowedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, false, false, nil
+	r, ok, err := t.db.Revocation(ctx, kitID)
+	if err != nil || !ok {
+		return time.Time{}, false, false, err
 	}
-	if err != nil {
-		return time.Time{}, false, false, fmt.Errorf("revocation: %w", err)
-	}
-	return parseTime(s), allowedAt != "", true, nil
+	return r.At, !r.AllowedAt.IsZero(), true, nil
 }
 
 // AllowSealedBeforeRevocation is an administrator's explicit decision that a revoked kit may
@@ -426,17 +340,8 @@ func (t *Townhall) revocation(ctx context.Context, kitID string) (at time.Time, 
 // The seal time is the kit's own claim, signed with its key: decide so only when the key is
 // known not to be in other hands.
 func (t *Townhall) AllowSealedBeforeRevocation(ctx context.Context, kitID, actor string) error {
-	return t.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE revocations SET allowed_at = ?, allowed_by = ? WHERE kit_id = ? AND allowed_at = ''`,
-			formatTime(t.now()), actor, kitID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("kit %s: not revoked or allowed already: %w", kitID, ErrNotFound)
-		}
-		return appendAudit(ctx, tx, AuditRecord{At: t.now(), Actor: actor, Event: "sealedBeforeRevocationAllowed", KitID: kitID})
-	})
+	return t.db.AllowSealedBeforeRevocation(ctx, kitID,
+		AuditRecord{At: t.now(), Actor: actor, Event: "sealedBeforeRevocationAllowed", KitID: kitID})
 }
 
 // admitKit is called for every authenticated kit request: a revoked kit is refused (403,
@@ -465,12 +370,8 @@ func (t *Townhall) admitKit(w http.ResponseWriter, r *http.Request, kitID string
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
 		notAfter = r.TLS.VerifiedChains[0][0].NotAfter
 	}
-	// At most one write a minute per kit: tus sends many requests per case.
-	_, err = t.db.db.ExecContext(r.Context(), `INSERT INTO kit_contact (kit_id, last_contact, cert_not_after, version) VALUES (?, ?, ?, ?)
-		ON CONFLICT (kit_id) DO UPDATE SET last_contact = excluded.last_contact, cert_not_after = excluded.cert_not_after,
-			version = excluded.version
-		WHERE kit_contact.last_contact < ? OR kit_contact.version <> excluded.version`,
-		kitID, formatTime(now), formatTime(notAfter), strings.TrimSpace(r.Header.Get(VersionHeader)), formatTime(now.Add(-time.Minute)))
+	err = t.db.NoteContact(r.Context(), KitContact{KitID: kitID, At: now, CertNotAfter: notAfter,
+		Version: strings.TrimSpace(r.Header.Get(VersionHeader))})
 	if err != nil {
 		t.log.Warn("kitContact", "kit", kitID, "err", err)
 	}
@@ -517,80 +418,47 @@ func (t *Townhall) RecordAudit(ctx context.Context, e AuditRecord) error {
 	if e.At.IsZero() {
 		e.At = t.now()
 	}
-	return t.inTx(ctx, func(tx *sql.Tx) error { return appendAudit(ctx, tx, e) })
+	return t.db.AppendAudit(ctx, e)
 }
 
 // TownhallAudit returns the newest limit entries of the town hall's audit log, newest first.
 func (t *Townhall) TownhallAudit(ctx context.Context, limit int) ([]AuditRecord, error) {
-	rows, err := t.db.db.QueryContext(ctx, `SELECT seq, at, actor, event, case_id, kit_id, detail FROM townhall_audit
-		ORDER BY seq DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	defer rows.Close()
-	var out []AuditRecord
-	for rows.Next() {
-		var e AuditRecord
-		var at string
-		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Event, &e.CaseID, &e.KitID, &e.Detail); err != nil {
-			return nil, fmt.Errorf("audit: %w", err)
-		}
-		e.At = parseTime(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return t.db.TownhallAudit(ctx, limit)
 }
 
 // VerifyTownhallAudit checks the hash chain of the town hall's audit log.
 func (t *Townhall) VerifyTownhallAudit(ctx context.Context) error {
-	rows, err := t.db.db.QueryContext(ctx, `SELECT seq, at, actor, event, case_id, kit_id, detail, prev_hash, hash FROM townhall_audit ORDER BY seq`)
+	entries, err := t.db.TownhallAuditChain(ctx)
 	if err != nil {
 		return fmt.Errorf("verify audit: %w", err)
 	}
-	defer rows.Close()
 	var prev []byte
-	for rows.Next() {
-		var e AuditRecord
-		var at string
-		var p, h []byte
-		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Event, &e.CaseID, &e.KitID, &e.Detail, &p, &h); err != nil {
-			return fmt.Errorf("verify audit: %w", err)
-		}
-		e.At = parseTime(at)
-		if !bytes.Equal(p, prev) || !bytes.Equal(h, auditHash(prev, e, at)) {
+	for _, e := range entries {
+		if !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, auditHash(prev, e.AuditRecord)) {
 			return fmt.Errorf("verify audit: entry %d breaks the chain", e.Seq)
 		}
-		prev = h
+		prev = e.Hash
 	}
-	return rows.Err()
+	return nil
 }
 
-func auditHash(prev []byte, e AuditRecord, at string) []byte {
-	js, _ := json.Marshal([]any{e.Seq, at, e.Actor, e.Event, e.CaseID, e.KitID, e.Detail})
+// chainAudit makes e the entry after (seq, prev): its number, and its time to the microsecond
+// (what PostgreSQL keeps, so the hash verifies after a round trip through either store).
+func chainAudit(seq int64, prev []byte, e AuditRecord) ChainedAuditRecord {
+	e.Seq = seq + 1
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	if prev == nil {
+		prev = []byte{}
+	}
+	return ChainedAuditRecord{AuditRecord: e, PrevHash: prev, Hash: auditHash(prev, e)}
+}
+
+func auditHash(prev []byte, e AuditRecord) []byte {
+	js, _ := json.Marshal([]any{e.Seq, formatTime(e.At), e.Actor, e.Event, e.CaseID, e.KitID, e.Detail})
 	h := sha256.New()
 	h.Write(prev)
 	h.Write(js)
 	return h.Sum(nil)
-}
-
-func appendAudit(ctx context.Context, tx *sql.Tx, e AuditRecord) error {
-	var seq int64
-	var prev []byte
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM townhall_audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("audit: %w", err)
-	}
-	e.Seq = seq + 1
-	at := formatTime(e.At)
-	if prev == nil {
-		prev = []byte{}
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO townhall_audit (seq, at, actor, event, case_id, kit_id, detail, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, at, e.Actor, e.Event, e.CaseID, e.KitID, e.Detail, prev, auditHash(prev, e, at))
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	return nil
 }
 
 // Staff is a back-office account; Hash is the argon2id PHC string of its passphrase.
@@ -606,44 +474,14 @@ func (t *Townhall) AddStaff(ctx context.Context, s Staff, actor string) error {
 	if s.Role != RoleCaseworker && s.Role != RoleAdmin {
 		return fmt.Errorf("add staff: unknown role %q", s.Role)
 	}
-	return t.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO staff (name, role, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			s.Name, s.Role, s.Hash, formatTime(t.now()))
-		if err != nil {
-			return fmt.Errorf("add staff: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("staff %s: %w", s.Name, ErrExists)
-		}
-		return appendAudit(ctx, tx, AuditRecord{At: t.now(), Actor: actor, Event: "staffAdded", Detail: s.Name + "; " + s.Role})
-	})
+	now := t.now()
+	s.CreatedAt = now
+	return t.db.AddStaff(ctx, s, AuditRecord{At: now, Actor: actor, Event: "staffAdded", Detail: s.Name + "; " + s.Role})
 }
 
 // StaffAccount returns the account called name.
 func (t *Townhall) StaffAccount(ctx context.Context, name string) (Staff, error) {
-	s := Staff{Name: name}
-	var at string
-	err := t.db.db.QueryRowContext(ctx, `SELECT role, hash, created_at FROM staff WHERE name = ?`, name).Scan(&s.Role, &s.Hash, &at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Staff{}, fmt.Errorf("staff %s: %w", name, ErrNotFound)
-	}
-	if err != nil {
-		return Staff{}, fmt.Errorf("staff: %w", err)
-	}
-	s.CreatedAt = parseTime(at)
-	return s, nil
-}
-
-func (t *Townhall) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
-	tx, err := t.db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }()
-	if err := f(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return t.db.Staff(ctx, name)
 }
 
 func formatTime(t time.Time) string {
@@ -660,15 +498,6 @@ func parseTime(s string) time.Time {
 		return time.Time{}
 	}
 	return t
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Files of the back office's TLS certificate in the data directory.

@@ -2,10 +2,13 @@ package townhall_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -34,7 +37,10 @@ func deliver(t *testing.T, f *fixture) (string, []byte) {
 }
 
 func TestBackOfficeStoreDeletesFingerprintsAndAudits(t *testing.T) {
-	f := start(t)
+	onBackends(t, testBackOfficeStoreDeletesFingerprintsAndAudits)
+}
+
+func testBackOfficeStoreDeletesFingerprintsAndAudits(t *testing.T, f *fixture) {
 	caseID, finger := deliver(t, f)
 
 	cs, err := f.th.Cases(t.Context(), townhall.CaseFilter{Service: "meldebescheinigung"})
@@ -54,7 +60,8 @@ func TestBackOfficeStoreDeletesFingerprintsAndAudits(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "deleting again deletes nothing")
 
-	// The case still opens, without the fingerprint; no file of the town hall holds it.
+	// The case still opens, without the fingerprint; no file of the town hall (nor any object
+	// of its S3 bucket) holds it.
 	p, err := f.th.OpenCase(t.Context(), caseID)
 	require.NoError(t, err)
 	require.Len(t, p.Parts, 2)
@@ -62,15 +69,28 @@ func TestBackOfficeStoreDeletesFingerprintsAndAudits(t *testing.T) {
 		assert.NotEqual(t, packet.KindFingerprint, part.Kind)
 	}
 	assert.Len(t, p.Manifest.Parts, 3, "the signed manifest still lists what was deleted")
-	require.NoError(t, filepath.WalkDir(f.dir, func(path string, d os.DirEntry, err error) error {
-		require.NoError(t, err)
-		if !d.IsDir() {
-			b, err := os.ReadFile(path)
-			require.NoError(t, err)
-			assert.False(t, bytes.Contains(b, finger), "%s holds the fingerprint", path)
+	// The packet (sealed, so the walk below cannot see inside it) is gone; the redacted copy
+	// is where the backend keeps packets.
+	kept := 0
+	for _, dir := range []string{f.dir, f.objects} {
+		if dir == "" {
+			continue
 		}
-		return nil
-	}))
+		require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			require.NoError(t, err)
+			assert.False(t, strings.HasSuffix(path, caseID+".pkt"), "%s: the packet with the fingerprint is kept", path)
+			if strings.HasSuffix(path, filepath.Join("packets", caseID+".redacted")) {
+				kept++
+			}
+			if !d.IsDir() {
+				b, err := os.ReadFile(path)
+				require.NoError(t, err)
+				assert.False(t, bytes.Contains(b, finger), "%s holds the fingerprint", path)
+			}
+			return nil
+		}))
+	}
+	assert.Equal(t, 1, kept, "one redacted copy")
 
 	cs, err = f.th.Cases(t.Context(), townhall.CaseFilter{})
 	require.NoError(t, err)
@@ -85,7 +105,10 @@ func TestBackOfficeStoreDeletesFingerprintsAndAudits(t *testing.T) {
 }
 
 func TestRevokedKitIsRefusedOnEveryRequest(t *testing.T) {
-	f := start(t)
+	onBackends(t, testRevokedKitIsRefusedOnEveryRequest)
+}
+
+func testRevokedKitIsRefusedOnEveryRequest(t *testing.T, f *fixture) {
 	deliver(t, f)
 	fleet, err := f.th.Fleet(t.Context())
 	require.NoError(t, err)
@@ -111,4 +134,46 @@ func TestRevokedKitIsRefusedOnEveryRequest(t *testing.T) {
 	assert.True(t, fleet[0].Revoked())
 	assert.Equal(t, "admin", fleet[0].RevokedBy)
 	assert.True(t, receipt.Final(receipt.CodeRevoked), "a kit stops retrying")
+}
+
+// failOnce fails the first record of a fingerprint deletion, as a database that goes away
+// after the packet was deleted.
+type failOnce struct {
+	townhall.Metadata
+	failed bool
+}
+
+func (m *failOnce) AddFingerprintDeletion(ctx context.Context, d townhall.FingerprintDeletion, a townhall.AuditRecord) error {
+	if !m.failed {
+		m.failed = true
+		return errors.New("database gone")
+	}
+	return m.Metadata.AddFingerprintDeletion(ctx, d, a)
+}
+
+// TestDeleteFingerprintsFinishesAfterAFailedRecord: the packet is gone but the deletion was not
+// recorded; deleting again records it with the number of records the signed manifest lists.
+func TestDeleteFingerprintsFinishesAfterAFailedRecord(t *testing.T) {
+	onBackendOptions(t, func(t *testing.T, o townhall.Options) {
+		if o.Metadata == nil {
+			md, err := townhall.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "th.db"))
+			require.NoError(t, err)
+			o.Metadata = md
+		}
+		o.Metadata = &failOnce{Metadata: o.Metadata}
+		f := startWith(t, o)
+		caseID, _ := deliver(t, f)
+		_, err := f.th.DeleteFingerprints(t.Context(), caseID, "erika", "test rule")
+		require.Error(t, err)
+		n, err := f.th.DeleteFingerprints(t.Context(), caseID, "erika", "test rule")
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "counted from the redacted copy's manifest")
+		log, err := f.th.TownhallAudit(t.Context(), 1)
+		require.NoError(t, err)
+		require.Len(t, log, 1)
+		assert.Equal(t, "test rule; 1", log[0].Detail)
+		p, err := f.th.OpenCase(t.Context(), caseID)
+		require.NoError(t, err)
+		assert.Len(t, p.Parts, 2)
+	})
 }

@@ -17,9 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/tus/tusd/v2/pkg/filestore"
 	tushandler "github.com/tus/tusd/v2/pkg/handler"
-	"github.com/tus/tusd/v2/pkg/memorylocker"
 	expslog "golang.org/x/exp/slog"
 
 	"koffer/sync/packet"
@@ -40,9 +38,10 @@ type ctxKey struct{}
 // are not enrolled here are refused.
 func (t *Townhall) Handler() (http.Handler, error) {
 	composer := tushandler.NewStoreComposer()
-	fstore := filestore.New(t.path(uploadsDir))
-	fstore.UseIn(composer)
-	memorylocker.New().UseIn(composer)
+	t.uploads.UseIn(composer)
+	if !composer.UsesTerminater || !composer.UsesLocker {
+		return nil, errors.New("tus handler: the upload store must terminate uploads and lock them")
+	}
 	netTimeout := t.opts.NetworkTimeout
 	if netTimeout <= 0 {
 		netTimeout = 10 * time.Second
@@ -51,6 +50,7 @@ func (t *Townhall) Handler() (http.Handler, error) {
 	if maxSize <= 0 {
 		maxSize = 256 << 20
 	}
+	c := &commitHandler{t: t, uploads: composer}
 	tusd, err := tushandler.NewHandler(tushandler.Config{
 		BasePath:                         FilesPath,
 		StoreComposer:                    composer,
@@ -64,13 +64,16 @@ func (t *Townhall) Handler() (http.Handler, error) {
 		// differ from log/slog's; our own commit and upload lines are enough.
 		Logger: expslog.New(expslog.NewTextHandler(io.Discard, nil)),
 		PreUploadCreateCallback: func(ev tushandler.HookEvent) (tushandler.HTTPResponse, tushandler.FileInfoChanges, error) {
-			return t.preCreate(ev, fstore)
+			return t.preCreate(ev, composer.Core)
 		},
+		// The request that completes an upload also commits it: the receipt comes back on
+		// that answer, one round trip per case.
+		PreFinishResponseCallback: c.preFinish,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tus handler: %w", err)
 	}
-	c := &commitHandler{t: t, uploads: fstore}
+
 	mux := http.NewServeMux()
 	mux.Handle(FilesPath, http.StripPrefix(FilesPath, tusd))
 	mux.Handle(FilesPath[:len(FilesPath)-1], http.StripPrefix(FilesPath[:len(FilesPath)-1], tusd))
@@ -94,8 +97,8 @@ func (t *Townhall) authenticate(next http.Handler) http.Handler {
 		}
 		leaf := r.TLS.VerifiedChains[0][0]
 		kitID := leaf.Subject.CommonName
-		k, err := t.db.kit(r.Context(), kitID)
-		if errors.Is(err, errNotFound) {
+		k, err := t.db.Kit(r.Context(), kitID)
+		if errors.Is(err, ErrNotFound) {
 			t.log.Warn("unknownKit", "kit", kitID)
 			problem(w, http.StatusForbidden, receipt.CodeUnknownKit, "kit not enrolled here")
 			return
@@ -120,8 +123,8 @@ func (t *Townhall) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-func callerKit(r *http.Request) kitRow {
-	k, _ := r.Context().Value(ctxKey{}).(kitRow)
+func callerKit(r *http.Request) Kit {
+	k, _ := r.Context().Value(ctxKey{}).(Kit)
 	return k
 }
 
@@ -129,7 +132,7 @@ func callerKit(r *http.Request) kitRow {
 // may name its upload with an "upload_key" (a UUID it stored before sending anything): the key
 // becomes the tus upload id, so the kit knows the upload URL before the first byte even when
 // the data travels in the creation request.
-func (t *Townhall) preCreate(ev tushandler.HookEvent, fstore filestore.FileStore) (tushandler.HTTPResponse, tushandler.FileInfoChanges, error) {
+func (t *Townhall) preCreate(ev tushandler.HookEvent, uploads tushandler.DataStore) (tushandler.HTTPResponse, tushandler.FileInfoChanges, error) {
 	kitID := ev.HTTPRequest.Header.Get(kitHeader)
 	if kitID == "" {
 		return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, tushandler.NewError("ERR_NO_KIT", "no kit", http.StatusForbidden)
@@ -145,13 +148,13 @@ func (t *Townhall) preCreate(ev tushandler.HookEvent, fstore filestore.FileStore
 		if err != nil || k.String() != key {
 			return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, tushandler.NewError("ERR_UPLOAD_KEY", "upload_key must be a canonical UUID", http.StatusBadRequest)
 		}
-		if _, err := fstore.GetUpload(ev.Context, key); err == nil {
+		if _, err := uploads.GetUpload(ev.Context, key); err == nil {
 			return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, tushandler.NewError("ERR_UPLOAD_EXISTS", "upload_key already used", http.StatusConflict)
 		}
 		id = key
 	}
 	caseID := meta["case_id"]
-	if err := t.db.addUpload(ev.Context, id, kitID, caseID, ev.Upload.Size, t.now()); err != nil {
+	if err := t.db.AddUpload(ev.Context, UploadRecord{ID: id, KitID: kitID, CaseID: caseID, Size: ev.Upload.Size, CreatedAt: t.now().UTC()}); err != nil {
 		return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, err
 	}
 	return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{ID: id, MetaData: meta}, nil
@@ -159,7 +162,7 @@ func (t *Townhall) preCreate(ev tushandler.HookEvent, fstore filestore.FileStore
 
 type commitHandler struct {
 	t       *Townhall
-	uploads filestore.FileStore
+	uploads *tushandler.StoreComposer
 }
 
 type httpError struct {
@@ -194,32 +197,75 @@ func (c *commitHandler) commit(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(raw)
 }
 
-func (c *commitHandler) commitCase(ctx context.Context, kit kitRow, r *http.Request) ([]byte, error) {
+func (c *commitHandler) commitCase(ctx context.Context, kit Kit, r *http.Request) ([]byte, error) {
 	caseID := r.PathValue("case")
-	if id, err := uuid.Parse(caseID); err != nil || id.String() != caseID {
-		return nil, &httpError{http.StatusBadRequest, receipt.CodeBadRequest, "case id is not a canonical UUID"}
-	}
 	var req receipt.CommitRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<10)).Decode(&req); err != nil || req.UploadID == "" {
 		return nil, &httpError{http.StatusBadRequest, receipt.CodeBadRequest, "body must be {\"upload_id\": ...}"}
 	}
-	uploadID := path.Base(req.UploadID)
+	return c.commitUpload(ctx, kit, caseID, path.Base(req.UploadID), req.SHA256)
+}
+
+// preFinish commits an upload the moment its last byte arrives, if it names its case (the
+// kit's uploads do), and puts the receipt or the refusal on the answer. Internal errors leave
+// the answer plain: the kit falls back to POST /v1/packets, which tries again.
+func (c *commitHandler) preFinish(ev tushandler.HookEvent) (tushandler.HTTPResponse, error) {
+	caseID := ev.Upload.MetaData["case_id"]
+	if caseID == "" {
+		return tushandler.HTTPResponse{}, nil
+	}
+	kitID := ev.Upload.MetaData["kit"]
+	log := c.t.log.With("kit", kitID, "case", caseID)
+	// The commit runs to its end even if the kit hangs up now: a lost answer is recovered by
+	// committing again, a half-done commit is not.
+	ctx := context.WithoutCancel(ev.Context)
+	k, err := c.t.db.Kit(ctx, kitID)
+	if err != nil {
+		log.Error("commitFailed", "err", err)
+		return tushandler.HTTPResponse{}, nil
+	}
+	raw, err := c.commitUpload(ctx, k, caseID, ev.Upload.ID, ev.Upload.MetaData["packet_sha256"])
+	resp := tushandler.HTTPResponse{Header: tushandler.HTTPHeader{"Content-Type": "application/json"}}
+	if ev.HTTPRequest.Method == http.MethodPatch {
+		resp.StatusCode = http.StatusOK // 204 has no body
+	}
+	var he *httpError
+	switch {
+	case err == nil:
+		resp.Header[receipt.CommitHeader] = receipt.CommitReceipt
+		resp.Body = string(raw)
+	case errors.As(err, &he):
+		log.Warn("commitRefused", "code", he.code, "reason", he.message)
+		b, _ := json.Marshal(receipt.Problem{Code: he.code, Message: he.message})
+		resp.Header[receipt.CommitHeader] = receipt.CommitRefused
+		resp.Body = string(b)
+	default:
+		log.Error("commitFailed", "err", err)
+		return tushandler.HTTPResponse{}, nil
+	}
+	return resp, nil
+}
+
+// commitUpload verifies a complete upload as the kit's packet of caseID, stores it, numbers
+// the case and returns the signed receipt; a case committed before gets its receipt again.
+// wantSHA, if set, is the kit's hash of the packet.
+func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploadID, wantSHA string) ([]byte, error) {
+	if id, err := uuid.Parse(caseID); err != nil || id.String() != caseID {
+		return nil, &httpError{http.StatusBadRequest, receipt.CodeBadRequest, "case id is not a canonical UUID"}
+	}
+	req := receipt.CommitRequest{UploadID: uploadID, SHA256: wantSHA}
 
 	c.t.commitMu.Lock()
 	defer c.t.commitMu.Unlock()
 
 	// Committed before: the same receipt again (at-least-once delivery, exactly-once effect).
-	if prev, err := c.t.db.caseByID(ctx, caseID); err == nil {
-		if prev.KitID != kit.ID {
-			return nil, &httpError{http.StatusConflict, receipt.CodeCaseConflict, "case delivered by another kit"}
-		}
-		c.terminate(ctx, uploadID)
-		return prev.Receipt, nil
-	} else if !errors.Is(err, errNotFound) {
+	if prev, err := c.t.db.Case(ctx, caseID); err == nil {
+		return c.again(ctx, kit, prev, uploadID)
+	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 
-	up, err := c.uploads.GetUpload(ctx, uploadID)
+	up, err := c.uploads.Core.GetUpload(ctx, uploadID)
 	if err != nil {
 		return nil, &httpError{http.StatusConflict, receipt.CodeUploadMissing, "no such upload"}
 	}
@@ -271,13 +317,13 @@ func (c *commitHandler) commitCase(ctx context.Context, kit kitRow, r *http.Requ
 		return nil, err
 	}
 
-	// Durable packet first, then the row: a crash in between leaves a file without a row,
-	// which the next commit of the same case overwrites.
-	if err := writeFileSync(c.t.packetPath(caseID), data, 0o600); err != nil {
-		return nil, fmt.Errorf("store packet: %w", err)
+	// Durable packet first, then the row: a crash in between leaves a packet without a row,
+	// which the next commit of the same case overwrites (a case's packet never changes).
+	if err := c.t.packets.PutPacket(ctx, caseID, data); err != nil {
+		return nil, err
 	}
 	now := c.t.now().UTC()
-	row, err := c.t.db.addCase(ctx, caseRow{
+	row, created, err := c.t.db.AddCase(ctx, Case{
 		CaseID: caseID, KitID: kit.ID, Service: p.Manifest.Service, ReceivedAt: now,
 		SHA256: digest, Size: int64(len(data)),
 	}, func(number string) ([]byte, error) {
@@ -286,19 +332,32 @@ func (c *commitHandler) commitCase(ctx context.Context, kit kitRow, r *http.Requ
 	if err != nil {
 		return nil, err
 	}
+	if !created { // another replica committed it meanwhile
+		return c.again(ctx, kit, row, uploadID)
+	}
 	c.terminate(ctx, uploadID)
 	c.t.log.Info("caseReceived", "kit", kit.ID, "case", caseID, "number", row.Number, "bytes", len(data))
 	c.t.noteAfterRevocation(ctx, kit.ID, caseID)
 	return row.Receipt, nil
 }
 
+// again answers a case committed before: the same receipt (at-least-once delivery,
+// exactly-once effect), unless another kit sent it.
+func (c *commitHandler) again(ctx context.Context, kit Kit, prev Case, uploadID string) ([]byte, error) {
+	if prev.KitID != kit.ID {
+		return nil, &httpError{http.StatusConflict, receipt.CodeCaseConflict, "case delivered by another kit"}
+	}
+	c.terminate(ctx, uploadID)
+	return prev.Receipt, nil
+}
+
 // terminate removes an upload that is no longer needed; failures only cost disk space.
 func (c *commitHandler) terminate(ctx context.Context, uploadID string) {
-	up, err := c.uploads.GetUpload(ctx, uploadID)
+	up, err := c.uploads.Core.GetUpload(ctx, uploadID)
 	if err != nil {
 		return
 	}
-	if err := c.uploads.AsTerminatableUpload(up).Terminate(ctx); err != nil {
+	if err := c.uploads.Terminater.AsTerminatableUpload(up).Terminate(ctx); err != nil {
 		c.t.log.Warn("terminateUpload", "upload", uploadID, "err", err)
 	}
 }
@@ -322,7 +381,7 @@ func kitVersion(r *http.Request) string {
 }
 
 func (t *Townhall) getAudit(w http.ResponseWriter, r *http.Request) {
-	last, _, err := t.db.auditHead(r.Context(), callerKit(r).ID)
+	last, err := t.db.AuditHead(r.Context(), callerKit(r).ID)
 	if err != nil {
 		t.log.Error("auditHead", "err", err)
 		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
@@ -341,7 +400,7 @@ func (t *Townhall) postAudit(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, receipt.CodeBadRequest, "body must be a JSON array of at most 1000 audit entries")
 		return
 	}
-	last, err := t.db.addAudit(r.Context(), callerKit(r).ID, entries, kitVersion(r))
+	last, err := t.db.AddAudit(r.Context(), callerKit(r).ID, entries)
 	if errors.Is(err, errAuditGap) {
 		problem(w, http.StatusConflict, receipt.CodeAuditGap, "batch does not continue the stored chain")
 		return
@@ -350,6 +409,15 @@ func (t *Townhall) postAudit(w http.ResponseWriter, r *http.Request) {
 		t.log.Error("auditAdd", "err", err)
 		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
 		return
+	}
+	if v := kitVersion(r); v != "" {
+		// After the batch: a failure here is answered as one, and the kit's retry of the
+		// same batch is skipped as stored and sets the version again.
+		if err := t.db.SetKitVersion(r.Context(), callerKit(r).ID, v); err != nil {
+			t.log.Error("kitVersion", "err", err)
+			problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
+			return
+		}
 	}
 	t.checkAuditChain(r.Context(), callerKit(r).ID, entries) // auditcheck.go
 	w.Header().Set("Content-Type", "application/json")

@@ -1,9 +1,12 @@
 // Package townhall is the receiving side of koffer's sync: the reference town hall backend
 // used by cmd/townhall. It keeps its own CA (kit client certificates, its server certificate,
-// the certificate of its receipt key), its age identity (packets are sealed to it), a SQLite
-// store of kits, uploads, cases and visit packs, and serves over mutual TLS:
+// the certificate of its receipt key) and its age identity (packets are sealed to it) in its
+// data directory; kits, uploads, cases, visit packs, audit logs and the back office's records
+// in SQLite there or in PostgreSQL, and packets there or in an S3 bucket (storage.go, Connect).
+// It serves over mutual TLS:
 //
-//	/files/                    tus 1.0 (tusd) for packet uploads
+//	/files/                    tus 1.0 (tusd) for packet uploads; the request completing an
+//	                           upload commits it and carries the receipt
 //	POST /v1/packets/{case-id} commit an upload: verify, store, answer a signed receipt
 //	PUT  /v1/visits/recipient  register the calling kit's visit-pack recipient (first one stays)
 //	GET  /v1/visits            the visit packs sealed to the calling kit, until their day is over
@@ -11,7 +14,7 @@
 //	GET  /v1/audit             how far the town hall holds the kit's audit log
 //	POST /v1/audit             append a batch of the kit's hash-chained audit log
 //
-// Everything lives in one data directory, created on first use.
+// The data directory is created on first use.
 package townhall
 
 import (
@@ -53,7 +56,7 @@ const (
 	packetsDir      = "packets"
 )
 
-// ErrNotFound means the case, kit or visit pack asked for does not exist.
+// ErrNotFound means the case, kit, packet or visit pack asked for does not exist.
 var ErrNotFound = errors.New("townhall: not found")
 
 // Options configure a town hall; zero values mean defaults.
@@ -65,6 +68,13 @@ type Options struct {
 	NetworkTimeout time.Duration
 	// MaxPacket is the largest packet accepted; default 256 MiB.
 	MaxPacket int64
+
+	// Metadata, Packets and Uploads replace the embedded defaults in the data directory
+	// (SQLite, packet files, tusd's filestore with an in-process locker); see Connect. The
+	// town hall closes Metadata.
+	Metadata Metadata
+	Packets  Packets
+	Uploads  Uploads
 }
 
 // Townhall is one town hall's state in its data directory.
@@ -76,7 +86,9 @@ type Townhall struct {
 	ca       *enroll.CA
 	signer   *receipt.Signer
 	identity *age.X25519Identity
-	db       *store
+	db       Metadata
+	packets  Packets
+	uploads  Uploads
 
 	commitMu sync.Mutex // one commit at a time: numbering and idempotency stay simple
 }
@@ -84,7 +96,7 @@ type Townhall struct {
 // Open opens the town hall in dir, creating the directory, CA, receipt key, age identity and
 // database on first use.
 func Open(ctx context.Context, dir string, opts Options) (*Townhall, error) {
-	t := &Townhall{dir: dir, opts: opts, log: opts.Logger, now: opts.Now}
+	t := &Townhall{dir: dir, log: opts.Logger, now: opts.Now}
 	if t.log == nil {
 		t.log = slog.Default()
 	}
@@ -92,7 +104,19 @@ func Open(ctx context.Context, dir string, opts Options) (*Townhall, error) {
 	if t.now == nil {
 		t.now = time.Now
 	}
-	for _, d := range []string{dir, filepath.Join(dir, uploadsDir), filepath.Join(dir, packetsDir)} {
+	dirs := []string{dir}
+	if opts.Packets == nil {
+		dirs = append(dirs, filepath.Join(dir, packetsDir))
+	}
+	if opts.Uploads == nil {
+		opts.Uploads = dirUploads{}
+	}
+	if d, ok := opts.Uploads.(dirUploads); ok && d.dir == "" {
+		d.dir = filepath.Join(dir, uploadsDir)
+		opts.Uploads = d
+		dirs = append(dirs, d.dir)
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("open town hall: %w", err)
 		}
@@ -107,13 +131,20 @@ func Open(ctx context.Context, dir string, opts Options) (*Townhall, error) {
 	if t.identity, err = t.loadOrCreateIdentity(); err != nil {
 		return nil, err
 	}
-	if t.db, err = openStore(ctx, filepath.Join(dir, dbFile)); err != nil {
-		return nil, err
+	t.opts = opts
+	t.packets, t.uploads, t.db = opts.Packets, opts.Uploads, opts.Metadata
+	if t.packets == nil {
+		t.packets = dirPackets{dir: filepath.Join(dir, packetsDir)}
+	}
+	if t.db == nil {
+		if t.db, err = openSQLite(ctx, filepath.Join(dir, dbFile)); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
 
-// Close closes the database.
+// Close closes the metadata store.
 func (t *Townhall) Close() error { return t.db.Close() }
 
 // CA is the town hall's certificate authority.
@@ -271,7 +302,7 @@ func (t *Townhall) AddKit(ctx context.Context, kitID, url string, opts ...KitOpt
 	if err != nil {
 		return nil, err
 	}
-	if err := t.db.addKit(ctx, kitID, pub, url, t.now()); err != nil {
+	if err := t.db.AddKit(ctx, Kit{ID: kitID, PublicKey: pub, URL: url, EnrolledAt: t.now().UTC()}); err != nil {
 		return nil, err
 	}
 	t.log.Info("kitEnrolled", "kit", kitID)
@@ -291,7 +322,7 @@ type InboxEntry struct {
 
 // Inbox lists the received cases, oldest first.
 func (t *Townhall) Inbox(ctx context.Context) ([]InboxEntry, error) {
-	rows, err := t.db.cases(ctx, "")
+	rows, err := t.db.Cases(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -305,51 +336,31 @@ func (t *Townhall) Inbox(ctx context.Context) ([]InboxEntry, error) {
 
 // KitVersion is the software version a kit last sent with its audit log ("" before that).
 func (t *Townhall) KitVersion(ctx context.Context, kitID string) (string, error) {
-	var v string
-	if err := t.db.db.QueryRowContext(ctx, `SELECT version FROM kits WHERE id = ?`, kitID).Scan(&v); err != nil {
+	k, err := t.db.Kit(ctx, kitID)
+	if err != nil {
 		return "", fmt.Errorf("kit version: %w", err)
 	}
-	return v, nil
+	return k.Version, nil
 }
 
 // AuditLog returns the audit entries a kit has sent, in order.
 func (t *Townhall) AuditLog(ctx context.Context, kitID string) ([]receipt.AuditEntry, error) {
-	rows, err := t.db.db.QueryContext(ctx, `SELECT seq, at, event, case_id, actor, prev_hash, hash FROM audit WHERE kit_id = ? ORDER BY seq`, kitID)
-	if err != nil {
-		return nil, fmt.Errorf("audit log: %w", err)
-	}
-	defer rows.Close()
-	var out []receipt.AuditEntry
-	for rows.Next() {
-		var e receipt.AuditEntry
-		var at string
-		if err := rows.Scan(&e.Seq, &at, &e.Event, &e.CaseID, &e.Actor, &e.PrevHash, &e.Hash); err != nil {
-			return nil, fmt.Errorf("audit log: %w", err)
-		}
-		if e.At, err = time.Parse(timeFormat, at); err != nil {
-			return nil, fmt.Errorf("audit log: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return t.db.AuditLog(ctx, kitID)
 }
 
 // OpenCase verifies and decrypts a received case's packet.
 func (t *Townhall) OpenCase(ctx context.Context, caseID string) (*packet.Packet, error) {
-	c, err := t.db.caseByID(ctx, caseID)
-	if errors.Is(err, errNotFound) {
-		return nil, fmt.Errorf("case %s: %w", caseID, ErrNotFound)
-	}
+	c, err := t.db.Case(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
-	k, err := t.db.kit(ctx, c.KitID)
+	k, err := t.db.Kit(ctx, c.KitID)
 	if err != nil {
 		return nil, fmt.Errorf("case %s: kit: %w", caseID, err)
 	}
-	data, err := os.ReadFile(t.packetPath(caseID))
-	if errors.Is(err, os.ErrNotExist) {
-		if p, ok, rerr := t.openRedacted(caseID); ok { // fingerprints deleted (backoffice.go)
+	data, err := t.packets.Packet(ctx, caseID)
+	if errors.Is(err, ErrNotFound) {
+		if p, ok, rerr := t.openRedacted(ctx, caseID); ok { // fingerprints deleted (backoffice.go)
 			return p, rerr
 		}
 	}
@@ -357,10 +368,6 @@ func (t *Townhall) OpenCase(ctx context.Context, caseID string) (*packet.Packet,
 		return nil, fmt.Errorf("case %s: %w", caseID, err)
 	}
 	return packet.Open(data, ed25519.PublicKey(k.PublicKey), t.identity)
-}
-
-func (t *Townhall) packetPath(caseID string) string {
-	return filepath.Join(t.dir, packetsDir, caseID+".pkt")
 }
 
 // ErrNoVisitRecipient means the kit has not registered its visit-pack key yet: it does so on
@@ -371,17 +378,14 @@ var ErrNoVisitRecipient = errors.New("kit has no visit-pack key registered yet: 
 // kit's registered visit-pack recipient and queues it for GET /v1/visits until the kit
 // acknowledges it (DELETE /v1/visits/{id}) or its visit day is over. It returns the pack's id.
 func (t *Townhall) AddVisits(ctx context.Context, kitID string, pack []byte) (string, error) {
-	rs, err := t.db.visitRecipient(ctx, kitID)
-	if errors.Is(err, errNotFound) {
-		return "", fmt.Errorf("kit %s: %w", kitID, ErrNotFound)
-	}
+	k, err := t.db.Kit(ctx, kitID)
 	if err != nil {
 		return "", err
 	}
-	if rs == "" {
+	if k.VisitRecipient == "" {
 		return "", fmt.Errorf("kit %s: %w", kitID, ErrNoVisitRecipient)
 	}
-	rcpt, err := age.ParseX25519Recipient(rs)
+	rcpt, err := age.ParseX25519Recipient(k.VisitRecipient)
 	if err != nil {
 		return "", fmt.Errorf("kit %s: visit recipient: %w", kitID, err)
 	}
@@ -393,8 +397,8 @@ func (t *Townhall) AddVisits(ctx context.Context, kitID string, pack []byte) (st
 	if err != nil {
 		return "", err
 	}
-	v := visitRow{ID: id.String(), CreatedAt: t.now().UTC(), VisitDate: p.Date, Pack: sealed}
-	if err := t.db.addVisit(ctx, kitID, v); err != nil {
+	v := VisitPack{ID: id.String(), CreatedAt: t.now().UTC(), VisitDate: p.Date, Pack: sealed}
+	if err := t.db.AddVisit(ctx, kitID, v); err != nil {
 		return "", err
 	}
 	t.log.Info("visitPackAdded", "kit", kitID, "visitPack", v.ID)
@@ -409,11 +413,7 @@ func (t *Townhall) SetVisitRecipient(ctx context.Context, kitID, recipient strin
 	if _, err := age.ParseX25519Recipient(recipient); err != nil {
 		return fmt.Errorf("%w: %v", errBadRecipient, err)
 	}
-	err := t.db.setVisitRecipient(ctx, kitID, recipient)
-	if errors.Is(err, errNotFound) {
-		return fmt.Errorf("kit %s: %w", kitID, ErrNotFound)
-	}
-	if err != nil {
+	if err := t.db.SetVisitRecipient(ctx, kitID, recipient); err != nil {
 		return fmt.Errorf("kit %s: %w", kitID, err)
 	}
 	return nil
@@ -421,7 +421,7 @@ func (t *Townhall) SetVisitRecipient(ctx context.Context, kitID, recipient strin
 
 // VisitPacks lists the ids of the packs waiting for a kit.
 func (t *Townhall) VisitPacks(ctx context.Context, kitID string) ([]string, error) {
-	vs, err := t.db.visits(ctx, kitID)
+	vs, err := t.db.Visits(ctx, kitID)
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +434,7 @@ func (t *Townhall) VisitPacks(ctx context.Context, kitID string) ([]string, erro
 
 // ExpireVisits deletes the packs whose visit day is over in the town hall's time zone.
 func (t *Townhall) ExpireVisits(ctx context.Context) (int64, error) {
-	return t.db.expireVisits(ctx, t.now().Format(time.DateOnly))
+	return t.db.ExpireVisits(ctx, t.now().Format(time.DateOnly))
 }
 
 func loadPair(certPath, keyPath string) (*x509.Certificate, ed25519.PrivateKey, error) {

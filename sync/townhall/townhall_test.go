@@ -35,12 +35,16 @@ type fixture struct {
 	dir  string
 	kit  *enroll.Bundle
 	http *http.Client
+	// objects is the S3 server's directory on the provider backends ("" when embedded).
+	objects string
 }
 
-func start(t *testing.T) *fixture {
+func start(t *testing.T) *fixture { return startWith(t, townhall.Options{}) }
+
+func startWith(t *testing.T, opts townhall.Options) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	th, err := townhall.Open(t.Context(), dir, townhall.Options{})
+	th, err := townhall.Open(t.Context(), dir, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = th.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -104,8 +108,9 @@ func commit(t *testing.T, f *fixture, hc *http.Client, caseID, uploadURL string,
 
 func hash(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
-func TestCommitAndOpen(t *testing.T) {
-	f := start(t)
+func TestCommitAndOpen(t *testing.T) { onBackends(t, testCommitAndOpen) }
+
+func testCommitAndOpen(t *testing.T, f *fixture) {
 	caseID := uuid.Must(uuid.NewV7()).String()
 	scan := make([]byte, 300<<10)
 	_, _ = rand.Read(scan)
@@ -143,8 +148,9 @@ func TestCommitAndOpen(t *testing.T) {
 	assert.True(t, bytes.Equal(scan, p.Parts[1].Data))
 }
 
-func TestCommitRefusals(t *testing.T) {
-	f := start(t)
+func TestCommitRefusals(t *testing.T) { onBackends(t, testCommitRefusals) }
+
+func testCommitRefusals(t *testing.T, f *fixture) {
 	// A kit with a valid certificate from this CA that was never recorded (removed kit).
 	ghost, err := f.th.CA().Issue("kit-ghost", f.url, f.th.Recipient(), time.Now())
 	require.NoError(t, err)
@@ -232,8 +238,9 @@ func TestReopenKeepsKeys(t *testing.T) {
 
 // TestVisits: a kit registers its visit-pack key once; packs are signed for it and sealed to
 // that key, served until the kit acknowledges them or their day is over, and only to it.
-func TestVisits(t *testing.T) {
-	f := start(t)
+func TestVisits(t *testing.T) { onBackends(t, testVisits) }
+
+func testVisits(t *testing.T, f *fixture) {
 	pack, err := os.ReadFile("../../testdata/visits/2026-11-24.json")
 	require.NoError(t, err)
 	today := time.Now().Format(time.DateOnly)
@@ -322,10 +329,13 @@ func TestVisits(t *testing.T) {
 }
 
 // TestVisitsExpire: a pack nobody fetched is deleted once its visit day is over.
-func TestVisitsExpire(t *testing.T) {
+func TestVisitsExpire(t *testing.T) { onBackendOptions(t, testVisitsExpire) }
+
+func testVisitsExpire(t *testing.T, o townhall.Options) {
 	day := time.Date(2026, 11, 24, 23, 0, 0, 0, time.Local)
 	clock := &day
-	th, err := townhall.Open(t.Context(), t.TempDir(), townhall.Options{Now: func() time.Time { return *clock }})
+	o.Now = func() time.Time { return *clock }
+	th, err := townhall.Open(t.Context(), t.TempDir(), o)
 	require.NoError(t, err)
 	defer th.Close()
 	_, err = th.AddKit(t.Context(), "kit-1", "https://th.example")
@@ -351,8 +361,9 @@ func TestVisitsExpire(t *testing.T) {
 
 // TestStaleCertificateRefused: a certificate with the kit's name but not its enrolled key (one
 // issued before a re-enrolment) is refused.
-func TestStaleCertificateRefused(t *testing.T) {
-	f := start(t)
+func TestStaleCertificateRefused(t *testing.T) { onBackends(t, testStaleCertificateRefused) }
+
+func testStaleCertificateRefused(t *testing.T, f *fixture) {
 	old, err := f.th.CA().Issue("kit-1", f.url, f.th.Recipient(), time.Now())
 	require.NoError(t, err)
 	resp, err := client(t, old).Get(f.url + "/v1/visits")
@@ -370,10 +381,10 @@ func TestUploadKeyNamesTheUpload(t *testing.T) {
 	c := &tus.Client{HTTP: f.http}
 	key := uuid.NewString()
 	data := []byte("some packet bytes")
-	u, off, err := c.CreateWithUpload(t.Context(), f.url+townhall.FilesPath, bytes.NewReader(data), int64(len(data)), map[string]string{"upload_key": key}, nil)
+	u, a, err := c.CreateWithUpload(t.Context(), f.url+townhall.FilesPath, bytes.NewReader(data), int64(len(data)), map[string]string{"upload_key": key}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, f.url+townhall.FilesPath+key, u, "the kit knew the URL before sending")
-	assert.Equal(t, int64(len(data)), off)
+	assert.Equal(t, int64(len(data)), a.Offset)
 
 	var se *tus.StatusError
 	_, err = c.Create(t.Context(), f.url+townhall.FilesPath, 3, map[string]string{"upload_key": key})
@@ -384,12 +395,20 @@ func TestUploadKeyNamesTheUpload(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, se.Status)
 }
 
-func TestAuditChainIsContinued(t *testing.T) {
-	f := start(t)
+func TestAuditChainIsContinued(t *testing.T) { onBackends(t, testAuditChainIsContinued) }
+
+func testAuditChainIsContinued(t *testing.T, f *fixture) {
+	version := ""
 	post := func(entries []receipt.AuditEntry) (int, receipt.Problem) {
 		b, err := json.Marshal(entries)
 		require.NoError(t, err)
-		resp, err := f.http.Post(f.url+"/v1/audit", "application/json", bytes.NewReader(b))
+		req, err := http.NewRequest(http.MethodPost, f.url+"/v1/audit", bytes.NewReader(b))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if version != "" {
+			req.Header.Set(receipt.VersionHeader, version)
+		}
+		resp, err := f.http.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		var p receipt.Problem
@@ -400,8 +419,15 @@ func TestAuditChainIsContinued(t *testing.T) {
 	e2 := receipt.AuditEntry{Seq: 2, At: time.Now(), Event: "case_delivered", Actor: "kit", PrevHash: []byte{1}, Hash: []byte{2}}
 	status, _ := post([]receipt.AuditEntry{e1, e2})
 	require.Equal(t, http.StatusOK, status)
+	v, err := f.th.KitVersion(t.Context(), "kit-1")
+	require.NoError(t, err)
+	assert.Empty(t, v, "no version sent yet")
+	version = "1.4.0"
 	status, _ = post([]receipt.AuditEntry{e1, e2}) // sent twice: fine
 	assert.Equal(t, http.StatusOK, status)
+	v, err = f.th.KitVersion(t.Context(), "kit-1")
+	require.NoError(t, err)
+	assert.Equal(t, "1.4.0", v, "the version sent with a batch is kept")
 
 	tests := []struct {
 		name  string

@@ -25,7 +25,7 @@ func (t *Townhall) getVisits(w http.ResponseWriter, r *http.Request) {
 	} else if n > 0 {
 		t.log.Info("visitPacksExpired", "count", n)
 	}
-	vs, err := t.db.visits(r.Context(), callerKit(r).ID)
+	vs, err := t.db.Visits(r.Context(), callerKit(r).ID)
 	if err != nil {
 		t.log.Error("visits", "err", err)
 		problem(w, http.StatusInternalServerError, receipt.CodeInternal, "database")
@@ -67,8 +67,8 @@ func (t *Townhall) putVisitRecipient(w http.ResponseWriter, r *http.Request) {
 // deleteVisit is the kit's acknowledgement: it stored the pack, so the town hall drops it.
 func (t *Townhall) deleteVisit(w http.ResponseWriter, r *http.Request) {
 	kitID := callerKit(r).ID
-	err := t.db.deleteVisit(r.Context(), kitID, r.PathValue("id"))
-	if errors.Is(err, errNotFound) {
+	err := t.db.DeleteVisit(r.Context(), kitID, r.PathValue("id"))
+	if errors.Is(err, ErrNotFound) {
 		problem(w, http.StatusNotFound, receipt.CodeBadRequest, "no such visit pack for this kit")
 		return
 	}

@@ -127,12 +127,33 @@ func (c *Client) Create(ctx context.Context, endpoint string, size int64, meta m
 	return ParseLocation(endpoint, resp.Header.Get("Location"))
 }
 
+// Answer is what the server said to a request that carried data: the offset it confirms and,
+// when that request completed the upload, whatever the server added to its answer (tusd's
+// pre-finish response: a header and at most 64 KiB of body), for a caller that expects the
+// server to act on a complete upload at once.
+type Answer struct {
+	Offset int64
+	Header http.Header
+	Body   []byte
+}
+
+// maxAnswerBody bounds the body read from a data request's answer.
+const maxAnswerBody = 64 << 10
+
+func readAnswer(resp *http.Response) (Answer, error) {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBody))
+	if err != nil {
+		return Answer{}, fmt.Errorf("tus: %s answer: %w", resp.Request.Method, err)
+	}
+	return Answer{Header: resp.Header, Body: b}, nil
+}
+
 // CreateWithUpload creates an upload and sends src[0:size] in the same request (the
 // creation-with-upload extension), saving a round trip. It returns the upload's URL and the
-// offset the server confirms. The caller must know the URL before the first byte (for
+// server's answer with the offset it confirms. The caller must know the URL before the first byte (for
 // instance because the server names uploads by a key the client chose and stored) so that a
 // cut request can be resumed with Offset and Patch. progress works as for Patch.
-func (c *Client) CreateWithUpload(ctx context.Context, endpoint string, src io.ReaderAt, size int64, meta map[string]string, progress func(sent int64)) (string, int64, error) {
+func (c *Client) CreateWithUpload(ctx context.Context, endpoint string, src io.ReaderAt, size int64, meta map[string]string, progress func(sent int64)) (string, Answer, error) {
 	h := http.Header{}
 	h.Set("Upload-Length", strconv.FormatInt(size, 10))
 	h.Set("Content-Type", "application/offset+octet-stream")
@@ -142,26 +163,29 @@ func (c *Client) CreateWithUpload(ctx context.Context, endpoint string, src io.R
 	body := &progressReader{r: io.NewSectionReader(src, 0, size), fn: progress}
 	resp, err := c.do(ctx, http.MethodPost, endpoint, body, size, h)
 	if err != nil {
-		return "", 0, err
+		return "", Answer{}, err
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusCreated {
-		return "", 0, statusError(http.MethodPost, resp)
+		return "", Answer{}, statusError(http.MethodPost, resp)
 	}
 	u, err := ParseLocation(endpoint, resp.Header.Get("Location"))
 	if err != nil {
-		return "", 0, err
+		return "", Answer{}, err
 	}
-	off := int64(0)
+	a, err := readAnswer(resp)
+	if err != nil {
+		return "", Answer{}, err
+	}
 	if v := resp.Header.Get("Upload-Offset"); v != "" {
-		if off, err = ParseOffset(v); err != nil {
-			return "", 0, err
+		if a.Offset, err = ParseOffset(v); err != nil {
+			return "", Answer{}, err
 		}
 	}
-	if off > size {
-		return "", 0, fmt.Errorf("%w: creation confirmed offset %d of %d", ErrProtocol, off, size)
+	if a.Offset > size {
+		return "", Answer{}, fmt.Errorf("%w: creation confirmed offset %d of %d", ErrProtocol, a.Offset, size)
 	}
-	return u, off, nil
+	return u, a, nil
 }
 
 // Offset asks the server how many bytes of the upload it holds (HEAD) and the upload's
@@ -184,12 +208,13 @@ func (c *Client) Offset(ctx context.Context, uploadURL string) (offset, length i
 	return ParseHead(resp.Header)
 }
 
-// Patch sends src[offset:size] in one PATCH and returns the offset the server confirms.
+// Patch sends src[offset:size] in one PATCH and returns the server's answer with the offset
+// it confirms.
 // progress, if set, is called with the number of bytes handed to the connection so far in
 // this request, whenever that grows; a caller that sees no growth for a while cancels ctx.
-func (c *Client) Patch(ctx context.Context, uploadURL string, src io.ReaderAt, offset, size int64, progress func(sent int64)) (int64, error) {
+func (c *Client) Patch(ctx context.Context, uploadURL string, src io.ReaderAt, offset, size int64, progress func(sent int64)) (Answer, error) {
 	if offset < 0 || offset > size {
-		return 0, fmt.Errorf("tus: patch from %d of %d", offset, size)
+		return Answer{}, fmt.Errorf("tus: patch from %d of %d", offset, size)
 	}
 	h := http.Header{}
 	h.Set("Upload-Offset", strconv.FormatInt(offset, 10))
@@ -197,32 +222,37 @@ func (c *Client) Patch(ctx context.Context, uploadURL string, src io.ReaderAt, o
 	body := &progressReader{r: io.NewSectionReader(src, offset, size-offset), fn: progress}
 	resp, err := c.do(ctx, http.MethodPatch, uploadURL, body, size-offset, h)
 	if err != nil {
-		return 0, err
+		return Answer{}, err
 	}
 	defer drain(resp)
 	switch resp.StatusCode {
 	case http.StatusNoContent, http.StatusOK:
 	case http.StatusConflict:
-		return 0, ErrOffsetMismatch
+		return Answer{}, ErrOffsetMismatch
 	case http.StatusLocked:
-		return 0, ErrInterrupted
+		return Answer{}, ErrInterrupted
 	case http.StatusNotFound, http.StatusGone, http.StatusForbidden:
-		return 0, ErrNotFound
+		return Answer{}, ErrNotFound
 	default:
 		se := statusError(http.MethodPatch, resp)
 		if se.Status == http.StatusBadRequest && bytes.HasPrefix(se.Body, []byte("ERR_UPLOAD_INTERRUPTED")) {
-			return 0, ErrInterrupted
+			return Answer{}, ErrInterrupted
 		}
-		return 0, se
+		return Answer{}, se
 	}
 	got, err := ParseOffset(resp.Header.Get("Upload-Offset"))
 	if err != nil {
-		return 0, err
+		return Answer{}, err
 	}
 	if got < offset || got > size {
-		return 0, fmt.Errorf("%w: PATCH from %d confirmed offset %d of %d", ErrProtocol, offset, got, size)
+		return Answer{}, fmt.Errorf("%w: PATCH from %d confirmed offset %d of %d", ErrProtocol, offset, got, size)
 	}
-	return got, nil
+	a, err := readAnswer(resp)
+	if err != nil {
+		return Answer{}, err
+	}
+	a.Offset = got
+	return a, nil
 }
 
 // Terminate deletes the upload on the server. An upload the server no longer knows counts as

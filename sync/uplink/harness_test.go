@@ -134,12 +134,13 @@ func (e *env) removeToxic(name string) {
 	require.NoError(e.t, e.proxy.Toxics.RemoveToxic(context.Background(), name))
 }
 
-// shape gives the link bandwidth (kB/s) and latency (ms each way), in both directions. The
-// bandwidth toxic comes first: it takes bytes off the socket at the link's rate, and the
-// latency toxic's deep queue holds only what is on the wire, as on a real link.
+// shape gives the link bandwidth (kB/s, shared by all connections: sharedBandwidth) and
+// latency (ms each way), in both directions. The bandwidth toxic comes first: it takes bytes
+// off the socket at the link's rate, and the latency toxic's deep queue holds only what is on
+// the wire, as on a real link.
 func (e *env) shape(latencyMS, rateKBs int) {
-	e.toxic("bw_up", "bandwidth", "upstream", fmt.Sprintf(`{"rate":%d}`, rateKBs))
-	e.toxic("bw_down", "bandwidth", "downstream", fmt.Sprintf(`{"rate":%d}`, rateKBs))
+	e.toxic("bw_up", "shared_bandwidth", "upstream", fmt.Sprintf(`{"rate":%d}`, rateKBs))
+	e.toxic("bw_down", "shared_bandwidth", "downstream", fmt.Sprintf(`{"rate":%d}`, rateKBs))
 	e.toxic("latency_up", "latency", "upstream", fmt.Sprintf(`{"latency":%d}`, latencyMS))
 	e.toxic("latency_down", "latency", "downstream", fmt.Sprintf(`{"latency":%d}`, latencyMS))
 }

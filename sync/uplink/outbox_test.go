@@ -19,6 +19,7 @@ type memOutbox struct {
 	items     map[string]*memItem
 	failures  map[string][]string
 	urlSets   int
+	delivered []string                  // case ids in the order their receipts were stored
 	deliverFn func(caseID string) error // optional fault injection
 }
 
@@ -41,12 +42,18 @@ func (o *memOutbox) add(it uplink.OutboxItem, bioPath string) {
 	o.items[it.CaseID] = &memItem{OutboxItem: it, bioPath: bioPath}
 }
 
-func (o *memOutbox) NextOutbox(_ context.Context, now time.Time) (*uplink.OutboxItem, error) {
+func (o *memOutbox) NextOutbox(ctx context.Context, now time.Time) (*uplink.OutboxItem, error) {
+	return o.NextOutboxExcept(ctx, now, "")
+}
+
+var _ uplink.Lookahead = (*memOutbox)(nil)
+
+func (o *memOutbox) NextOutboxExcept(_ context.Context, now time.Time, except string) (*uplink.OutboxItem, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var pending []*memItem
 	for _, it := range o.items {
-		if it.parked == "" && it.delivered == nil {
+		if it.parked == "" && it.delivered == nil && it.CaseID != except {
 			pending = append(pending, it)
 		}
 	}
@@ -135,6 +142,7 @@ func (o *memOutbox) Deliver(_ context.Context, caseID string, r uplink.Receipt) 
 		return errors.New("delivered twice")
 	}
 	it.delivered = &r
+	o.delivered = append(o.delivered, caseID)
 	if err := os.Remove(it.PacketPath); err != nil {
 		return err
 	}

@@ -87,6 +87,15 @@ type Outbox interface {
 	Deliver(ctx context.Context, caseID string, r Receipt) error
 }
 
+// Lookahead is optional on an Outbox. With it, the sender starts streaming the next case as
+// soon as the previous one's last byte is out, while that case's receipt is still on its way:
+// on a link with a long round trip the line never idles between cases. Receipts are still
+// stored in order.
+type Lookahead interface {
+	// NextOutboxExcept is NextOutbox ignoring the item of case except.
+	NextOutboxExcept(ctx context.Context, now time.Time, except string) (*OutboxItem, error)
+}
+
 // VisitSink keeps visit packs fetched from the town hall, sealed to the kit's visit-pack
 // recipient (a key only a logged-in caseworker's data key opens).
 type VisitSink interface {
@@ -234,16 +243,20 @@ func New(opts Options) (*Uplink, error) {
 	return u, nil
 }
 
-// newTransport is the HTTP/1.1 transport the uplink uses: one connection at a time, short
-// dial and handshake deadlines, connections metered for stall detection.
+// newTransport is the HTTP/1.1 transport the uplink uses: short dial and handshake deadlines,
+// connections metered for stall detection, and room for two requests at once (the next case
+// streams on a second kept-alive connection while the previous case's receipt is on its way;
+// a HEAD may overlap a PATCH being torn down). HTTP/2 would share one connection, but tusd
+// behind Go's HTTP/2 server cut every upload longer than its NetworkTimeout here ("i/o
+// timeout" with bytes still arriving), so the kit speaks HTTP/1.1.
 func newTransport(cfg *tls.Config, m *linkMeter) *http.Transport {
 	return &http.Transport{
 		TLSClientConfig:       cfg,
 		DialContext:           m.dialer(&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}),
 		TLSHandshakeTimeout:   10 * time.Second,
 		IdleConnTimeout:       60 * time.Second,
-		MaxIdleConnsPerHost:   1,
-		MaxConnsPerHost:       2, // a HEAD may overlap a PATCH being torn down
+		MaxIdleConnsPerHost:   2,
+		MaxConnsPerHost:       3,
 		ResponseHeaderTimeout: 0, // after a long body the answer waits for the link to drain; the stall watchdog decides
 	}
 }
@@ -284,16 +297,37 @@ func (u *Uplink) update(f func(s *State)) {
 
 // Run sends until ctx ends. It returns nil on cancellation.
 func (u *Uplink) Run(ctx context.Context) error {
+	var prev *flight // an attempt whose bytes are out, its answer awaited
+	defer func() {
+		if prev != nil {
+			<-prev.done
+		}
+	}()
+	_, lookahead := u.opts.Outbox.(Lookahead)
 	probe := false // a revoked kit's one pass after a kick
+	finish := func(f *flight) {
+		if u.finish(ctx, f) {
+			probe = false // refused as revoked: the pass ends, wait for the next kick
+		}
+	}
 	for ctx.Err() == nil {
+		if prev != nil && (!lookahead || u.revoked()) {
+			finish(prev)
+			prev = nil
+		}
 		if !probe && u.revoked() {
 			if probe = u.waitKick(ctx); !probe {
 				return nil
 			}
 		}
-		it, err := u.opts.Outbox.NextOutbox(ctx, u.now())
+		it, err := u.next(ctx, prev)
 		var idle *IdleError
 		switch {
+		case prev != nil && err != nil:
+			// Nothing else to send now: wait for the answer in flight, then look again.
+			finish(prev)
+			prev = nil
+			continue
 		case errors.As(err, &idle) && u.revoked():
 			probe = false
 			continue
@@ -314,17 +348,68 @@ func (u *Uplink) Run(ctx context.Context) error {
 			u.outboxFailed(ctx, "read", err)
 			continue
 		}
-		res := u.send(ctx, it)
-		if ctx.Err() != nil {
-			return nil
+		f := u.start(ctx, it, prev)
+		select {
+		case <-f.out:
+		case <-f.done:
 		}
-		u.settle(ctx, it, res)
-		if res.code == receipt.CodeRevoked {
-			u.revoke(ctx) // after the item is parked
-			probe = false
+		if prev != nil {
+			finish(prev)
+		}
+		prev = f
+		select {
+		case <-f.done:
+			finish(f)
+			prev = nil
+		default:
 		}
 	}
 	return nil
+}
+
+// flight is one attempt at an item, running in its own goroutine so that the next item's
+// attempt can start once this one's bytes are out.
+type flight struct {
+	it      *OutboxItem
+	prev    *flight       // its receipt is stored before this one's
+	out     chan struct{} // closed when the request completing the upload has handed over its last byte
+	outOnce sync.Once
+	done    chan struct{} // closed when res is final (a receipt is stored)
+	res     result
+}
+
+func (f *flight) bytesOut() { f.outOnce.Do(func() { close(f.out) }) }
+
+func (u *Uplink) next(ctx context.Context, prev *flight) (*OutboxItem, error) {
+	if prev != nil {
+		return u.opts.Outbox.(Lookahead).NextOutboxExcept(ctx, u.now(), prev.it.CaseID)
+	}
+	return u.opts.Outbox.NextOutbox(ctx, u.now())
+}
+
+func (u *Uplink) start(ctx context.Context, it *OutboxItem, prev *flight) *flight {
+	f := &flight{it: it, prev: prev, out: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		f.res = u.send(ctx, f)
+	}()
+	return f
+}
+
+// finish waits for an attempt's end and settles it.
+// finish waits for f's answer and settles it; it reports whether the town hall refused the
+// kit as revoked (then the uplink has recorded the revocation, after parking the item).
+func (u *Uplink) finish(ctx context.Context, f *flight) bool {
+	<-f.done
+	if ctx.Err() != nil {
+		return false
+	}
+	u.settle(ctx, f.it, f.res)
+	if f.res.code == receipt.CodeRevoked {
+		u.revoke(ctx)
+		return true
+	}
+	return false
 }
 
 // sleep waits d, or until a kick or the end of ctx. A kick also forces a visit fetch.
@@ -449,9 +534,15 @@ func jitter(d time.Duration) time.Duration {
 var errStalled = errors.New("upload stalled")
 
 // send makes one attempt: upload what the town hall lacks, commit, deliver the receipt.
-func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
+func (u *Uplink) send(ctx context.Context, fl *flight) result {
+	it := fl.it
+	defer fl.bytesOut() // whatever happened, this attempt sends nothing more
 	u.update(func(s *State) { s.Sending = it.CaseID })
-	defer u.update(func(s *State) { s.Sending = "" })
+	defer u.update(func(s *State) {
+		if s.Sending == it.CaseID {
+			s.Sending = ""
+		}
+	})
 
 	f, err := os.Open(it.PacketPath)
 	if errors.Is(err, os.ErrNotExist) {
@@ -478,7 +569,7 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 		case errors.Is(err, tus.ErrNotFound):
 			// Gone: maybe because an earlier commit succeeded and its answer was lost. Ask
 			// before uploading everything again.
-			res, again := u.commit(ctx, it, uploadURL, digest)
+			res, again := u.commit(ctx, fl, uploadURL, digest)
 			if !again {
 				return res
 			}
@@ -503,13 +594,15 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 		if err := u.opts.Outbox.SetUploadURL(ctx, it.CaseID, planned); err != nil {
 			return result{code: codeOutbox, err: err}
 		}
-		meta := map[string]string{"case_id": it.CaseID, "upload_key": key}
+		// The town hall commits the upload the moment it is complete and answers the receipt
+		// on the same request; case_id and packet_sha256 tell it what to check.
+		meta := map[string]string{"case_id": it.CaseID, "upload_key": key, "packet_sha256": digest}
 		var created string
-		off, err := u.watch(ctx, func(ctx context.Context, progress func(int64)) (int64, error) {
-			var off int64
+		a, err := u.watch(ctx, size, fl, func(ctx context.Context, progress func(int64)) (tus.Answer, error) {
+			var a tus.Answer
 			var err error
-			created, off, err = u.tus.CreateWithUpload(ctx, u.base+"/files/", src, size, meta, progress)
-			return off, err
+			created, a, err = u.tus.CreateWithUpload(ctx, u.base+"/files/", src, size, meta, progress)
+			return a, err
 		})
 		switch {
 		case err == nil:
@@ -520,7 +613,10 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 					return result{code: codeOutbox, err: err}
 				}
 			}
-			uploadURL, offset = created, off
+			if res, ok := u.committed(ctx, fl, a, size, digest); ok {
+				return res
+			}
+			uploadURL, offset = created, a.Offset
 		case errors.Is(err, errStalled) && ctx.Err() == nil:
 			u.log.Info("uploadResume", "case", it.CaseID, "reason", codeOf(err))
 			u.update(func(s *State) { s.Resumes++ })
@@ -546,10 +642,13 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 			return result{code: "resume_limit", err: errors.New("too many resumes in one attempt")}
 		}
 		if offset < size {
-			off, err := u.patch(ctx, uploadURL, src, offset, size)
+			a, err := u.patch(ctx, fl, uploadURL, src, offset, size)
 			switch {
 			case err == nil:
-				offset = off
+				if res, ok := u.committed(ctx, fl, a, size, digest); ok {
+					return res
+				}
+				offset = a.Offset
 				continue
 			case ctx.Err() != nil:
 				return u.transportResult("patch", err)
@@ -567,7 +666,7 @@ func (u *Uplink) send(ctx context.Context, it *OutboxItem) result {
 			}
 			continue
 		}
-		res, again := u.commit(ctx, it, uploadURL, digest)
+		res, again := u.commit(ctx, fl, uploadURL, digest)
 		if !again {
 			return res
 		}
@@ -590,20 +689,21 @@ func (u *Uplink) headOffset(ctx context.Context, uploadURL string) (int64, error
 }
 
 // patch sends src[offset:size] and aborts when no byte moved for StallTimeout.
-func (u *Uplink) patch(ctx context.Context, uploadURL string, src io.ReaderAt, offset, size int64) (int64, error) {
-	off, err := u.watch(ctx, func(ctx context.Context, progress func(int64)) (int64, error) {
+func (u *Uplink) patch(ctx context.Context, f *flight, uploadURL string, src io.ReaderAt, offset, size int64) (tus.Answer, error) {
+	a, err := u.watch(ctx, size-offset, f, func(ctx context.Context, progress func(int64)) (tus.Answer, error) {
 		return u.tus.Patch(ctx, uploadURL, src, offset, size, progress)
 	})
 	if err == nil {
 		u.reached()
 	}
-	return off, err
+	return a, err
 }
 
-// watch runs a streaming request under a stall watchdog: when the request's progress
-// callback has not been called for StallTimeout, its context is cancelled and watch returns
-// an error wrapping errStalled. Progress also feeds State.BytesSent.
-func (u *Uplink) watch(ctx context.Context, req func(ctx context.Context, progress func(int64)) (int64, error)) (int64, error) {
+// watch runs a streaming request of total bytes under a stall watchdog: when the request's
+// progress callback has not been called for StallTimeout, its context is cancelled and watch
+// returns an error wrapping errStalled. Progress also feeds State.BytesSent, and the last
+// byte handed over tells f that the next case may start.
+func (u *Uplink) watch(ctx context.Context, total int64, f *flight, req func(ctx context.Context, progress func(int64)) (tus.Answer, error)) (tus.Answer, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var last atomic.Int64
@@ -613,6 +713,9 @@ func (u *Uplink) watch(ctx context.Context, req func(ctx context.Context, progre
 		u.sent.Add(n - prev)
 		prev = n
 		last.Store(time.Now().UnixNano())
+		if n >= total {
+			f.bytesOut()
+		}
 	}
 	done := make(chan struct{})
 	defer close(done)
@@ -644,23 +747,41 @@ func (u *Uplink) watch(ctx context.Context, req func(ctx context.Context, progre
 			}
 		}
 	}()
-	off, err := req(ctx, progress)
+	a, err := req(ctx, progress)
 	if err != nil && errors.Is(context.Cause(ctx), errStalled) {
-		return 0, fmt.Errorf("%w after %d bytes of this request", errStalled, prev)
+		return tus.Answer{}, fmt.Errorf("%w after %d bytes of this request", errStalled, prev)
 	}
-	return off, err
+	return a, err
+}
+
+// committed handles the answer of a tus request: when it completed the upload and the town
+// hall committed the case on it, ok is true and res is the result, as for a separate commit.
+func (u *Uplink) committed(ctx context.Context, f *flight, a tus.Answer, size int64, digest string) (res result, ok bool) {
+	if a.Offset != size {
+		return result{}, false
+	}
+	switch a.Header.Get(receipt.CommitHeader) {
+	case receipt.CommitReceipt:
+		res, _ := u.answer(ctx, f, http.StatusOK, a.Body, digest)
+		return res, true
+	case receipt.CommitRefused:
+		res, again := u.answer(ctx, f, http.StatusConflict, a.Body, digest)
+		// A refusal another upload can fix goes the separate commit's way.
+		return res, !again
+	}
+	return result{}, false
 }
 
 // commit asks the town hall for the receipt of an uploaded case. again reports a refusal
 // that another upload can fix.
-func (u *Uplink) commit(ctx context.Context, it *OutboxItem, uploadURL, digest string) (res result, again bool) {
+func (u *Uplink) commit(ctx context.Context, f *flight, uploadURL, digest string) (res result, again bool) {
 	body, err := json.Marshal(receipt.CommitRequest{UploadID: path.Base(uploadURL), SHA256: digest})
 	if err != nil {
 		return result{code: "internal", err: err}, false
 	}
 	cctx, cancel := context.WithTimeout(ctx, u.opts.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(cctx, http.MethodPost, u.base+"/v1/packets/"+it.CaseID, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(cctx, http.MethodPost, u.base+"/v1/packets/"+f.it.CaseID, bytes.NewReader(body))
 	if err != nil {
 		return result{code: "internal", err: err}, false
 	}
@@ -675,16 +796,23 @@ func (u *Uplink) commit(ctx context.Context, it *OutboxItem, uploadURL, digest s
 		return u.transportResult("commit", err), false
 	}
 	u.reached()
-	if resp.StatusCode != http.StatusOK {
+	return u.answer(ctx, f, resp.StatusCode, raw, digest)
+}
+
+// answer handles the town hall's answer to a commit (status and body): verify and deliver a
+// receipt, or classify the refusal. again reports a refusal that another upload can fix.
+func (u *Uplink) answer(ctx context.Context, f *flight, status int, raw []byte, digest string) (res result, again bool) {
+	it := f.it
+	if status != http.StatusOK {
 		var p receipt.Problem
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 && json.Unmarshal(raw, &p) == nil && p.Code != "" {
+		if status >= 400 && status < 500 && json.Unmarshal(raw, &p) == nil && p.Code != "" {
 			if receipt.Final(p.Code) {
-				return result{final: true, code: p.Code, err: fmt.Errorf("commit: %d %s", resp.StatusCode, p.Code)}, false
+				return result{final: true, code: p.Code, err: fmt.Errorf("commit: %d %s", status, p.Code)}, false
 			}
 			retry := p.Code == receipt.CodeUploadMissing || p.Code == receipt.CodeUploadIncomplete || p.Code == receipt.CodeUploadCorrupt
-			return result{code: p.Code, err: fmt.Errorf("commit: %d %s", resp.StatusCode, p.Code)}, retry
+			return result{code: p.Code, err: fmt.Errorf("commit: %d %s", status, p.Code)}, retry
 		}
-		return result{code: fmt.Sprintf("http_%d", resp.StatusCode), err: fmt.Errorf("commit: status %d", resp.StatusCode)}, false
+		return result{code: fmt.Sprintf("http_%d", status), err: fmt.Errorf("commit: status %d", status)}, false
 	}
 	b, err := receipt.Verify(raw, u.ca, u.now())
 	if err != nil {
@@ -692,6 +820,9 @@ func (u *Uplink) commit(ctx context.Context, it *OutboxItem, uploadURL, digest s
 	}
 	if b.CaseID != it.CaseID || b.KitID != u.kitID || b.SHA256 != digest {
 		return result{code: "bad_receipt", err: errors.New("receipt is for another case, kit or packet")}, false
+	}
+	if f.prev != nil {
+		<-f.prev.done // receipts are stored in the order the cases went out
 	}
 	if err := u.opts.Outbox.Deliver(ctx, it.CaseID, Receipt{Number: b.Number, Time: b.ReceivedAt, Raw: raw}); err != nil {
 		return result{code: codeOutbox, err: err}, false
