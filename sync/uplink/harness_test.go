@@ -39,7 +39,7 @@ type env struct {
 	parts  map[string][]packet.Part
 
 	wrap func(http.Handler) http.Handler // middleware in front of the town hall (faults)
-	be   townhallBackend                  // where the town hall keeps its state
+	be   townhallBackend                 // where the town hall keeps its state
 
 	mu   sync.Mutex
 	stop func()
