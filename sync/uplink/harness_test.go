@@ -212,10 +212,13 @@ func (e *env) sealWith(n, minKB, maxKB int, s *packet.Sealer) []string {
 func (e *env) uplink(mod func(*uplink.Options)) *uplink.Uplink {
 	e.t.Helper()
 	opts := uplink.Options{
-		Bundle: e.bundle, Outbox: e.outbox, URL: "https://" + e.proxy.Listen, Logger: quiet(),
+		Bundle: e.bundle, Outbox: e.outbox, Logger: quiet(),
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
 		LinkRetryBase: 50 * time.Millisecond, LinkRetryMax: 300 * time.Millisecond,
 		StallTimeout: 700 * time.Millisecond, RequestTimeout: 3 * time.Second,
+	}
+	if e.proxy != nil {
+		opts.URL = "https://" + e.proxy.Listen
 	}
 	if mod != nil {
 		mod(&opts)
