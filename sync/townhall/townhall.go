@@ -1,15 +1,18 @@
 // Package townhall is the receiving side of koffer's sync: the reference town hall backend
 // used by cmd/townhall. It keeps its own CA (kit client certificates, its server certificate,
-// the certificate of its receipt key), its age identity (packets are sealed to it), a SQLite
-// store of kits, uploads, cases and visit packs, and serves over mutual TLS:
+// the certificate of its receipt key) and its age identity (packets are sealed to it) in its
+// data directory; kits, uploads, cases, visit packs and audit logs in SQLite there or in
+// PostgreSQL, and packets there or in an S3 bucket (storage.go, Connect). It serves over
+// mutual TLS:
 //
-//	/files/                    tus 1.0 (tusd) for packet uploads
+//	/files/                    tus 1.0 (tusd) for packet uploads; the request completing an
+//	                           upload commits it and carries the receipt
 //	POST /v1/packets/{case-id} commit an upload: verify, store, answer a signed receipt
 //	GET  /v1/visits            the visit packs sealed to the calling kit
 //	GET  /v1/audit             how far the town hall holds the kit's audit log
 //	POST /v1/audit             append a batch of the kit's hash-chained audit log
 //
-// Everything lives in one data directory, created on first use.
+// The data directory is created on first use.
 package townhall
 
 import (
