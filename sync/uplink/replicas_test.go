@@ -98,18 +98,35 @@ func TestReplicasShareOnePostgresAndS3(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
 
-	// Kill the replica that is receiving an upload once a few cases are through.
+	// Kill the replica that holds an upload's lock (it is receiving or committing that upload)
+	// once a few cases are through. tus_locks.holder names the replica's process.
+	conn, err := pgx.Connect(context.Background(), dsn)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
 	for e.outbox.deliveredCount() < 5 && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
-	var victim int
-	for ctx.Err() == nil {
-		if i, ok := rr.uploading(); ok {
-			victim = i
-			break
+	victim := -1
+	for victim < 0 && ctx.Err() == nil {
+		var holders []string
+		rows, err := conn.Query(ctx, `SELECT holder FROM tus_locks WHERE expires_at > now()`)
+		require.NoError(t, err)
+		for rows.Next() {
+			var h string
+			require.NoError(t, rows.Scan(&h))
+			holders = append(holders, h)
+		}
+		rows.Close()
+		for i, r := range replicas {
+			for _, h := range holders {
+				if strings.Contains(h, fmt.Sprintf("/%d/", r.cmd.Process.Pid)) {
+					victim = i
+				}
+			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	require.GreaterOrEqual(t, victim, 0, "a replica held an upload")
 	require.NoError(t, replicas[victim].cmd.Process.Signal(syscall.SIGKILL))
 	killed := time.Now()
 	_ = replicas[victim].cmd.Wait()
@@ -142,9 +159,6 @@ func TestReplicasShareOnePostgresAndS3(t *testing.T) {
 	}
 	assert.Equal(t, want, numbers, "receipts numbered without gaps or duplicates across replicas")
 
-	conn, err := pgx.Connect(context.Background(), dsn)
-	require.NoError(t, err)
-	defer conn.Close(context.Background())
 	var held int
 	require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM tus_locks WHERE expires_at > now()`).Scan(&held))
 	assert.Zero(t, held, "no upload stays locked")
@@ -197,19 +211,12 @@ type roundRobin struct {
 	dead     map[int]bool
 	next     int
 	served   []int
-	flows    map[*flow]int // open connections and their backend
-}
-
-// flow is one proxied connection: how much the kit sent and when it last sent.
-type flow struct {
-	total    int
-	lastRead time.Time
 }
 
 func newRoundRobin(t *testing.T, rate int) *roundRobin {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	r := &roundRobin{t: t, ln: ln, rate: rate, dead: map[int]bool{}, flows: map[*flow]int{}}
+	r := &roundRobin{t: t, ln: ln, rate: rate, dead: map[int]bool{}}
 	t.Cleanup(func() { _ = ln.Close() })
 	go r.serve()
 	return r
@@ -234,19 +241,6 @@ func (r *roundRobin) counts() []int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]int(nil), r.served...)
-}
-
-// uploading names a backend that is receiving a request body right now: more than a
-// request's headers came on the connection, and bytes are still coming.
-func (r *roundRobin) uploading() (int, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for f, i := range r.flows {
-		if f.total > 32<<10 && time.Since(f.lastRead) < 60*time.Millisecond && !r.dead[i] {
-			return i, true
-		}
-	}
-	return 0, false
 }
 
 func (r *roundRobin) pick() (int, string) {
@@ -275,7 +269,7 @@ func (r *roundRobin) serve() {
 
 func (r *roundRobin) handle(c net.Conn) {
 	defer c.Close()
-	i, addr := r.pick()
+	_, addr := r.pick()
 	if addr == "" {
 		return
 	}
@@ -288,28 +282,15 @@ func (r *roundRobin) handle(c net.Conn) {
 		_, _ = io.Copy(c, b)
 		_ = c.Close()
 	}()
-	r.copyUp(i, b, c)
+	r.copyUp(b, c)
 }
 
-// copyUp copies the kit's bytes to backend i at the proxy's rate.
-func (r *roundRobin) copyUp(i int, dst net.Conn, src net.Conn) {
-	f := &flow{}
-	r.mu.Lock()
-	r.flows[f] = i
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		delete(r.flows, f)
-		r.mu.Unlock()
-	}()
+// copyUp copies the kit's bytes to a backend at the proxy's rate.
+func (r *roundRobin) copyUp(dst net.Conn, src net.Conn) {
 	buf := make([]byte, 16<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			r.mu.Lock()
-			f.total += n
-			f.lastRead = time.Now()
-			r.mu.Unlock()
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
