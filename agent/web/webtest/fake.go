@@ -210,21 +210,26 @@ func (f *Fake) Overview(context.Context) (web.Overview, error) {
 	return ov, nil
 }
 
-// Print implements web.Backend, counting what reached the printer.
-func (f *Fake) Print(ctx context.Context, ch web.Change, doc string) (*web.Case, error) {
-	f.mu.Lock()
-	f.printing = doc
-	f.mu.Unlock()
-	return f.Core.Print(ctx, ch, doc)
+// Do implements web.Backend over the core, counting what reached the printer and the cases
+// sealed.
+func (f *Fake) Do(ctx context.Context, ch web.Change, a casework.Action) (*web.Case, error) {
+	switch a := a.(type) {
+	case casework.Print:
+		f.mu.Lock()
+		f.printing = a.Doc
+		f.mu.Unlock()
+	case casework.Seal:
+		return f.seal(ctx, ch)
+	}
+	return f.Core.Do(ctx, ch, a)
 }
 
-// Seal implements web.Backend, counting the cases sealed.
-func (f *Fake) Seal(ctx context.Context, ch web.Change) (*web.Case, error) {
+func (f *Fake) seal(ctx context.Context, ch web.Change) (*web.Case, error) {
 	before, err := f.Core.Case(ctx, ch.CaseID)
 	if err != nil {
 		return nil, err
 	}
-	c, err := f.Core.Seal(ctx, ch)
+	c, err := f.Core.Do(ctx, ch, casework.Seal{})
 	if err == nil && before.State == "draft" && c.State == "sealed" {
 		f.mu.Lock()
 		f.Seals++
