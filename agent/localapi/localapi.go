@@ -215,3 +215,17 @@ type Device struct {
 	Code    string `json:"code,omitempty"`    // stable, for the technician
 	Hint    string `json:"hint,omitempty"`    // German, for the caseworker
 }
+
+// The states of a Device.
+const (
+	DeviceReady         = "ready"
+	DeviceMissing       = "missing"        // a USB device of the profile is not attached
+	DeviceFailed        = "error"          // the last job on it failed
+	DeviceNotConfigured = "not-configured" // the profile names no device of this kind
+)
+
+// Ready reports whether the device takes a job now.
+func (d Device) Ready() bool { return d.State == DeviceReady }
+
+// Training reports a simulator (devices/sim, training mode only).
+func (d Device) Training() bool { return d.Driver == "sim" }

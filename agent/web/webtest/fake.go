@@ -25,6 +25,7 @@ import (
 
 	"koffer/agent/casework"
 	"koffer/agent/keys"
+	"koffer/agent/localapi"
 	"koffer/agent/web"
 	"koffer/devices"
 	"koffer/devices/fingerprint"
@@ -105,9 +106,9 @@ func New(t testing.TB) *Fake {
 	f.overview = web.Overview{
 		Uplink: web.Uplink{Online: false, Detail: "Kein Mobilfunk. Vorgänge werden später übertragen."},
 		Devices: []web.Device{
-			{Kind: "printer", Name: "Simulation", Ready: true, Training: true},
-			{Kind: "scanner", Name: "Simulation", Ready: true, Training: true},
-			{Kind: "fingerprint", Name: "Simulation", Ready: true, Training: true},
+			{Kind: "printer", Name: "Simulation", Driver: "sim", State: localapi.DeviceReady},
+			{Kind: "scanner", Name: "Simulation", Driver: "sim", State: localapi.DeviceReady},
+			{Kind: "fingerprint", Name: "Simulation", Driver: "sim", State: localapi.DeviceReady},
 		},
 	}
 	return f
