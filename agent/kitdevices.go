@@ -29,10 +29,10 @@ import (
 
 // Device states of localapi.Device.
 const (
-	DeviceReady         = "ready"
-	DeviceMissing       = "missing"        // a USB device of the profile is not attached
-	DeviceFailed        = "error"          // the last job on it failed
-	DeviceNotConfigured = "not-configured" // the profile names no device of this kind
+	DeviceReady         = localapi.DeviceReady
+	DeviceMissing       = localapi.DeviceMissing
+	DeviceFailed        = localapi.DeviceFailed
+	DeviceNotConfigured = localapi.DeviceNotConfigured
 )
 
 var kindNames = map[devices.Kind]string{devices.Printer: "Drucker", devices.Scanner: "Scanner", devices.Fingerprint: "Fingerabdruckleser"}

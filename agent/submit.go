@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"koffer/agent/localapi"
-	"koffer/store"
 )
 
 // Submit validates a complete case from the CLI and seals it (casework.Core.Submit).
@@ -44,25 +43,13 @@ func (a *Agent) Status(ctx context.Context) (localapi.Status, error) {
 	return st, nil
 }
 
-func toAPI(c store.Case) localapi.Case {
-	return localapi.Case{
-		ID: c.ID, Service: c.Service, State: c.State, Late: c.Late, CreatedAt: c.CreatedAt,
-		SealedAt: c.SealedAt, DeliveredAt: c.DeliveredAt, PacketSize: c.PacketSize, Attempts: c.Attempts,
-		LastError: c.LastError, Parked: c.Parked, NextAttemptAt: c.NextAttemptAt, Receipt: c.ReceiptNumber,
-	}
-}
-
 // Cases lists every case, oldest first.
 func (a *Agent) Cases(ctx context.Context) ([]localapi.Case, error) {
 	cs, err := a.store.Cases(ctx)
-	if err != nil {
-		return nil, err
+	if cs == nil && err == nil {
+		cs = []localapi.Case{} // `queue ls --json` prints [] for an empty queue, never null
 	}
-	out := make([]localapi.Case, len(cs))
-	for i, c := range cs {
-		out[i] = toAPI(c)
-	}
-	return out, nil
+	return cs, err
 }
 
 // Case returns one case.
@@ -71,5 +58,5 @@ func (a *Agent) Case(ctx context.Context, id string) (localapi.Case, error) {
 	if err != nil {
 		return localapi.Case{}, err
 	}
-	return toAPI(*c), nil
+	return *c, nil
 }

@@ -96,12 +96,7 @@ func (b *WebBackend) Touch(_ context.Context, caseworker string) error {
 // deviceStates is the start page's device list: the kit profile's devices with their state,
 // the same list as `koffer status --json`.
 func (a *Agent) deviceStates(context.Context) []casework.Device {
-	var out []casework.Device
-	for _, d := range a.devices.states() {
-		out = append(out, casework.Device{Kind: d.Kind, Name: d.Name, Ready: d.State == DeviceReady,
-			Reason: d.Hint, Training: d.Driver == "sim"})
-	}
-	return out
+	return a.devices.states()
 }
 
 // submitDigestKey derives the key of the CLI submit digest from the kit's signing key, so the

@@ -25,24 +25,26 @@ const (
 	StateCancelled = "cancelled"
 )
 
-// Case is a case as the queue shows it: ids, service, state and times, no personal data.
+// Case is a case as the queue shows it: ids, service, state and times, no personal data. It is
+// also the wire type of the local API (localapi.Case), so a field added here is served to the
+// CLI: never add personal data, and keep the JSON names (`koffer queue ls --json`).
 type Case struct {
-	ID          string
-	Service     string
-	State       string
-	Late        bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	SealedAt    time.Time
-	DeliveredAt time.Time
+	ID          string    `json:"id"`
+	Service     string    `json:"service"`
+	State       string    `json:"state"`
+	Late        bool      `json:"late,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"-"`
+	SealedAt    time.Time `json:"sealed_at,omitzero"`
+	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 
 	// From the outbox and receipts, when there are any.
-	PacketSize    int64
-	Attempts      int
-	LastError     string
-	Parked        string
-	NextAttemptAt time.Time
-	ReceiptNumber string
+	PacketSize    int64     `json:"packet_size,omitempty"`
+	Attempts      int       `json:"attempts,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	Parked        string    `json:"parked,omitempty"`
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	ReceiptNumber string    `json:"receipt,omitempty"`
 }
 
 // NewCase is what CreateDraft and SealCase need to create a case row.

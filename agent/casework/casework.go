@@ -18,6 +18,7 @@ import (
 
 	"koffer/agent/cases"
 	"koffer/agent/documents"
+	"koffer/agent/localapi"
 	"koffer/agent/photo"
 	"koffer/devices/fingerprint"
 	"koffer/devices/ipp"
@@ -234,14 +235,9 @@ type Uplink struct {
 	LastSync time.Time
 }
 
-// Device is one device's readiness.
-type Device struct {
-	Kind     string // printer, scanner, fingerprint
-	Name     string // model, or "Simulation"
-	Ready    bool
-	Reason   string // German reason and what to do, when not ready
-	Training bool   // a simulator
-}
+// Device is one device's line on the start page: the same type, and so the same list, as
+// `koffer status --json` (Ready, Training; Hint is the German reason when it is not ready).
+type Device = localapi.Device
 
 // Case is a case as the UI sees it.
 type Case struct {

@@ -109,12 +109,14 @@ func TestOverviewDevices(t *testing.T) {
 	ov, err := k.Overview(t.Context())
 	require.NoError(t, err)
 	require.Len(t, ov.Devices, 3)
-	assert.False(t, ov.Devices[0].Ready)
-	assert.Equal(t, "Kein Drucker eingerichtet. Bitte die Technik verständigen.", ov.Devices[0].Reason)
-	assert.True(t, ov.Devices[1].Ready, "the scanner is there")
+	assert.False(t, ov.Devices[0].Ready())
+	assert.Equal(t, "Kein Drucker eingerichtet. Bitte die Technik verständigen.", ov.Devices[0].Hint)
+	assert.True(t, ov.Devices[1].Ready(), "the scanner is there")
 
-	k.opts.DeviceStates = func(context.Context) []Device { return []Device{{Kind: "printer", Name: "HP OfficeJet", Ready: true}} }
+	k.opts.DeviceStates = func(context.Context) []Device {
+		return []Device{{Kind: "printer", Name: "HP OfficeJet", State: "ready"}}
+	}
 	ov, err = k.Overview(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, []Device{{Kind: "printer", Name: "HP OfficeJet", Ready: true}}, ov.Devices)
+	assert.Equal(t, []Device{{Kind: "printer", Name: "HP OfficeJet", State: "ready"}}, ov.Devices)
 }

@@ -12,6 +12,7 @@ import (
 
 	"koffer/agent/cases"
 	"koffer/agent/documents"
+	"koffer/agent/localapi"
 	"koffer/agent/photo"
 	"koffer/devices"
 	"koffer/devices/fingerprint"
@@ -119,12 +120,13 @@ func (k *Core) Overview(ctx context.Context) (Overview, error) {
 		ov.Visits = append(ov.Visits, wv)
 	}
 	dev := func(kind devices.Kind, present bool) Device {
-		d := Device{Kind: string(kind), Ready: present, Training: k.opts.Devices.Training && present}
+		d := Device{Kind: string(kind), State: localapi.DeviceReady}
 		if k.opts.Devices.Training && present {
-			d.Name = "Simulation"
+			d.Name, d.Driver = "Simulation", "sim"
 		}
 		if !present {
-			d.Reason = "Kein " + deviceDE[kind] + " eingerichtet. Bitte die Technik verständigen."
+			d.State, d.Code = localapi.DeviceNotConfigured, string(kind)+".not-configured"
+			d.Hint = "Kein " + deviceDE[kind] + " eingerichtet. Bitte die Technik verständigen."
 		}
 		return d
 	}

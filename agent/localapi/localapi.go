@@ -83,22 +83,9 @@ type SubmitResponse struct {
 	Duplicate bool   `json:"duplicate,omitempty"` // the case already existed: nothing new stored
 }
 
-// Case is a queue entry: ids, service, state and times, never personal data.
-type Case struct {
-	ID            string    `json:"id"`
-	Service       string    `json:"service"`
-	State         string    `json:"state"`
-	Late          bool      `json:"late,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	SealedAt      time.Time `json:"sealed_at,omitzero"`
-	DeliveredAt   time.Time `json:"delivered_at,omitzero"`
-	PacketSize    int64     `json:"packet_size,omitempty"`
-	Attempts      int       `json:"attempts,omitempty"`
-	LastError     string    `json:"last_error,omitempty"`
-	Parked        string    `json:"parked,omitempty"`
-	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
-	Receipt       string    `json:"receipt,omitempty"`
-}
+// Case is a queue entry: ids, service, state and times, never personal data. It is the
+// store's row as it is, so the queue is not copied field by field on its way to the CLI.
+type Case = store.Case
 
 // Error is the body of every non-2xx answer.
 type Error struct {
@@ -228,3 +215,17 @@ type Device struct {
 	Code    string `json:"code,omitempty"`    // stable, for the technician
 	Hint    string `json:"hint,omitempty"`    // German, for the caseworker
 }
+
+// The states of a Device.
+const (
+	DeviceReady         = "ready"
+	DeviceMissing       = "missing"        // a USB device of the profile is not attached
+	DeviceFailed        = "error"          // the last job on it failed
+	DeviceNotConfigured = "not-configured" // the profile names no device of this kind
+)
+
+// Ready reports whether the device takes a job now.
+func (d Device) Ready() bool { return d.State == DeviceReady }
+
+// Training reports a simulator (devices/sim, training mode only).
+func (d Device) Training() bool { return d.Driver == "sim" }

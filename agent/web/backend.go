@@ -38,34 +38,17 @@ type Backend interface {
 	// *ValidationError without a known reason, ErrSealed when it is no draft any more.
 	DiscardDraft(ctx context.Context, caseID, caseworker, reason string) error
 
-	// SaveStep validates and durably stores one step's values and moves the case to step
-	// c.Next. *ValidationError lists field errors in German, keyed by case-file path (or by
-	// UI-only field name); ErrConflict when c.Version is stale. A change whose Key was already
-	// applied returns the case unchanged, no error.
-	SaveStep(ctx context.Context, c Change, step string, in StepInput) (*Case, error)
-	// Scan scans a document into the case as part (e.g. "vermieter", "formular", "foto").
-	// Device failures are *devices.Error with a German hint.
-	Scan(ctx context.Context, c Change, part string) (*Case, error)
-	// TakePhoto checks a camera frame (JPEG or PNG), crops it to the ID photo and stores it as
-	// the case's photo, replacing an earlier one. A frame without a usable face is a
-	// *ValidationError with the German hint.
-	TakePhoto(ctx context.Context, c Change, frame []byte) (*Case, error)
 	// DraftFile is the newest stored file of a draft's part ("foto", "unterschrift", a scan
 	// part), for the preview. ErrNotFound when there is none.
 	DraftFile(ctx context.Context, caseID, part string) ([]byte, error)
-	// Print prints a document of the case (DocForm, DocConfirmation...).
-	Print(ctx context.Context, c Change, doc string) (*Case, error)
-	// CaptureFinger takes one capture attempt of finger (e.g. "right_index") and records its
-	// quality.
-	CaptureFinger(ctx context.Context, c Change, finger string) (*Case, error)
-	// RecaptureHand is "Neu erfassen": the hand's attempts, decisions and stored fingerprint
-	// are dropped and its capture starts again.
-	RecaptureHand(ctx context.Context, c Change, hand string) (*Case, error)
-	// DecideFinger records an operator decision for a hand.
-	DecideFinger(ctx context.Context, c Change, d cases.FingerDecision) (*Case, error)
-	// Seal validates the whole case, seals it into a packet with an outbox row and forgets
-	// the draft. *ValidationError if something is missing.
-	Seal(ctx context.Context, c Change) (*Case, error)
+
+	// Do applies one step of the flow to the draft c names: casework.SaveStep,
+	// casework.Scan, casework.TakePhoto, casework.Print, casework.CaptureFinger,
+	// casework.DecideFinger, casework.RecaptureHand or casework.Seal. *ValidationError lists
+	// field errors in German, keyed by case-file path (or by UI-only field name); ErrConflict
+	// when c.Version is stale; device failures are *devices.Error with a German hint. A change
+	// whose Key was already applied returns the case unchanged, no error.
+	Do(ctx context.Context, c Change, a casework.Action) (*Case, error)
 
 	// Subscribe delivers state changes (devices, queue, uplink) until ctx ends.
 	Subscribe(ctx context.Context) <-chan Event

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/agent/localapi"
 	"koffer/agent/web"
 	"koffer/agent/web/webtest"
 	"koffer/devices/peer"
@@ -483,7 +484,7 @@ func TestBrowserTouchScreenAndStatusPush(t *testing.T) {
 
 	// The daemon reports the printer out of paper: the page updates without a reload.
 	h.fake.SetOverview(web.Queue{Waiting: 3, Oldest: h.clock.Now().Add(-49 * time.Hour)}, web.Uplink{Online: true, Sending: true, Progress: 40},
-		[]web.Device{{Kind: "printer", Reason: "Papier einlegen und auf Weiter tippen."}, {Kind: "scanner", Ready: true}, {Kind: "fingerprint", Ready: true}})
+		[]web.Device{{Kind: "printer", State: localapi.DeviceFailed, Hint: "Papier einlegen und auf Weiter tippen."}, {Kind: "scanner", State: localapi.DeviceReady}, {Kind: "fingerprint", State: localapi.DeviceReady}})
 	b.do(chromedp.WaitVisible(chromedp.Search(`//*[@id="status"]//*[contains(., "Papier einlegen")]`)))
 	assert.Contains(t, b.text("#status"), "3 Vorgänge warten auf Übertragung, ältester seit 2 Tagen.")
 	assert.Contains(t, b.text("#status"), "Überträgt gerade (40 %)")

@@ -738,7 +738,7 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 		if f.StepIndex(c.Step) > f.StepIndex(ch.Next) {
 			ch.Next = c.Step // editing an earlier step keeps the furthest step reached
 		}
-		next, err = s.opts.Backend.SaveStep(r.Context(), ch, name, in)
+		next, err = s.opts.Backend.Do(r.Context(), ch, casework.SaveStep{Step: name, Input: in})
 		if ve := (*ValidationError)(nil); errors.As(err, &ve) || in.CheckOnly {
 			if ve != nil {
 				for k, msg := range fieldErrors(step, ve.Fields) {
@@ -754,7 +754,7 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 		}
 	case "scannen":
 		keepUnsaved(&ch, step, posted)
-		next, err = s.opts.Backend.Scan(r.Context(), ch, step.Part)
+		next, err = s.opts.Backend.Do(r.Context(), ch, casework.Scan{Part: step.Part})
 	case "foto":
 		if step.Kind != KindPhoto {
 			break
@@ -765,14 +765,14 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 			err = &ValidationError{Fields: map[string]string{"": ferr}}
 			break
 		}
-		next, err = s.opts.Backend.TakePhoto(r.Context(), ch, frame)
+		next, err = s.opts.Backend.Do(r.Context(), ch, casework.TakePhoto{Frame: frame})
 	case "drucken":
 		keepUnsaved(&ch, step, posted)
 		doc := step.Doc
 		if step.Kind == KindSummary {
 			doc = f.Final
 		}
-		next, err = s.opts.Backend.Print(r.Context(), ch, doc)
+		next, err = s.opts.Backend.Do(r.Context(), ch, casework.Print{Doc: doc})
 	case "erfassen", cases.FingerAccept, cases.FingerSkip, cases.FingerNone:
 		finger := r.PostFormValue("finger")
 		hand, _, _ := strings.Cut(finger, "_")
@@ -786,12 +786,12 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if action == "erfassen" {
-			next, err = s.opts.Backend.CaptureFinger(r.Context(), ch, finger)
+			next, err = s.opts.Backend.Do(r.Context(), ch, casework.CaptureFinger{Finger: finger})
 			break
 		}
-		next, err = s.opts.Backend.DecideFinger(r.Context(), ch, cases.FingerDecision{Hand: hand, Finger: finger, Action: action, Reason: reason})
+		next, err = s.opts.Backend.Do(r.Context(), ch, casework.DecideFinger{Decision: cases.FingerDecision{Hand: hand, Finger: finger, Action: action, Reason: reason}})
 	case "neu":
-		next, err = s.opts.Backend.RecaptureHand(r.Context(), ch, r.PostFormValue("hand"))
+		next, err = s.opts.Backend.Do(r.Context(), ch, casework.RecaptureHand{Hand: r.PostFormValue("hand")})
 	case "versiegeln":
 		if step.Kind != KindSummary {
 			break
@@ -800,7 +800,7 @@ func (s *Server) postStep(w http.ResponseWriter, r *http.Request) {
 			err = &ValidationError{Fields: map[string]string{"": "Bitte zuerst die " + f.FinalT + " drucken."}}
 			break
 		}
-		next, err = s.opts.Backend.Seal(r.Context(), ch)
+		next, err = s.opts.Backend.Do(r.Context(), ch, casework.Seal{})
 		if err == nil {
 			back = "/vorgang/" + url.PathEscape(c.ID) + "/" + url.PathEscape(name)
 		}

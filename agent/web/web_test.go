@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"koffer/agent/localapi"
 	"koffer/agent/web"
 	"koffer/agent/web/webtest"
 )
@@ -399,9 +400,9 @@ func TestStartPage(t *testing.T) {
 	h.fake.SetOverview(web.Queue{Waiting: 3, Oldest: h.clock.Now().Add(-50 * time.Hour)},
 		web.Uplink{Online: false, Detail: "Kein Mobilfunk."},
 		[]web.Device{
-			{Kind: "printer", Ready: false, Reason: "Papier einlegen und auf Weiter tippen."},
-			{Kind: "scanner", Ready: true},
-			{Kind: "fingerprint", Ready: true, Training: true},
+			{Kind: "printer", State: localapi.DeviceFailed, Hint: "Papier einlegen und auf Weiter tippen."},
+			{Kind: "scanner", State: localapi.DeviceReady},
+			{Kind: "fingerprint", State: localapi.DeviceReady, Driver: "sim"},
 		})
 	b := h.browser()
 	b.login()

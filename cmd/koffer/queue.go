@@ -78,7 +78,7 @@ func queueLsRun(opts *queueOptions) error {
 	tw := tabwriter.NewWriter(opts.f.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSERVICE\tSTATE\tCREATED\tATTEMPTS\tRECEIPT")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", c.ID, c.Service, c.State, c.CreatedAt.Local().Format("2006-01-02 15:04"), c.Attempts, c.Receipt)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", c.ID, c.Service, c.State, c.CreatedAt.Local().Format("2006-01-02 15:04"), c.Attempts, c.ReceiptNumber)
 	}
 	return tw.Flush()
 }
@@ -113,7 +113,7 @@ func queueShowRun(opts *queueOptions) error {
 		fmt.Fprintf(w, "parked:     %s\n", c.Parked)
 	}
 	if !c.DeliveredAt.IsZero() {
-		fmt.Fprintf(w, "delivered:  %s (receipt %s)\n", c.DeliveredAt.Local().Format(time.RFC3339), c.Receipt)
+		fmt.Fprintf(w, "delivered:  %s (receipt %s)\n", c.DeliveredAt.Local().Format(time.RFC3339), c.ReceiptNumber)
 	}
 	return nil
 }

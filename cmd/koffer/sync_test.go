@@ -196,7 +196,7 @@ func TestSyncSurvivesKills(t *testing.T) {
 		_, err := th.OpenCase(t.Context(), id)
 		assert.NoError(t, err, "case %s opens at the town hall", id)
 		assert.Equal(t, "delivered", state[id].State)
-		assert.Equal(t, number[id], state[id].Receipt, "the kit holds the town hall's receipt")
+		assert.Equal(t, number[id], state[id].ReceiptNumber, "the kit holds the town hall's receipt")
 	}
 	assert.Len(t, inbox, len(ids))
 	pkts, err := os.ReadDir(filepath.Join(f.DataDir, store.PacketsDir))

@@ -25,6 +25,7 @@ import (
 
 	"koffer/agent/casework"
 	"koffer/agent/keys"
+	"koffer/agent/localapi"
 	"koffer/agent/web"
 	"koffer/devices"
 	"koffer/devices/fingerprint"
@@ -105,9 +106,9 @@ func New(t testing.TB) *Fake {
 	f.overview = web.Overview{
 		Uplink: web.Uplink{Online: false, Detail: "Kein Mobilfunk. Vorgänge werden später übertragen."},
 		Devices: []web.Device{
-			{Kind: "printer", Name: "Simulation", Ready: true, Training: true},
-			{Kind: "scanner", Name: "Simulation", Ready: true, Training: true},
-			{Kind: "fingerprint", Name: "Simulation", Ready: true, Training: true},
+			{Kind: "printer", Name: "Simulation", Driver: "sim", State: localapi.DeviceReady},
+			{Kind: "scanner", Name: "Simulation", Driver: "sim", State: localapi.DeviceReady},
+			{Kind: "fingerprint", Name: "Simulation", Driver: "sim", State: localapi.DeviceReady},
 		},
 	}
 	return f
@@ -210,21 +211,26 @@ func (f *Fake) Overview(context.Context) (web.Overview, error) {
 	return ov, nil
 }
 
-// Print implements web.Backend, counting what reached the printer.
-func (f *Fake) Print(ctx context.Context, ch web.Change, doc string) (*web.Case, error) {
-	f.mu.Lock()
-	f.printing = doc
-	f.mu.Unlock()
-	return f.Core.Print(ctx, ch, doc)
+// Do implements web.Backend over the core, counting what reached the printer and the cases
+// sealed.
+func (f *Fake) Do(ctx context.Context, ch web.Change, a casework.Action) (*web.Case, error) {
+	switch a := a.(type) {
+	case casework.Print:
+		f.mu.Lock()
+		f.printing = a.Doc
+		f.mu.Unlock()
+	case casework.Seal:
+		return f.seal(ctx, ch)
+	}
+	return f.Core.Do(ctx, ch, a)
 }
 
-// Seal implements web.Backend, counting the cases sealed.
-func (f *Fake) Seal(ctx context.Context, ch web.Change) (*web.Case, error) {
+func (f *Fake) seal(ctx context.Context, ch web.Change) (*web.Case, error) {
 	before, err := f.Core.Case(ctx, ch.CaseID)
 	if err != nil {
 		return nil, err
 	}
-	c, err := f.Core.Seal(ctx, ch)
+	c, err := f.Core.Do(ctx, ch, casework.Seal{})
 	if err == nil && before.State == "draft" && c.State == "sealed" {
 		f.mu.Lock()
 		f.Seals++
