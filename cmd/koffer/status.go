@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"koffer/agent/casework"
 	"koffer/agent/client"
 )
 
@@ -87,7 +88,7 @@ func statusRun(opts *statusOptions) error {
 		fmt.Fprintf(w, "WARNING:    the oldest case has waited %d days for the town hall: check the uplink\n", int(age.Hours()/24))
 	}
 	if st.DatabaseDamaged != "" {
-		fmt.Fprintf(w, "DATENBANK:  BESCHÄDIGT: keine neuen Fälle; versiegelte Fälle werden weiter gesendet. Bitte den Techniker rufen.\n")
+		fmt.Fprintf(w, "DATENBANK:  %s\n", casework.DamagedHint)
 		fmt.Fprintf(w, "DATABASE:   DAMAGED, no new cases are taken: run koffer doctor and call a technician (%s)\n", st.DatabaseDamaged)
 	}
 	fmt.Fprintf(w, "delivered:  %d\n", st.Queue.Delivered)
