@@ -70,6 +70,9 @@ type Agent struct {
 	logins  loginThrottle // failed logins per name and in total (logins.go)
 	damaged error         // set once at start when the database fails its quick check (dbcheck.go)
 
+	// unwrap is keys.Unwrap; tests count its calls (logins_test.go).
+	unwrap func(blob, passphrase []byte) (keys.DataKey, error)
+
 	core *casework.Core // the application core; the UI and the local API are its clients
 
 	// sessions hold the data key while any caseworker is logged in; an idle timer wipes it.
@@ -93,7 +96,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	if opts.Config.KeepDelivered == 0 {
 		opts.Config.KeepDelivered = 24 * time.Hour
 	}
-	a := &Agent{opts: opts, log: opts.Logger.With("subsystem", "agent"), now: opts.Now, started: opts.Now()}
+	a := &Agent{opts: opts, log: opts.Logger.With("subsystem", "agent"), now: opts.Now, started: opts.Now(), unwrap: keys.Unwrap}
 	a.sessions.Idle, a.sessions.Now = opts.Config.IdleLock, opts.Now
 	kit, err := keys.LoadKit(opts.DataDir)
 	if err != nil {
@@ -305,16 +308,20 @@ func (a *Agent) Login(ctx context.Context, name string, passphrase []byte) error
 		return err
 	}
 	cw, err := a.store.Caseworker(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		a.logins.record(name, false, a.now()) // unknown names count: no probing for names
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && cw.Disabled:
+		// No probing for names: an unknown or disabled name costs the argon2id work of a
+		// wrong passphrase (under the same keys.MaxConcurrentKDF bound) and counts as a failure.
+		_, _ = a.unwrap(a.dummyWrapping(ctx), passphrase)
+		a.logins.record(name, false, a.now())
+		if err != nil {
+			return fmt.Errorf("login: %w", err)
+		}
+		return fmt.Errorf("login: caseworker disabled")
+	case err != nil:
 		return fmt.Errorf("login: %w", err)
 	}
-	if cw.Disabled {
-		return fmt.Errorf("login: caseworker disabled")
-	}
-	k, err := keys.Unwrap(cw.Wrapped, passphrase)
+	k, err := a.unwrap(cw.Wrapped, passphrase)
 	a.logins.record(name, err == nil, a.now())
 	if err != nil {
 		return fmt.Errorf("login: %w", err)

@@ -1,18 +1,22 @@
 package agent
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
+
+	"koffer/agent/keys"
 )
 
 // Login throttling: after freeFailures wrong passphrases for one name, each further attempt
 // for that name must wait twice as long as the one before (1 s, 2 s, 4 s, ... up to
 // maxLoginDelay, which is the lockout); and beyond globalFailures failures within
 // globalWindow, for any names, every login waits until the window has room. Refused attempts
-// cost no argon2id work; the work itself is bounded by keys.MaxConcurrentKDF.
+// cost no argon2id work; the work itself is bounded by keys.MaxConcurrentKDF. An attempt let
+// through costs one derivation whether the name exists or not (dummyWrapping).
 const (
 	freeFailures   = 3
 	maxLoginDelay  = 15 * time.Minute
@@ -128,4 +132,20 @@ func (t *loginThrottle) evictOldest() {
 		}
 	}
 	delete(t.names, oldest)
+}
+
+// dummyWrapping is what a login for an unknown or disabled name is checked against: a
+// wrapping with the cost of the kit's real ones (keys.Dummy), so its answer takes as long as
+// one for a wrong passphrase.
+func (a *Agent) dummyWrapping(ctx context.Context) []byte {
+	cws, err := a.store.Caseworkers(ctx)
+	if err != nil {
+		return keys.Dummy(nil)
+	}
+	for _, cw := range cws {
+		if !cw.Disabled && len(cw.Wrapped) > 0 {
+			return keys.Dummy(cw.Wrapped)
+		}
+	}
+	return keys.Dummy(nil)
 }

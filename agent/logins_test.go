@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -75,4 +76,54 @@ func TestLoginDelayCapped(t *testing.T) {
 	for k := range lt.names {
 		assert.LessOrEqual(t, len(k), 71, "a long name is kept as its hash")
 	}
+}
+
+// TestUnknownNameRunsKDF: a login for an unknown or disabled name runs argon2id once, against
+// a dummy wrapping with the cost of the kit's real ones, just as a wrong passphrase does, so
+// its answer's time says nothing about which names exist. The throttle still refuses before
+// any derivation.
+func TestUnknownNameRunsKDF(t *testing.T) {
+	a := newTestAgent(t, Options{})
+	ctx := t.Context()
+	addCaseworker(t, a, "mmeier", "richtige Passphrase")
+	addCaseworker(t, a, "kschulz", "andere Passphrase")
+	require.NoError(t, DisableCaseworker(ctx, a.opts.DataDir, "kschulz", "mmeier", []byte("richtige Passphrase")))
+
+	type call struct {
+		memKiB uint32
+		err    error
+	}
+	var calls []call
+	a.unwrap = func(blob, passphrase []byte) (keys.DataKey, error) {
+		var p struct {
+			MemKiB uint32 `json:"m"`
+		}
+		require.NoError(t, json.Unmarshal(blob, &p))
+		k, err := keys.Unwrap(blob, passphrase)
+		calls = append(calls, call{p.MemKiB, err})
+		return k, err
+	}
+
+	for _, tt := range []struct{ name, pass string }{
+		{"mmeier", "falsche Passphrase"},
+		{"niemand", "falsche Passphrase"},
+		{"kschulz", "andere Passphrase"},
+	} {
+		calls = nil
+		err := a.Login(ctx, tt.name, []byte(tt.pass))
+		require.Error(t, err, tt.name)
+		require.Len(t, calls, 1, "%s: one argon2id derivation", tt.name)
+		assert.Equal(t, uint32(1024), calls[0].memKiB, "%s: at the cost of the real wrappings", tt.name)
+		assert.ErrorIs(t, calls[0].err, keys.ErrWrongPassphrase, "%s: the derivation ran and did not open it", tt.name)
+	}
+
+	// The throttle is not weakened: unknown names count as failures and, once throttled,
+	// cost no derivation.
+	for range freeFailures - 1 {
+		require.Error(t, a.Login(ctx, "niemand", []byte("x")))
+	}
+	calls = nil
+	var te *LoginThrottledError
+	require.ErrorAs(t, a.Login(ctx, "niemand", []byte("x")), &te)
+	assert.Empty(t, calls, "a throttled attempt runs no KDF")
 }

@@ -207,6 +207,9 @@ type Overview struct {
 	Queue   Queue
 	Uplink  Uplink
 	Devices []Device
+	// DatabaseDamaged: the start-up quick check found the database damaged; the start page
+	// says so (DamagedHint).
+	DatabaseDamaged bool
 }
 
 // Visit is one booked appointment from the visit pack.

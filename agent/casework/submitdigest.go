@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 
 	"koffer/agent/cases"
 	"koffer/agent/localapi"
@@ -56,8 +57,25 @@ func (k *Core) refuseIfDamaged() error {
 		return nil
 	}
 	if err := k.opts.Damaged(); err != nil {
-		return &localapi.Error{Code: "database-damaged",
-			Message: "the kit's database is damaged (quick check at start failed): no new cases; run koffer doctor and call a technician"}
+		return &damagedError{api: &localapi.Error{Code: "database-damaged",
+			Message: "the kit's database is damaged (quick check at start failed): no new cases; run koffer doctor and call a technician"}}
 	}
 	return nil
 }
+
+// damaged reports whether the start-up quick check found the database damaged.
+func (k *Core) damaged() bool { return k.opts.Damaged != nil && k.opts.Damaged() != nil }
+
+// ErrDatabaseDamaged: the start-up quick check found the database damaged, so no new case is
+// taken. The refusal is also a *localapi.Error (code database-damaged) for the CLI.
+var ErrDatabaseDamaged = errors.New("database damaged")
+
+// DamagedHint is what a caseworker reads while the database is damaged: what still works and
+// whom to call. The UI and koffer status show it.
+const DamagedHint = "Die Datenbank des Koffers ist beschädigt. Neue Vorgänge können nicht angelegt werden. " +
+	"Bitte die Technik anrufen. Bereits versiegelte Vorgänge werden weiter ans Rathaus gesendet."
+
+type damagedError struct{ api *localapi.Error }
+
+func (e *damagedError) Error() string   { return e.api.Message }
+func (e *damagedError) Unwrap() []error { return []error{e.api, ErrDatabaseDamaged} }

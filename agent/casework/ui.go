@@ -105,6 +105,7 @@ func (k *Core) Overview(ctx context.Context) (Overview, error) {
 		ov.Queue.Oldest = now.Add(-qs.OldestAge)
 	}
 	ov.Uplink = k.uplink()
+	ov.DatabaseDamaged = k.damaged()
 	var visits []Appointment
 	if k.opts.Visits != nil {
 		visits, err = k.opts.Visits.Visits(ctx, now.Format(time.DateOnly))

@@ -112,6 +112,10 @@ type Handler struct {
 	mux *http.ServeMux
 	b   Backend
 	log *slog.Logger
+	// submits admits one submit at a time: a submit holds its case's files in memory until
+	// they are sealed, so concurrent CLI submits would hold several cases at once. A waiting
+	// request's body is not read, which holds its client back.
+	submits chan struct{}
 }
 
 // NewHandler returns the API handler for b.
@@ -119,7 +123,7 @@ func NewHandler(b Backend, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{mux: http.NewServeMux(), b: b, log: log.With("subsystem", "localapi")}
+	h := &Handler{mux: http.NewServeMux(), b: b, log: log.With("subsystem", "localapi"), submits: make(chan struct{}, 1)}
 	h.mux.HandleFunc("GET /v1/status", h.status)
 	h.mux.HandleFunc("POST /v1/cases", h.submit)
 	h.mux.HandleFunc("GET /v1/queue", h.queue)
@@ -149,6 +153,13 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
+	select {
+	case h.submits <- struct{}{}:
+		defer func() { <-h.submits }()
+	case <-r.Context().Done():
+		h.reply(w, r, nil, r.Context().Err())
+		return
+	}
 	var req SubmitRequest
 	body := http.MaxBytesReader(w, r.Body, MaxRequest)
 	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {

@@ -66,6 +66,9 @@ var (
 	ErrNotFound = casework.ErrNotFound
 	ErrSealed   = casework.ErrSealed
 	ErrLocked   = casework.ErrLocked
+	// ErrDatabaseDamaged refuses new cases while the database is damaged; the page shows
+	// casework.DamagedHint.
+	ErrDatabaseDamaged = casework.ErrDatabaseDamaged
 )
 
 type (

@@ -102,6 +102,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 		http.Redirect(w, r, "/gesperrt", http.StatusSeeOther)
 		return
 	}
+	if errors.Is(err, ErrDatabaseDamaged) {
+		// A refusal, not a fault of the request: say what still works and whom to call.
+		s.log.Warn("refusedDatabaseDamaged", "what", what, "path", r.URL.Path)
+		s.render(w, r, http.StatusServiceUnavailable, "error", &page{Title: "Datenbank beschädigt", Error: casework.DamagedHint})
+		return
+	}
 	s.log.Error("requestFailed", "what", what, "path", r.URL.Path, "err", err)
 	s.render(w, r, http.StatusInternalServerError, "error", &page{
 		Title: "Das hat nicht geklappt",
@@ -952,6 +958,7 @@ var funcs = template.FuncMap{
 	"deDate":      func(t time.Time) string { return t.Format("02.01.2006") },
 	"deTime":      func(t time.Time) string { return t.Format("15:04") },
 	"QueueText":   QueueText,
+	"damagedHint": func() string { return casework.DamagedHint },
 	"deviceName":  deviceName,
 	"serviceTitle": func(s Service) string {
 		if f, ok := FlowOf(s); ok {

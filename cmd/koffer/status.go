@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"koffer/agent/casework"
 	"koffer/agent/client"
 )
 
@@ -45,7 +46,10 @@ func statusRun(opts *statusOptions) error {
 	if opts.JSON {
 		enc := json.NewEncoder(opts.f.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		if err := enc.Encode(st); err != nil {
+			return err
+		}
+		return statusExit(st.DatabaseDamaged)
 	}
 	th := st.TownHall
 	if th == "" {
@@ -84,6 +88,7 @@ func statusRun(opts *statusOptions) error {
 		fmt.Fprintf(w, "WARNING:    the oldest case has waited %d days for the town hall: check the uplink\n", int(age.Hours()/24))
 	}
 	if st.DatabaseDamaged != "" {
+		fmt.Fprintf(w, "DATENBANK:  %s\n", casework.DamagedHint)
 		fmt.Fprintf(w, "DATABASE:   DAMAGED, no new cases are taken: run koffer doctor and call a technician (%s)\n", st.DatabaseDamaged)
 	}
 	fmt.Fprintf(w, "delivered:  %d\n", st.Queue.Delivered)
@@ -98,6 +103,15 @@ func statusRun(opts *statusOptions) error {
 			line += " [" + d.Code + "]"
 		}
 		fmt.Fprintf(w, "%-11s %s\n", d.Kind+":", line)
+	}
+	return statusExit(st.DatabaseDamaged)
+}
+
+// statusExit gives koffer status doctor's exit code for what needs a technician: 2 while the
+// start-up quick check found the database damaged, so a script or monitor does not read "ok".
+func statusExit(damaged string) error {
+	if damaged != "" {
+		return &exitStatusError{code: 2}
 	}
 	return nil
 }
