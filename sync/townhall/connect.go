@@ -3,6 +3,7 @@ package townhall
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -211,8 +212,70 @@ type s3Uploads struct {
 func (u s3Uploads) UseIn(c *tushandler.StoreComposer) {
 	st := s3store.New(u.bucket.name, u.bucket.client)
 	st.ObjectPrefix = u.bucket.prefix + "uploads/"
-	st.UseIn(c)
+	k := keyedS3{S3Store: st, b: u.bucket}
+	c.UseCore(k)
+	c.UseTerminater(k)
 	u.locker.UseIn(c)
+}
+
+// keyedS3 lets s3store's uploads answer to the id the kit chose (its upload_key). s3store
+// names an upload "<id>+<multipart upload id>", which the kit cannot know before the answer
+// to its creation request: a creation cut halfway would leave an upload it cannot find. So
+// uploads are known by the id alone, and the multipart id is read from the upload's .info
+// object when needed.
+type keyedS3 struct {
+	s3store.S3Store
+	b bucket
+}
+
+func (k keyedS3) NewUpload(ctx context.Context, info tushandler.FileInfo) (tushandler.Upload, error) {
+	up, err := k.S3Store.NewUpload(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	return keyedUpload{up}, nil
+}
+
+func (k keyedS3) GetUpload(ctx context.Context, id string) (tushandler.Upload, error) {
+	full := id
+	if !strings.Contains(id, "+") {
+		out, err := k.b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(k.b.name), Key: aws.String(k.ObjectPrefix + id + ".info")})
+		var nsk *types.NoSuchKey
+		if errors.As(err, &nsk) {
+			return nil, tushandler.ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("upload %s: %w", id, err)
+		}
+		var info tushandler.FileInfo
+		err = json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(&info)
+		_ = out.Body.Close()
+		if err != nil || !strings.HasPrefix(info.ID, id+"+") {
+			return nil, fmt.Errorf("upload %s: bad info object", id)
+		}
+		full = info.ID
+	}
+	up, err := k.S3Store.GetUpload(ctx, full)
+	if err != nil {
+		return nil, err
+	}
+	return keyedUpload{up}, nil
+}
+
+func (k keyedS3) AsTerminatableUpload(up tushandler.Upload) tushandler.TerminatableUpload {
+	if ku, ok := up.(keyedUpload); ok {
+		up = ku.Upload
+	}
+	return k.S3Store.AsTerminatableUpload(up)
+}
+
+// keyedUpload reports the upload's id without s3store's multipart suffix.
+type keyedUpload struct{ tushandler.Upload }
+
+func (u keyedUpload) GetInfo(ctx context.Context) (tushandler.FileInfo, error) {
+	info, err := u.Upload.GetInfo(ctx)
+	info.ID, _, _ = strings.Cut(info.ID, "+")
+	return info, err
 }
 
 // memLocker is tusd's in-process locker: one replica only.

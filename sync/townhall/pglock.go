@@ -2,6 +2,8 @@ package townhall
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -42,8 +44,15 @@ type pgLock struct {
 // renewEvery is how often a holder renews its lease and looks for a release request.
 func (l *pgLocker) renewEvery() time.Duration { return max(l.lease/4, 20*time.Millisecond) }
 
+// holderPrefix names this process in tus_locks.holder (host/pid/lock), so an operator sees
+// which replica holds an upload.
+var holderPrefix = func() string {
+	h, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/", h, os.Getpid())
+}()
+
 func (k *pgLock) Lock(ctx context.Context, requestRelease func()) error {
-	k.holder = uuid.NewString()
+	k.holder = holderPrefix + uuid.NewString()
 	for {
 		ok, err := k.tryAcquire(ctx)
 		if err != nil && ctx.Err() == nil {

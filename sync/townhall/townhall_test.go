@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -447,4 +448,48 @@ func testAuditChainIsContinued(t *testing.T, f *fixture) {
 	got, err := f.th.AuditLog(t.Context(), "kit-1")
 	require.NoError(t, err)
 	assert.Len(t, got, 2)
+}
+
+// cutAfter hands out the first n bytes of data, then fails like a dropped link.
+type cutAfter struct {
+	data []byte
+	n    int64
+}
+
+func (c cutAfter) ReadAt(p []byte, off int64) (int, error) {
+	if off >= c.n {
+		return 0, errors.New("link dropped")
+	}
+	return copy(p[:min(int64(len(p)), c.n-off)], c.data[off:]), nil
+}
+
+func TestCutCreationResumes(t *testing.T) { onBackends(t, testCutCreationResumes) }
+
+// testCutCreationResumes: a creation-with-upload cut halfway leaves the upload at the URL the
+// kit chose, HEAD tells what arrived, and a PATCH of the rest completes it with the receipt.
+func testCutCreationResumes(t *testing.T, f *fixture) {
+	caseID := uuid.Must(uuid.NewV7()).String()
+	scan := make([]byte, 200<<10)
+	_, _ = rand.Read(scan)
+	data := seal(t, f.kit, nil, caseID, []packet.Part{{Name: "scan.pdf", Kind: packet.KindScan, Data: scan}})
+	c := &tus.Client{HTTP: f.http}
+	key := uuid.NewString()
+	u := f.url + townhall.FilesPath + key
+	meta := map[string]string{"upload_key": key, "case_id": caseID, "packet_sha256": hash(data)}
+	_, _, err := c.CreateWithUpload(t.Context(), f.url+townhall.FilesPath, cutAfter{data: data, n: 100 << 10}, int64(len(data)), meta, nil)
+	require.Error(t, err)
+	var off int64
+	require.Eventually(t, func() bool {
+		var err error
+		off, _, err = c.Offset(t.Context(), u)
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "the cut upload is there")
+	assert.LessOrEqual(t, off, int64(100<<10))
+	a, err := c.Patch(t.Context(), u, bytes.NewReader(data), off, int64(len(data)), nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(data)), a.Offset)
+	assert.Equal(t, receipt.CommitReceipt, a.Header.Get(receipt.CommitHeader), string(a.Body))
+	p, err := f.th.OpenCase(t.Context(), caseID)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(scan, p.Parts[0].Data))
 }

@@ -149,6 +149,13 @@ func (o *memOutbox) Deliver(_ context.Context, caseID string, r uplink.Receipt) 
 	return os.Remove(it.bioPath)
 }
 
+// deliveredCount counts the receipts stored.
+func (o *memOutbox) deliveredCount() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.delivered)
+}
+
 // pending counts items neither delivered nor parked.
 func (o *memOutbox) pending() int {
 	o.mu.Lock()

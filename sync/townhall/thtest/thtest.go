@@ -43,6 +43,27 @@ const (
 // as the postgres user: PostgreSQL refuses to run as root.
 func Postgres(t testing.TB) (string, error) {
 	t.Helper()
+	dsn, stop, err := StartPostgres()
+	if stop != nil {
+		t.Cleanup(stop)
+	}
+	return dsn, err
+}
+
+// StartPostgres is Postgres for a TestMain: stop ends the server and removes its files (it is
+// also set when err is not nil, to clean up what was started).
+func StartPostgres() (dsn string, stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	dsn, err = startPostgres(func(f func()) { stops = append(stops, f) })
+	return dsn, stop, err
+}
+
+func startPostgres(cleanup func(func())) (string, error) {
 	bin := os.Getenv("KOFFER_PG_BIN")
 	if bin == "" {
 		bin = PostgresBin
@@ -55,7 +76,7 @@ func Postgres(t testing.TB) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	cleanup(func() { _ = os.RemoveAll(dir) })
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
@@ -81,12 +102,11 @@ func Postgres(t testing.TB) (string, error) {
 	}
 	srv := exec.Command(pgServer, "-D", data, "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-	srv.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	srv.Stdout, srv.Stderr = nil, nil
+	srv.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	if err := srv.Start(); err != nil {
 		return "", fmt.Errorf("postgres: %w", err)
 	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	if err := waitListening(addr, 30*time.Second); err != nil {
 		return "", fmt.Errorf("postgres: %w", err)
@@ -145,21 +165,46 @@ func Versitygw() (string, error) {
 // StartS3 starts Versity's S3 gateway on a posix directory and creates a bucket in it.
 func StartS3(t testing.TB) (S3, error) {
 	t.Helper()
+	s, stop, err := StartS3Server()
+	if stop != nil {
+		t.Cleanup(stop)
+	}
+	return s, err
+}
+
+// StartS3Server is StartS3 for a TestMain.
+func StartS3Server() (s S3, stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	s, err = startS3(func(f func()) { stops = append(stops, f) })
+	return s, stop, err
+}
+
+func startS3(cleanup func(func())) (S3, error) {
 	bin, err := Versitygw()
 	if err != nil {
 		return S3{}, err
 	}
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "koffer-s3-")
+	if err != nil {
+		return S3{}, err
+	}
+	cleanup(func() { _ = os.RemoveAll(dir) })
 	port, err := freePort()
 	if err != nil {
 		return S3{}, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(bin, "--access", S3Access, "--secret", S3Secret, "--port", addr, "posix", dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return S3{}, fmt.Errorf("versitygw: %w", err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	if err := waitListening(addr, 30*time.Second); err != nil {
 		return S3{}, fmt.Errorf("versitygw: %w", err)
 	}
@@ -202,4 +247,24 @@ func waitListening(addr string, limit time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// CreateDatabase creates database name on the server of dsn and returns its URL: tests share
+// one server and keep apart by database.
+func CreateDatabase(dsn, name string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("create database: %w", err)
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", cfg.User, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), name), nil
 }
