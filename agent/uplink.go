@@ -73,6 +73,29 @@ func (a auditLog) AuditEntries(ctx context.Context, after int64, limit int) ([]r
 	return out, nil
 }
 
+// queue adapts the store's outbox counts to uplink.QueueSource: counts only, the oldest
+// case's id stays on the kit.
+type queue struct{ s *store.Store }
+
+var _ uplink.QueueSource = queue{}
+
+func (q queue) QueueReport(ctx context.Context) (receipt.QueueReport, error) {
+	st, err := q.s.QueueStats(ctx)
+	if err != nil {
+		return receipt.QueueReport{}, err
+	}
+	return receiptQueue(st), nil
+}
+
+// receiptQueue is the report of st, rounded down to whole seconds.
+func receiptQueue(st store.QueueStats) receipt.QueueReport {
+	r := receipt.QueueReport{Depth: st.Depth, Parked: st.Parked}
+	if st.Depth > 0 {
+		r.OldestAgeSeconds = max(int64(st.OldestAge/time.Second), 0)
+	}
+	return r
+}
+
 // startUplink builds the sender for a kit enrolled with a town hall, runs it beside the API
 // and wakes it whenever a packet is sealed. Training kits and kits without a URL have none.
 func (a *Agent) startUplink() error {
@@ -87,7 +110,7 @@ func (a *Agent) startUplink() error {
 		a.kitRevoked(context.Background(), revokedAt) // finish what a crash may have cut short
 	}
 	u, err := uplink.New(uplink.Options{
-		Bundle: a.kit.Bundle, Outbox: outbox{a.store}, Audit: auditLog{a.store}, Visits: a,
+		Bundle: a.kit.Bundle, Outbox: outbox{a.store}, Audit: auditLog{a.store}, Queue: queue{a.store}, Visits: a,
 		Logger: a.opts.Logger, Now: a.opts.Now, Version: a.opts.Version,
 		RevokedAt: revokedAt, Revoked: a.kitRevoked, // revoked.go
 	})

@@ -78,6 +78,11 @@ func kitAddRun(opts *kitAddOptions) error {
 	if err := out.Close(); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
 	}
+	// Audited as the back office audits its actions; after the bundle is written, so a failure
+	// here leaves nothing half done but the entry, and says so.
+	if err := th.RecordAudit(opts.ctx, townhall.AuditRecord{Actor: "cli", Event: "kitAdded", KitID: opts.name, Detail: opts.url}); err != nil {
+		return fmt.Errorf("kit %s enrolled and bundle written, but the audit entry failed: %w", opts.name, err)
+	}
 	fmt.Fprintf(opts.f.Out, "kit %s enrolled; bundle written to %s (import with: koffer init --enroll %s)\n", opts.name, opts.out, opts.out)
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -54,9 +55,10 @@ type kitItem struct {
 }
 
 var (
-	_ uplink.Outbox    = (*testKit)(nil)
-	_ uplink.VisitSink = (*testKit)(nil)
-	_ uplink.AuditLog  = (*testKit)(nil)
+	_ uplink.Outbox      = (*testKit)(nil)
+	_ uplink.VisitSink   = (*testKit)(nil)
+	_ uplink.AuditLog    = (*testKit)(nil)
+	_ uplink.QueueSource = (*testKit)(nil)
 )
 
 // enrollKit runs `townhall kit add` and starts the kit's uplink against url until the test ends.
@@ -72,7 +74,7 @@ func enrollKit(t *testing.T, f *factory, name, url string) *testKit {
 	require.NoError(t, err)
 	k := &testKit{t: t, bundle: b, dir: t.TempDir(), items: map[string]*kitItem{}, visits: map[string][]byte{}, visitKey: vk}
 	k.up, err = uplink.New(uplink.Options{
-		Bundle: b, Outbox: k, Visits: k, Audit: k, Logger: slog.New(slog.DiscardHandler),
+		Bundle: b, Outbox: k, Visits: k, Audit: k, Queue: k, Logger: slog.New(slog.DiscardHandler),
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 300 * time.Millisecond,
 		LinkRetryBase: 50 * time.Millisecond, LinkRetryMax: 200 * time.Millisecond,
 		StallTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second, VisitInterval: 200 * time.Millisecond,
@@ -95,9 +97,15 @@ func (k *testKit) seal(service, caseworker string, parts []packet.Part) string {
 // sealAt seals with the kit's clock at now.
 func (k *testKit) sealAt(now func() time.Time, service, caseworker string, parts []packet.Part) string {
 	k.t.Helper()
-	id := uuid.Must(uuid.NewV7()).String()
 	key, err := k.bundle.SigningKey()
 	require.NoError(k.t, err)
+	return k.sealSigned(key, now, service, caseworker, parts)
+}
+
+// sealSigned seals with key (another kit's key makes a packet the town hall refuses).
+func (k *testKit) sealSigned(key ed25519.PrivateKey, now func() time.Time, service, caseworker string, parts []packet.Part) string {
+	k.t.Helper()
+	id := uuid.Must(uuid.NewV7()).String()
 	rcp, err := k.bundle.AgeRecipient()
 	require.NoError(k.t, err)
 	var buf bytes.Buffer
@@ -220,6 +228,30 @@ func (k *testKit) StoreVisitPack(_ context.Context, id string, sealed []byte) (b
 	defer k.mu.Unlock()
 	k.visits[id] = sealed
 	return true, nil
+}
+
+// QueueReport counts the cases not delivered, as the agent's store does.
+func (k *testKit) QueueReport(context.Context) (receipt.QueueReport, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var r receipt.QueueReport
+	var oldest time.Time
+	for _, it := range k.items {
+		if it.delivered != nil {
+			continue
+		}
+		r.Depth++
+		if it.parked != "" {
+			r.Parked++
+		}
+		if oldest.IsZero() || it.CreatedAt.Before(oldest) {
+			oldest = it.CreatedAt
+		}
+	}
+	if r.Depth > 0 {
+		r.OldestAgeSeconds = int64(time.Since(oldest) / time.Second)
+	}
+	return r, nil
 }
 
 func (k *testKit) AuditEntries(_ context.Context, after int64, limit int) ([]receipt.AuditEntry, error) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"koffer/sync/townhall"
 	"koffer/sync/visit"
 )
 
@@ -51,7 +52,8 @@ func visitsAddRun(opts *visitsAddOptions) error {
 	}
 	// The kit cannot ask back: a pack it cannot read would leave the caseworker without
 	// appointments or register extracts at the door.
-	if _, err := visit.Parse(data); err != nil {
+	pack, err := visit.Parse(data)
+	if err != nil {
 		return fmt.Errorf("%s: %w", opts.file, err)
 	}
 	th, err := opts.f.open(opts.ctx)
@@ -62,6 +64,12 @@ func visitsAddRun(opts *visitsAddOptions) error {
 	id, err := th.AddVisits(opts.ctx, opts.kit, data)
 	if err != nil {
 		return err
+	}
+	// The same entry as the back office's import: the pack's id and how many appointments.
+	err = th.RecordAudit(opts.ctx, townhall.AuditRecord{Actor: "cli", Event: "visitsImported", KitID: opts.kit,
+		Detail: fmt.Sprintf("%s; %d", id, len(pack.Appointments))})
+	if err != nil {
+		return fmt.Errorf("visit pack %s queued for kit %s, but the audit entry failed: %w", id, opts.kit, err)
 	}
 	fmt.Fprintf(opts.f.Out, "visit pack %s signed and sealed for kit %s; deleted here once the kit stored it, or after its day\n", id, opts.kit)
 	return nil

@@ -291,6 +291,13 @@ type KitStatus struct {
 	RevokeReason string
 	// AllowedBy names the administrator who let the revoked kit deliver what it sealed before.
 	AllowedBy string
+	// QueueReportedAt is when the kit last reported its outbox (zero: never; then the queue
+	// fields are unknown, not zero).
+	QueueReportedAt time.Time
+	QueueDepth      int
+	Parked          int
+	// OldestWaiting is when the oldest packet waiting on the kit was sealed (zero: none).
+	OldestWaiting time.Time
 	// AuditBrokenSeq is the first entry of the kit's audit log whose hash does not hold; 0:
 	// the chain holds (auditcheck.go).
 	AuditBrokenSeq int64

@@ -112,8 +112,10 @@ func (s *pgStore) Fleet(ctx context.Context) ([]KitStatus, error) {
 			c.last_contact, c.cert_not_after, COALESCE(c.version, ''),
 			(SELECT COUNT(*) FROM cases x WHERE x.kit_id = k.id),
 			(SELECT MAX(x.received_at) FROM cases x WHERE x.kit_id = k.id),
-			r.at, COALESCE(r.actor, ''), COALESCE(r.reason, ''), COALESCE(r.allowed_by, '')
+			r.at, COALESCE(r.actor, ''), COALESCE(r.reason, ''), COALESCE(r.allowed_by, ''),
+			q.reported_at, COALESCE(q.depth, 0), COALESCE(q.parked, 0), q.oldest_since
 		FROM kits k LEFT JOIN kit_contact c ON c.kit_id = k.id LEFT JOIN revocations r ON r.kit_id = k.id
+			LEFT JOIN kit_queue q ON q.kit_id = k.id
 		ORDER BY k.id`)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
@@ -122,13 +124,14 @@ func (s *pgStore) Fleet(ctx context.Context) ([]KitStatus, error) {
 	var out []KitStatus
 	for rows.Next() {
 		var k KitStatus
-		var contact, notAfter, lastCase, revoked *time.Time
+		var contact, notAfter, lastCase, revoked, reported, oldest *time.Time
 		if err := rows.Scan(&k.ID, &k.URL, &k.EnrolledAt, &contact, &notAfter, &k.Version, &k.Received, &lastCase,
-			&revoked, &k.RevokedBy, &k.RevokeReason, &k.AllowedBy); err != nil {
+			&revoked, &k.RevokedBy, &k.RevokeReason, &k.AllowedBy, &reported, &k.QueueDepth, &k.Parked, &oldest); err != nil {
 			return nil, fmt.Errorf("fleet: %w", err)
 		}
 		k.EnrolledAt = k.EnrolledAt.UTC()
 		k.LastContact, k.CertNotAfter, k.LastCase, k.RevokedAt = fromPG(contact), fromPG(notAfter), fromPG(lastCase), fromPG(revoked)
+		k.QueueReportedAt, k.OldestWaiting = fromPG(reported), fromPG(oldest)
 		out = append(out, k)
 	}
 	return out, rows.Err()
@@ -142,6 +145,17 @@ func (s *pgStore) NoteContact(ctx context.Context, c KitContact) error {
 		c.KitID, c.At.UTC(), pgTime(c.CertNotAfter), c.Version, c.At.Add(-time.Minute).UTC())
 	if err != nil {
 		return fmt.Errorf("kit contact: %w", err)
+	}
+	return nil
+}
+
+func (s *pgStore) SetKitQueue(ctx context.Context, q KitQueue) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO kit_queue (kit_id, reported_at, depth, parked, oldest_since) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (kit_id) DO UPDATE SET reported_at = excluded.reported_at, depth = excluded.depth,
+			parked = excluded.parked, oldest_since = excluded.oldest_since`,
+		q.KitID, q.At.UTC(), q.Depth, q.Parked, pgTime(q.OldestSince))
+	if err != nil {
+		return fmt.Errorf("kit queue: %w", err)
 	}
 	return nil
 }

@@ -113,8 +113,10 @@ func (s *sqliteStore) Fleet(ctx context.Context) ([]KitStatus, error) {
 			COALESCE(c.last_contact, ''), COALESCE(c.cert_not_after, ''), COALESCE(c.version, ''),
 			(SELECT COUNT(*) FROM cases x WHERE x.kit_id = k.id),
 			COALESCE((SELECT MAX(x.received_at) FROM cases x WHERE x.kit_id = k.id), ''),
-			COALESCE(r.at, ''), COALESCE(r.actor, ''), COALESCE(r.reason, ''), COALESCE(r.allowed_by, '')
+			COALESCE(r.at, ''), COALESCE(r.actor, ''), COALESCE(r.reason, ''), COALESCE(r.allowed_by, ''),
+			COALESCE(q.reported_at, ''), COALESCE(q.depth, 0), COALESCE(q.parked, 0), COALESCE(q.oldest_since, '')
 		FROM kits k LEFT JOIN kit_contact c ON c.kit_id = k.id LEFT JOIN revocations r ON r.kit_id = k.id
+			LEFT JOIN kit_queue q ON q.kit_id = k.id
 		ORDER BY k.id`)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
@@ -123,13 +125,14 @@ func (s *sqliteStore) Fleet(ctx context.Context) ([]KitStatus, error) {
 	var out []KitStatus
 	for rows.Next() {
 		var k KitStatus
-		var enrolled, contact, notAfter, lastCase, revoked string
+		var enrolled, contact, notAfter, lastCase, revoked, reported, oldest string
 		if err := rows.Scan(&k.ID, &k.URL, &enrolled, &contact, &notAfter, &k.Version, &k.Received, &lastCase,
-			&revoked, &k.RevokedBy, &k.RevokeReason, &k.AllowedBy); err != nil {
+			&revoked, &k.RevokedBy, &k.RevokeReason, &k.AllowedBy, &reported, &k.QueueDepth, &k.Parked, &oldest); err != nil {
 			return nil, fmt.Errorf("fleet: %w", err)
 		}
 		k.EnrolledAt, k.LastContact, k.CertNotAfter = parseTime(enrolled), parseTime(contact), parseTime(notAfter)
 		k.LastCase, k.RevokedAt = parseTime(lastCase), parseTime(revoked)
+		k.QueueReportedAt, k.OldestWaiting = parseTime(reported), parseTime(oldest)
 		out = append(out, k)
 	}
 	return out, rows.Err()
@@ -143,6 +146,17 @@ func (s *sqliteStore) NoteContact(ctx context.Context, c KitContact) error {
 		c.KitID, formatTime(c.At), formatTime(c.CertNotAfter), c.Version, formatTime(c.At.Add(-time.Minute)))
 	if err != nil {
 		return fmt.Errorf("kit contact: %w", err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) SetKitQueue(ctx context.Context, q KitQueue) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO kit_queue (kit_id, reported_at, depth, parked, oldest_since) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (kit_id) DO UPDATE SET reported_at = excluded.reported_at, depth = excluded.depth,
+			parked = excluded.parked, oldest_since = excluded.oldest_since`,
+		q.KitID, formatTime(q.At), q.Depth, q.Parked, formatTime(q.OldestSince))
+	if err != nil {
+		return fmt.Errorf("kit queue: %w", err)
 	}
 	return nil
 }

@@ -381,6 +381,7 @@ func kitVersion(r *http.Request) string {
 }
 
 func (t *Townhall) getAudit(w http.ResponseWriter, r *http.Request) {
+	t.noteQueue(r) // queue.go: the kit reports its outbox with every audit request
 	last, err := t.db.AuditHead(r.Context(), callerKit(r).ID)
 	if err != nil {
 		t.log.Error("auditHead", "err", err)
@@ -420,6 +421,7 @@ func (t *Townhall) postAudit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	t.checkAuditChain(r.Context(), callerKit(r).ID, entries) // auditcheck.go
+	t.noteQueue(r)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(receipt.AuditHead{LastSeq: last})
 }

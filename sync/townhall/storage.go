@@ -186,12 +186,26 @@ type KitContact struct {
 	Version      string
 }
 
-// Fleet is the enrolled kits as the back office sees them: contact and revocation.
+// KitQueue is what waits in a kit's outbox, as it reported at At (counts only).
+type KitQueue struct {
+	KitID  string
+	At     time.Time
+	Depth  int
+	Parked int
+	// OldestSince is when the oldest waiting packet was sealed, in the town hall's time (At
+	// minus the age the kit reported); zero when nothing waits.
+	OldestSince time.Time
+}
+
+// Fleet is the enrolled kits as the back office sees them: contact, queue and revocation.
 type Fleet interface {
 	Fleet(ctx context.Context) ([]KitStatus, error)
 	// NoteContact records c, at most once a minute per kit unless the version changed (tus
 	// sends many requests per case).
 	NoteContact(ctx context.Context, c KitContact) error
+	// SetKitQueue records the kit's queue report, replacing the one before (a kit's requests
+	// come one after the other).
+	SetKitQueue(ctx context.Context, q KitQueue) error
 	// Revoke stores r and audit; revoking again changes nothing.
 	Revoke(ctx context.Context, r Revocation, audit AuditRecord) error
 	// Revocation returns the kit's revocation; ok is false when it is not revoked.

@@ -113,12 +113,19 @@ type AuditLog interface {
 	AuditEntries(ctx context.Context, after int64, limit int) ([]receipt.AuditEntry, error)
 }
 
+// QueueSource counts what waits in the kit's outbox (the store implements it through the
+// agent); the counts go up with the audit requests for the town hall's fleet view.
+type QueueSource interface {
+	QueueReport(ctx context.Context) (receipt.QueueReport, error)
+}
+
 // Options configure an Uplink; zero values mean defaults.
 type Options struct {
 	Bundle *enroll.Bundle // required: URL, kit certificate and the town hall CA
 	Outbox Outbox         // required
 	Visits VisitSink      // optional
 	Audit  AuditLog       // optional: sent up in batches while the outbox is idle
+	Queue  QueueSource    // optional: reported with the audit requests
 	// URL overrides the bundle's town hall URL (tests, proxies).
 	URL    string
 	Logger *slog.Logger
@@ -955,8 +962,9 @@ const auditBatch = 500
 func (u *Uplink) sendAudit(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 4*u.opts.RequestTimeout)
 	defer cancel()
+	hdr := u.queueHeader(ctx)
 	var head receipt.AuditHead
-	if err := u.doJSON(ctx, http.MethodGet, "/v1/audit", nil, &head); err != nil {
+	if err := u.doJSONHeader(ctx, hdr, http.MethodGet, "/v1/audit", nil, &head); err != nil {
 		return fmt.Errorf("audit head: %w", err)
 	}
 	for {
@@ -967,7 +975,7 @@ func (u *Uplink) sendAudit(ctx context.Context) error {
 		if len(entries) == 0 {
 			return nil
 		}
-		if err := u.doJSON(ctx, http.MethodPost, "/v1/audit", entries, &head); err != nil {
+		if err := u.doJSONHeader(ctx, hdr, http.MethodPost, "/v1/audit", entries, &head); err != nil {
 			return fmt.Errorf("audit batch: %w", err)
 		}
 		if head.LastSeq < entries[len(entries)-1].Seq {
@@ -976,8 +984,28 @@ func (u *Uplink) sendAudit(ctx context.Context) error {
 	}
 }
 
+// queueHeader is the outbox's counts for the audit requests, counted once per exchange (the
+// GET already reports them when there is nothing new to send). Without them the audit still
+// goes up: the fleet view then shows the last counts it had.
+func (u *Uplink) queueHeader(ctx context.Context) http.Header {
+	if u.opts.Queue == nil {
+		return nil
+	}
+	q, err := u.opts.Queue.QueueReport(ctx)
+	if err != nil {
+		u.log.Warn("queueReport", "err", err)
+		return nil
+	}
+	return http.Header{receipt.QueueHeader: {q.String()}}
+}
+
 // doJSON sends in (if not nil) as JSON and decodes a 200 answer into out.
 func (u *Uplink) doJSON(ctx context.Context, method, p string, in, out any) error {
+	return u.doJSONHeader(ctx, nil, method, p, in, out)
+}
+
+// doJSONHeader is doJSON with extra request headers.
+func (u *Uplink) doJSONHeader(ctx context.Context, hdr http.Header, method, p string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -993,6 +1021,9 @@ func (u *Uplink) doJSON(ctx context.Context, method, p string, in, out any) erro
 	req.Header.Set("Content-Type", "application/json")
 	if u.opts.Version != "" {
 		req.Header.Set(receipt.VersionHeader, u.opts.Version)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	resp, err := u.http.Do(req)
 	if err != nil {

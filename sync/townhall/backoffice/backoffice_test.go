@@ -312,7 +312,8 @@ func TestBackOfficeInboxFiltersAndFleetFlags(t *testing.T) {
 	}
 	fake.Kits = []townhall.KitStatus{
 		{ID: "kit-1", LastContact: clk.now().Add(-11 * 24 * time.Hour), CertNotAfter: clk.now().Add(400 * 24 * time.Hour)},
-		{ID: "kit-2", LastContact: clk.now().Add(-time.Hour), CertNotAfter: clk.now().Add(10 * 24 * time.Hour)},
+		{ID: "kit-2", LastContact: clk.now().Add(-time.Hour), CertNotAfter: clk.now().Add(10 * 24 * time.Hour),
+			QueueReportedAt: clk.now().Add(-time.Hour), QueueDepth: 2, Parked: 1, OldestWaiting: clk.now().Add(-8 * 24 * time.Hour)},
 	}
 	b := newClient(t, srv)
 	b.login("erika", "richtig langes passwort")
@@ -342,5 +343,8 @@ func TestBackOfficeInboxFiltersAndFleetFlags(t *testing.T) {
 	assert.Contains(t, body, "seit 11 Tagen nicht gemeldet", "silent longer than FlagAfter")
 	assert.Equal(t, 1, strings.Count(body, "nicht gemeldet</span>"), "kit-2 is not flagged")
 	assert.Contains(t, body, "läuft bald ab", "kit-2's certificate expires within 30 days")
-	assert.Contains(t, body, "<dt>Warteschlange</dt><dd>unbekannt</dd>", "what kits do not report yet is unknown")
+	assert.Equal(t, 1, strings.Count(body, "<dt>Warteschlange</dt><dd>unbekannt</dd>"), "kit-1 never reported its queue: unknown")
+	assert.Contains(t, body, "<dt>Warteschlange</dt><dd>2 Fälle warten (gemeldet", "kit-2 reported its queue")
+	assert.Contains(t, body, "wartet seit 8 Tagen", "kit-2's oldest case waits longer than a week")
+	assert.Contains(t, body, "<dt>Geparkte Fälle</dt><dd>1 <span", "kit-2's parked case is flagged")
 }

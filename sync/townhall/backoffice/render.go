@@ -121,7 +121,7 @@ var eventNames = map[string]string{
 	"loginSucceeded": "angemeldet", "loginFailed": "Anmeldung fehlgeschlagen", "loggedOut": "abgemeldet",
 	"sessionLocked": "Sitzung gesperrt", "caseViewed": "Fall angesehen", "caseHandedOver": "an Fachverfahren übergeben",
 	"caseHandoverFailed": "Übergabe fehlgeschlagen", "fingerprintsDeleted": "Fingerabdrücke gelöscht",
-	"visitBooked": "Termin gebucht", "visitsImported": "Termine eingelesen", "kitRevoked": "Koffer gesperrt", "kitAuditBroken": "Protokollkette eines Koffers unterbrochen",
+	"visitBooked": "Termin gebucht", "visitsImported": "Termine eingelesen", "kitAdded": "Koffer eingerichtet", "kitRevoked": "Koffer gesperrt", "kitAuditBroken": "Protokollkette eines Koffers unterbrochen",
 	"staffAdded": "Zugang angelegt", "sealedBeforeRevocationAllowed": "Annahme vor der Sperrung versiegelter Fälle erlaubt",
 	"caseExported":                "Fall auf der Kommandozeile ausgegeben (townhall inbox open)",
 	"caseAcceptedAfterRevocation": "Fall eines gesperrten Koffers angenommen (vor der Sperrung versiegelt)",

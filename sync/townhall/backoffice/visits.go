@@ -314,7 +314,15 @@ type fleetView struct {
 	SilentDays int
 	CertSoon   bool
 	NeverSeen  bool
+	// QueueKnown: the kit reported its outbox at least once; WaitingDays is the age of its
+	// oldest waiting case, flagged (WaitingLong) after a week as the kit's doctor does.
+	QueueKnown  bool
+	WaitingDays int
+	WaitingLong bool
 }
+
+// waitingLong is when a waiting case is flagged, as `koffer doctor` warns with queue.old.
+const waitingLong = 7 * 24 * time.Hour
 
 type fleetData struct {
 	Kits     []fleetView
@@ -342,6 +350,11 @@ func (s *Server) fleet(w http.ResponseWriter, r *http.Request, ses *session) {
 		v.SilentDays = int(now.Sub(since) / (24 * time.Hour))
 		v.Silent = !k.Revoked() && now.Sub(since) > s.opts.FlagAfter
 		v.CertSoon = !k.CertNotAfter.IsZero() && k.CertNotAfter.Sub(now) < 30*24*time.Hour
+		v.QueueKnown = !k.QueueReportedAt.IsZero()
+		if v.QueueKnown && k.QueueDepth > 0 && !k.OldestWaiting.IsZero() {
+			v.WaitingDays = int(now.Sub(k.OldestWaiting) / (24 * time.Hour))
+			v.WaitingLong = now.Sub(k.OldestWaiting) > waitingLong
+		}
 		d.Kits = append(d.Kits, v)
 	}
 	s.render(w, r, ses, http.StatusOK, "fleet.html", "Koffer", d)
