@@ -37,19 +37,15 @@ type ctxKey struct{}
 // request is attributed to the kit named by its verified client certificate, and kits that
 // are not enrolled here are refused.
 func (t *Townhall) Handler() (http.Handler, error) {
-	composer := tushandler.NewStoreComposer()
-	t.uploads.UseIn(composer)
-	if !composer.UsesTerminater || !composer.UsesLocker {
-		return nil, errors.New("tus handler: the upload store must terminate uploads and lock them")
+	composer, err := t.uploadStore()
+	if err != nil {
+		return nil, err
 	}
 	netTimeout := t.opts.NetworkTimeout
 	if netTimeout <= 0 {
 		netTimeout = 10 * time.Second
 	}
-	maxSize := t.opts.MaxPacket
-	if maxSize <= 0 {
-		maxSize = 256 << 20
-	}
+	maxSize := t.maxPacket()
 	c := &commitHandler{t: t, uploads: composer}
 	tusd, err := tushandler.NewHandler(tushandler.Config{
 		BasePath:                         FilesPath,
@@ -69,14 +65,19 @@ func (t *Townhall) Handler() (http.Handler, error) {
 		// The request that completes an upload also commits it: the receipt comes back on
 		// that answer, one round trip per case.
 		PreFinishResponseCallback: c.preFinish,
+		// The guard let only the owner this far; its record goes with the upload.
+		PreUploadTerminateCallback: func(ev tushandler.HookEvent) (tushandler.HTTPResponse, error) {
+			return tushandler.HTTPResponse{}, t.db.DeleteUpload(ev.Context, recordID(ev.Upload.ID))
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tus handler: %w", err)
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(FilesPath, http.StripPrefix(FilesPath, tusd))
-	mux.Handle(FilesPath[:len(FilesPath)-1], http.StripPrefix(FilesPath[:len(FilesPath)-1], tusd))
+	guarded := t.guardUploads(tusd) // tusguard.go: per-kit isolation before tusd
+	mux.Handle(FilesPath, http.StripPrefix(FilesPath, guarded))
+	mux.Handle(FilesPath[:len(FilesPath)-1], http.StripPrefix(FilesPath[:len(FilesPath)-1], guarded))
 	mux.HandleFunc("POST /v1/packets/{case}", c.commit)
 	mux.HandleFunc("GET /v1/visits", t.getVisits)
 	mux.HandleFunc("PUT /v1/visits/recipient", t.putVisitRecipient)
@@ -154,7 +155,8 @@ func (t *Townhall) preCreate(ev tushandler.HookEvent, uploads tushandler.DataSto
 		id = key
 	}
 	caseID := meta["case_id"]
-	if err := t.db.AddUpload(ev.Context, UploadRecord{ID: id, KitID: kitID, CaseID: caseID, Size: ev.Upload.Size, CreatedAt: t.now().UTC()}); err != nil {
+	rec := UploadRecord{ID: id, KitID: kitID, CaseID: caseID, Size: ev.Upload.Size, CreatedAt: t.now().UTC()}
+	if err := t.admitUpload(ev.Context, rec, ev.Upload.SizeIsDeferred); err != nil { // tusguard.go
 		return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, err
 	}
 	return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{ID: id, MetaData: meta}, nil
@@ -265,6 +267,14 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 		return nil, err
 	}
 
+	// Another kit's upload is refused before anything is read or terminated.
+	if err := c.t.ownUpload(ctx, kit.ID, uploadID); err != nil {
+		var he *httpError
+		if errors.As(err, &he) && he.code == receipt.CodeUploadMissing {
+			he.status = http.StatusConflict
+		}
+		return nil, err
+	}
 	up, err := c.uploads.Core.GetUpload(ctx, uploadID)
 	if err != nil {
 		return nil, &httpError{http.StatusConflict, receipt.CodeUploadMissing, "no such upload"}
@@ -292,7 +302,7 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 	digest := hex.EncodeToString(sum[:])
 	if req.SHA256 != "" && req.SHA256 != digest {
 		// The bytes differ from what the kit holds: a transfer fault, not the kit's packet.
-		c.terminate(ctx, uploadID)
+		c.terminate(ctx, kit.ID, uploadID)
 		return nil, &httpError{http.StatusConflict, receipt.CodeUploadCorrupt, "upload differs from the kit's packet hash"}
 	}
 	hdr, err := packet.ReadHeader(data)
@@ -335,7 +345,7 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 	if !created { // another replica committed it meanwhile
 		return c.again(ctx, kit, row, uploadID)
 	}
-	c.terminate(ctx, uploadID)
+	c.terminate(ctx, kit.ID, uploadID)
 	c.t.log.Info("caseReceived", "kit", kit.ID, "case", caseID, "number", row.Number, "bytes", len(data))
 	c.t.noteAfterRevocation(ctx, kit.ID, caseID)
 	return row.Receipt, nil
@@ -347,18 +357,27 @@ func (c *commitHandler) again(ctx context.Context, kit Kit, prev Case, uploadID 
 	if prev.KitID != kit.ID {
 		return nil, &httpError{http.StatusConflict, receipt.CodeCaseConflict, "case delivered by another kit"}
 	}
-	c.terminate(ctx, uploadID)
+	c.terminate(ctx, kit.ID, uploadID)
 	return prev.Receipt, nil
 }
 
-// terminate removes an upload that is no longer needed; failures only cost disk space.
-func (c *commitHandler) terminate(ctx context.Context, uploadID string) {
-	up, err := c.uploads.Core.GetUpload(ctx, uploadID)
-	if err != nil {
+// terminate removes the kit's upload that is no longer needed; another kit's is left alone
+// (a commit names any upload id it likes). A failure keeps the record, so the janitor purges
+// the upload later.
+func (c *commitHandler) terminate(ctx context.Context, kitID, uploadID string) {
+	if err := c.t.ownUpload(ctx, kitID, uploadID); err != nil {
 		return
 	}
-	if err := c.uploads.Terminater.AsTerminatableUpload(up).Terminate(ctx); err != nil {
+	up, err := c.uploads.Core.GetUpload(ctx, uploadID)
+	if err == nil {
+		err = c.uploads.Terminater.AsTerminatableUpload(up).Terminate(ctx)
+	}
+	if err != nil && !errors.Is(err, tushandler.ErrNotFound) {
 		c.t.log.Warn("terminateUpload", "upload", uploadID, "err", err)
+		return
+	}
+	if err := c.t.db.DeleteUpload(ctx, recordID(uploadID)); err != nil {
+		c.t.log.Warn("forgetUpload", "upload", uploadID, "err", err)
 	}
 }
 
@@ -439,6 +458,10 @@ func (t *Townhall) Serve(ctx context.Context, ln net.Listener, cfg *tls.Config) 
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, cfg)) }()
+	jctx, stopJanitor := context.WithCancel(ctx)
+	janitorDone := make(chan struct{})
+	go func() { defer close(janitorDone); t.janitor(jctx) }()
+	defer func() { stopJanitor(); <-janitorDone }()
 	select {
 	case err := <-errc:
 		return err
