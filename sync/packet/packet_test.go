@@ -3,9 +3,9 @@ package packet
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"os"
