@@ -284,7 +284,9 @@ func Open(data []byte, kitKey ed25519.PublicKey, id age.Identity) (*Packet, erro
 // packet twice through open, once for the signature and once to decrypt. It returns the
 // header, the manifest and the sha256 of the whole packet, so a caller that stores the bytes
 // afterwards can check it stored the ones verified. Memory stays at a few buffers whatever
-// the size (BenchmarkVerifyStream).
+// the size (BenchmarkVerifyStream). Header and sha256 are returned as soon as they are known,
+// even with an error: a sha256 that differs from the sender's means a transfer fault rather
+// than a bad signature.
 func VerifyStream(open func() (io.ReadCloser, error), size int64, kitKey ed25519.PublicKey, id age.Identity) (Header, Manifest, [sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
 	n := size - ed25519.SignatureSize
@@ -297,13 +299,9 @@ func VerifyStream(open func() (io.ReadCloser, error), size int64, kitKey ed25519
 	}
 	whole, covered := sha256.New(), sha256.New()
 	signedPart := io.TeeReader(io.LimitReader(rc, n), io.MultiWriter(whole, covered))
+	// The whole packet is read even when its header is bad, so the caller learns its sha256.
 	head := make([]byte, min(int64(maxHeader), n))
 	_, err = io.ReadFull(signedPart, head)
-	var h Header
-	var body int
-	if err == nil {
-		h, body, err = splitHeader(head)
-	}
 	if err == nil {
 		var rest int64
 		rest, err = io.Copy(io.Discard, signedPart)
@@ -323,26 +321,30 @@ func VerifyStream(open func() (io.ReadCloser, error), size int64, kitKey ed25519
 		return Header{}, Manifest{}, sum, err
 	}
 	whole.Write(sig)
-	if len(kitKey) != ed25519.PublicKeySize || !ed25519.Verify(kitKey, signed(covered.Sum(nil)), sig) {
-		return Header{}, Manifest{}, sum, ErrSignature
-	}
 	copy(sum[:], whole.Sum(nil))
+	h, body, err := splitHeader(head)
+	if err != nil {
+		return Header{}, Manifest{}, sum, err
+	}
+	if len(kitKey) != ed25519.PublicKeySize || !ed25519.Verify(kitKey, signed(covered.Sum(nil)), sig) {
+		return h, Manifest{}, sum, ErrSignature
+	}
 
 	rc, err = open()
 	if err != nil {
-		return Header{}, Manifest{}, sum, fmt.Errorf("verify packet: %w", err)
+		return h, Manifest{}, sum, fmt.Errorf("verify packet: %w", err)
 	}
 	defer rc.Close()
 	if _, err := io.CopyN(io.Discard, rc, int64(body)); err != nil {
-		return Header{}, Manifest{}, sum, fmt.Errorf("verify packet: %w", err)
+		return h, Manifest{}, sum, fmt.Errorf("verify packet: %w", err)
 	}
 	dec, err := age.Decrypt(io.LimitReader(rc, n-int64(body)), id)
 	if err != nil {
-		return Header{}, Manifest{}, sum, fmt.Errorf("open packet: decrypt: %w", err)
+		return h, Manifest{}, sum, fmt.Errorf("open packet: decrypt: %w", err)
 	}
 	p, err := readParts(h, tar.NewReader(dec), size, false)
 	if err != nil {
-		return Header{}, Manifest{}, sum, err
+		return h, Manifest{}, sum, err
 	}
 	return h, p.Manifest, sum, nil
 }

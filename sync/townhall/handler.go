@@ -257,9 +257,6 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 	}
 	req := receipt.CommitRequest{UploadID: uploadID, SHA256: wantSHA}
 
-	c.t.commitMu.Lock()
-	defer c.t.commitMu.Unlock()
-
 	// Committed before: the same receipt again (at-least-once delivery, exactly-once effect).
 	if prev, err := c.t.db.Case(ctx, caseID); err == nil {
 		return c.again(ctx, kit, prev, uploadID)
@@ -289,41 +286,57 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 	if info.SizeIsDeferred || info.Offset != info.Size {
 		return nil, &httpError{http.StatusConflict, receipt.CodeUploadIncomplete, fmt.Sprintf("upload at %d of %d bytes", info.Offset, info.Size)}
 	}
-	rd, err := up.GetReader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(rd)
-	_ = rd.Close()
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(data)
+
+	// Verified streaming, outside any lock: commits of other cases go on meanwhile.
+	open := func() (io.ReadCloser, error) { return up.GetReader(ctx) }
+	hdr, m, sum, verr := packet.VerifyStream(open, info.Size, ed25519.PublicKey(kit.PublicKey), c.t.identity)
 	digest := hex.EncodeToString(sum[:])
-	if req.SHA256 != "" && req.SHA256 != digest {
+	if req.SHA256 != "" && sum != ([sha256.Size]byte{}) && req.SHA256 != digest {
 		// The bytes differ from what the kit holds: a transfer fault, not the kit's packet.
 		c.terminate(ctx, kit.ID, uploadID)
 		return nil, &httpError{http.StatusConflict, receipt.CodeUploadCorrupt, "upload differs from the kit's packet hash"}
 	}
-	hdr, err := packet.ReadHeader(data)
-	if err != nil {
+	switch {
+	case hdr == (packet.Header{}) && verr != nil && !errors.Is(verr, packet.ErrMalformed):
+		return nil, verr // the store failed, not the packet
+	case hdr == (packet.Header{}):
 		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadPacket, "no packet header"}
-	}
-	if hdr.CaseID != caseID {
+	case hdr.CaseID != caseID:
 		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadPacket, "packet is for another case"}
-	}
-	if hdr.KitID != kit.ID {
+	case hdr.KitID != kit.ID:
 		return nil, &httpError{http.StatusForbidden, receipt.CodeKitMismatch, "packet names another kit"}
-	}
-	p, err := packet.Open(data, ed25519.PublicKey(kit.PublicKey), c.t.identity)
-	if errors.Is(err, packet.ErrSignature) {
+	case errors.Is(verr, packet.ErrSignature):
 		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadSignature, "packet signature invalid"}
-	}
-	if err != nil {
+	case verr != nil:
 		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadPacket, "packet does not open"}
 	}
 
-	if err := c.t.checkRevokedSeal(ctx, kit.ID, p.Manifest); err != nil { // backoffice.go
+	if err := c.t.checkRevokedSeal(ctx, kit.ID, m); err != nil { // backoffice.go
+		return nil, err
+	}
+
+	// The packet store takes bytes: at most maxStoring packets are in memory at once, and only
+	// the bytes verified above are stored.
+	select {
+	case c.t.storing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-c.t.storing }()
+	data, err := readAll(open, info.Size)
+	if err != nil {
+		return nil, err
+	}
+	if sha256.Sum256(data) != sum {
+		return nil, errors.New("commit: upload changed while it was verified")
+	}
+
+	// One commit of a case at a time; numbering is the database's (AddCase).
+	unlock := c.t.commitMu.lock(caseID)
+	defer unlock()
+	if prev, err := c.t.db.Case(ctx, caseID); err == nil {
+		return c.again(ctx, kit, prev, uploadID)
+	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 
@@ -334,7 +347,7 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 	}
 	now := c.t.now().UTC()
 	row, created, err := c.t.db.AddCase(ctx, Case{
-		CaseID: caseID, KitID: kit.ID, Service: p.Manifest.Service, ReceivedAt: now,
+		CaseID: caseID, KitID: kit.ID, Service: m.Service, ReceivedAt: now,
 		SHA256: digest, Size: int64(len(data)),
 	}, func(number string) ([]byte, error) {
 		return c.t.signer.Sign(receipt.Body{CaseID: caseID, KitID: kit.ID, Number: number, ReceivedAt: now, SHA256: digest})
@@ -349,6 +362,20 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 	c.t.log.Info("caseReceived", "kit", kit.ID, "case", caseID, "number", row.Number, "bytes", len(data))
 	c.t.noteAfterRevocation(ctx, kit.ID, caseID)
 	return row.Receipt, nil
+}
+
+// readAll reads an upload of size bytes into one buffer of exactly that size.
+func readAll(open func() (io.ReadCloser, error), size int64) ([]byte, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, fmt.Errorf("read upload: %w", err)
+	}
+	defer rc.Close()
+	data := make([]byte, size)
+	if _, err := io.ReadFull(rc, data); err != nil {
+		return nil, fmt.Errorf("read upload: %w", err)
+	}
+	return data, nil
 }
 
 // again answers a case committed before: the same receipt (at-least-once delivery,

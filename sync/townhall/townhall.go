@@ -97,8 +97,9 @@ type Townhall struct {
 	packets  Packets
 	uploads  Uploads
 
-	commitMu sync.Mutex // one commit at a time: numbering and idempotency stay simple
-	quotaMu  sync.Mutex // one upload creation at a time checks the quota (tusguard.go)
+	commitMu keyedMutex    // one commit of a case at a time (tusguard.go)
+	storing  chan struct{} // packets held in memory for the packet store (maxStoring)
+	quotaMu  sync.Mutex    // one upload creation at a time checks the quota (tusguard.go)
 
 	composerOnce sync.Once // the tusd store composer, shared by handler and janitor
 	composer     *tushandler.StoreComposer
@@ -108,7 +109,7 @@ type Townhall struct {
 // Open opens the town hall in dir, creating the directory, CA, receipt key, age identity and
 // database on first use.
 func Open(ctx context.Context, dir string, opts Options) (*Townhall, error) {
-	t := &Townhall{dir: dir, log: opts.Logger, now: opts.Now}
+	t := &Townhall{dir: dir, log: opts.Logger, now: opts.Now, storing: make(chan struct{}, maxStoring)}
 	if t.log == nil {
 		t.log = slog.Default()
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	tushandler "github.com/tus/tusd/v2/pkg/handler"
@@ -19,6 +20,44 @@ const (
 	defaultMaxOpenUploads = 8
 	defaultUploadTTL      = 24 * time.Hour
 )
+
+// maxStoring bounds the packets held in memory at once by commits on their way into the
+// packet store (which takes bytes); verification itself streams.
+const maxStoring = 2
+
+// keyedMutex is one mutex per key, forgotten when nobody holds or waits for it.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.n++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.n--; e.n == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
 
 // uploadStore is the one tusd store composer of this town hall: the handler and the janitor
 // must share its locker, or a purge could terminate an upload a PATCH is writing.
