@@ -239,6 +239,12 @@ func FuzzOpen(f *testing.F) {
 			// Only a packet signed by the key can open; fuzzing cannot forge one.
 			assert.Equal(t, len(testParts()), len(p.Parts))
 		}
+		// The streaming check agrees with Open on every input.
+		_, m, _, serr := VerifyStream(opener(b), int64(len(b)), k.pub, k.id)
+		assert.Equal(t, err == nil, serr == nil, "Open: %v, VerifyStream: %v", err, serr)
+		if err == nil && serr == nil {
+			assert.Equal(t, p.Manifest, m)
+		}
 		_, _ = ReadHeader(b)
 	})
 }
