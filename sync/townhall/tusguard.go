@@ -17,8 +17,8 @@ import (
 
 // Bounds of the tus layer, unless Options say otherwise.
 const (
-	defaultMaxOpenUploads = 8
-	defaultUploadTTL      = 24 * time.Hour
+	DefaultMaxOpenUploads = 8
+	DefaultUploadTTL      = 24 * time.Hour
 )
 
 // maxStoring bounds the packets held in memory at once by commits on their way into the
@@ -78,13 +78,13 @@ func (t *Townhall) uploadStore() (*tushandler.StoreComposer, error) {
 func (t *Townhall) uploadQuota() (open int, bytes int64, ttl time.Duration) {
 	open, bytes, ttl = t.opts.MaxOpenUploads, t.opts.MaxUploadBytes, t.opts.UploadTTL
 	if open <= 0 {
-		open = defaultMaxOpenUploads
+		open = DefaultMaxOpenUploads
 	}
 	if bytes <= 0 {
 		bytes = 4 * t.maxPacket() // a few packets of the largest size in flight
 	}
 	if ttl <= 0 {
-		ttl = defaultUploadTTL
+		ttl = DefaultUploadTTL
 	}
 	return open, bytes, ttl
 }
