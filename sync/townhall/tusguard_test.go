@@ -268,6 +268,12 @@ func testUploadQuota(t *testing.T, f *fixture, clock *testClock, storeDir string
 	assert.Equal(t, http.StatusOK, status, "a fresh upload survives the purge")
 
 	// The purge freed kit-1's quota.
+	status, a3 := create(f.http, 9000, nil)
+	require.Equal(t, http.StatusCreated, status)
+	status, _ = create(f.http, 9000, nil)
+	require.Equal(t, http.StatusTooManyRequests, status)
+	// So does the kit's own DELETE.
+	require.NoError(t, (&tus.Client{HTTP: f.http}).Terminate(t.Context(), a3))
 	status, _ = create(f.http, 9000, nil)
 	assert.Equal(t, http.StatusCreated, status)
 }
