@@ -6,11 +6,15 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
+	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,4 +280,89 @@ func testUploadQuota(t *testing.T, f *fixture, clock *testClock, storeDir string
 	require.NoError(t, (&tus.Client{HTTP: f.http}).Terminate(t.Context(), a3))
 	status, _ = create(f.http, 9000, nil)
 	assert.Equal(t, http.StatusCreated, status)
+}
+
+// BenchmarkCommitLargePacket commits a 64 MiB packet on the embedded town hall and reports
+// the peak heap growth during the commit request alone (verification streams; the packet
+// store then takes the verified bytes in one buffer).
+func BenchmarkCommitLargePacket(b *testing.B) {
+	th, err := townhall.Open(b.Context(), b.TempDir(), townhall.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = th.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	url := "https://" + ln.Addr().String()
+	cfg, err := th.ServerTLS()
+	require.NoError(b, err)
+	done := make(chan error, 1)
+	go func() { done <- th.Serve(b.Context(), ln, cfg) }()
+	b.Cleanup(func() { <-done })
+	kit, err := th.AddKit(b.Context(), "kit-1", url)
+	require.NoError(b, err)
+	tlsCfg, err := kit.ClientTLS()
+	require.NoError(b, err)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}, Timeout: time.Minute}
+	key, err := kit.SigningKey()
+	require.NoError(b, err)
+	rcp, err := kit.AgeRecipient()
+	require.NoError(b, err)
+	sealer := &packet.Sealer{KitID: kit.KitID, Key: key, Recipient: rcp}
+
+	scan := make([]byte, 64<<20)
+	_, _ = rand.Read(scan)
+	var peak uint64
+	for b.Loop() {
+		caseID := uuid.Must(uuid.NewV7()).String()
+		var buf bytes.Buffer
+		_, err := sealer.Seal(&buf, packet.Manifest{CaseID: caseID, Service: "meldebescheinigung", CreatedAt: time.Now()},
+			[]packet.Part{{Name: "form.json", Kind: packet.KindForm, Data: []byte(`{}`)}, {Name: "scan.pdf", Kind: packet.KindScan, Data: scan}})
+		require.NoError(b, err)
+		data := buf.Bytes()
+		c := &tus.Client{HTTP: hc}
+		u, err := c.Create(b.Context(), url+townhall.FilesPath, int64(len(data)), nil)
+		require.NoError(b, err)
+		_, err = c.Patch(b.Context(), u, bytes.NewReader(data), 0, int64(len(data)), nil)
+		require.NoError(b, err)
+		body, err := json.Marshal(receipt.CommitRequest{UploadID: u[strings.LastIndex(u, "/")+1:], SHA256: hash(data)})
+		require.NoError(b, err)
+		buf, data = bytes.Buffer{}, nil
+		p, status := heapDuring(func() int {
+			resp, err := hc.Post(url+"/v1/packets/"+caseID, "application/json", bytes.NewReader(body))
+			require.NoError(b, err)
+			_ = resp.Body.Close()
+			return resp.StatusCode
+		})
+		require.Equal(b, http.StatusOK, status)
+		peak = max(peak, p)
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
+}
+
+// heapDuring runs fn while sampling the heap and returns the largest growth seen.
+func heapDuring(fn func() int) (uint64, int) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var peak atomic.Uint64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var s runtime.MemStats
+		for {
+			runtime.ReadMemStats(&s)
+			if s.HeapAlloc > base && s.HeapAlloc-base > peak.Load() {
+				peak.Store(s.HeapAlloc - base)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	status := fn()
+	close(stop)
+	<-done
+	return peak.Load(), status
 }
