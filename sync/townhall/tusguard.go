@@ -123,7 +123,7 @@ func (t *Townhall) ownUpload(ctx context.Context, kitID, tusID string) error {
 // for the kit that created it, and a creation's answer records tusd's id for the janitor.
 func (t *Townhall) guardUploads(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := strings.Trim(strings.TrimPrefix(r.URL.Path, FilesPath[:len(FilesPath)-1]), "/")
+		id := strings.Trim(r.URL.Path, "/") // under http.StripPrefix(FilesPath): the upload id
 		switch {
 		case r.Method == http.MethodOptions:
 		case id == "":
@@ -193,12 +193,16 @@ func (t *Townhall) admitUpload(ctx context.Context, u UploadRecord, deferred boo
 	if err != nil {
 		return err
 	}
-	held := u.Size
+	held, n := u.Size, 0
 	for _, o := range open {
+		if o.ID == u.ID {
+			continue // a retried creation under the same upload_key: counted once
+		}
 		held += o.Size
+		n++
 	}
-	if len(open) >= maxOpen || held > maxBytes {
-		t.log.Warn("uploadQuota", "kit", u.KitID, "open", len(open), "bytes", held-u.Size)
+	if n >= maxOpen || held > maxBytes {
+		t.log.Warn("uploadQuota", "kit", u.KitID, "open", n, "bytes", held-u.Size)
 		return tushandler.NewError("ERR_UPLOAD_QUOTA", "too many open uploads for this kit: commit or wait", http.StatusTooManyRequests)
 	}
 	return t.db.AddUpload(ctx, u)
