@@ -22,6 +22,7 @@ import (
 	"koffer/agent/cases"
 	"koffer/agent/keys"
 	"koffer/sync/enroll"
+	"koffer/sync/receipt"
 	"koffer/sync/townhall"
 )
 
@@ -30,9 +31,9 @@ import (
 // kit received are gone from the town hall; a pack still waiting there does not open with
 // anything in the directory; no name or birth date of a citizen (visit packs, a draft) is in
 // any file; the thief cannot redirect
-// later packs to a key of theirs; and a certificate with the kit's name but not its enrolled
-// key is refused. (Revocation of the stolen kit's current certificate is the town hall's
-// revoked_at work, not tested here.)
+// later packs to a key of theirs; a certificate with the kit's name but not its enrolled key
+// (one issued before a re-enrolment) is refused; and once the town hall revokes the kit, its
+// stolen current certificate is refused on every request with code revoked.
 func TestStolenKitFile(t *testing.T) {
 	th, err := townhall.Open(t.Context(), t.TempDir(), townhall.Options{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
@@ -171,4 +172,28 @@ func TestStolenKitFile(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+
+	// The loss is reported: the kit is revoked, and the stolen certificate, which carries the
+	// enrolled key, is refused from that moment on every path (visits, recipient, tus
+	// creation, commit), with code revoked.
+	require.NoError(t, th.RevokeKit(t.Context(), "kit-s", "admin", "gestohlen"))
+	for _, r := range []struct{ method, path, body string }{
+		{http.MethodGet, "/v1/visits", ""},
+		{http.MethodPut, "/v1/visits/recipient", string(body)},
+		{http.MethodPost, "/files/", ""},
+		{http.MethodPost, "/v1/packets/" + packID, `{"upload_id":"x"}`},
+		{http.MethodGet, "/v1/audit", ""},
+	} {
+		req, err := http.NewRequest(r.method, url+r.path, bytes.NewReader([]byte(r.body)))
+		require.NoError(t, err)
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		req.Header.Set("Upload-Length", "100")
+		resp, err := thief.Do(req)
+		require.NoError(t, err)
+		var p struct{ Code string }
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "%s %s", r.method, r.path)
+		assert.Equal(t, receipt.CodeRevoked, p.Code, "%s %s", r.method, r.path)
+	}
 }

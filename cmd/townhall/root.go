@@ -43,6 +43,10 @@ type factory struct {
 	Objects string
 	// LockLease is serve's --lock-lease.
 	LockLease time.Duration
+	// MaxOpenUploads, MaxUploadBytes and UploadTTL are serve's upload bounds (0: default).
+	MaxOpenUploads int
+	MaxUploadBytes int64
+	UploadTTL      time.Duration
 }
 
 func newFactory(in io.Reader, out, errOut io.Writer) *factory {
@@ -70,7 +74,8 @@ func (f *factory) open(ctx context.Context) (*townhall.Townhall, error) {
 		return nil, err
 	}
 	th, err := townhall.Open(ctx, f.DataDir, townhall.Options{Logger: f.logger(),
-		Metadata: b.Metadata, Packets: b.Packets, Uploads: b.Uploads})
+		Metadata: b.Metadata, Packets: b.Packets, Uploads: b.Uploads,
+		MaxOpenUploads: f.MaxOpenUploads, MaxUploadBytes: f.MaxUploadBytes, UploadTTL: f.UploadTTL})
 	if err != nil && b.Metadata != nil {
 		_ = b.Metadata.Close()
 	}

@@ -46,6 +46,9 @@ func newServeCmd(f *factory, runF func(*serveOptions) error) *cobra.Command {
 	cmd.Flags().StringVar(&opts.staff.keyFile, "staff-key", "", "PEM key of --staff-cert")
 	cmd.Flags().DurationVar(&opts.staff.idleLock, "staff-idle-lock", 15*time.Minute, "lock a back-office session after this long idle")
 	cmd.Flags().DurationVar(&f.LockLease, "lock-lease", townhall.DefaultLockLease, "with --db: how long a dead replica can hold an upload's lock")
+	cmd.Flags().IntVar(&f.MaxOpenUploads, "max-open-uploads", townhall.DefaultMaxOpenUploads, "uploads one kit may hold open (not yet committed)")
+	cmd.Flags().Int64Var(&f.MaxUploadBytes, "max-upload-bytes", 0, "bytes one kit may hold in open uploads (0: four times the largest packet)")
+	cmd.Flags().DurationVar(&f.UploadTTL, "upload-ttl", townhall.DefaultUploadTTL, "purge an upload not committed after this long")
 	return cmd
 }
 

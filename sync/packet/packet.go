@@ -276,7 +276,83 @@ func Open(data []byte, kitKey ed25519.PublicKey, id age.Identity) (*Packet, erro
 	if err != nil {
 		return nil, fmt.Errorf("open packet: decrypt: %w", err)
 	}
-	tr := tar.NewReader(dec)
+	return readParts(h, tar.NewReader(dec), int64(len(data)), true)
+}
+
+// VerifyStream checks a packet of size bytes as Open does (the kit's signature first, then,
+// decrypted, the manifest and every part's hash) but keeps no part in memory: it reads the
+// packet twice through open, once for the signature and once to decrypt. It returns the
+// header, the manifest and the sha256 of the whole packet, so a caller that stores the bytes
+// afterwards can check it stored the ones verified. Memory stays at a few buffers whatever
+// the size (BenchmarkVerifyStream). Header and sha256 are returned as soon as they are known,
+// even with an error: a sha256 that differs from the sender's means a transfer fault rather
+// than a bad signature.
+func VerifyStream(open func() (io.ReadCloser, error), size int64, kitKey ed25519.PublicKey, id age.Identity) (Header, Manifest, [sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	n := size - ed25519.SignatureSize
+	if n < int64(len(magic)) {
+		return Header{}, Manifest{}, sum, fmt.Errorf("%w: truncated", ErrMalformed)
+	}
+	rc, err := open()
+	if err != nil {
+		return Header{}, Manifest{}, sum, fmt.Errorf("verify packet: %w", err)
+	}
+	whole, covered := sha256.New(), sha256.New()
+	signedPart := io.TeeReader(io.LimitReader(rc, n), io.MultiWriter(whole, covered))
+	// The whole packet is read even when its header is bad, so the caller learns its sha256.
+	head := make([]byte, min(int64(maxHeader), n))
+	_, err = io.ReadFull(signedPart, head)
+	if err == nil {
+		var rest int64
+		rest, err = io.Copy(io.Discard, signedPart)
+		if err == nil && rest != n-int64(len(head)) {
+			err = fmt.Errorf("%w: truncated", ErrMalformed)
+		}
+	}
+	sig := make([]byte, ed25519.SignatureSize)
+	if err == nil {
+		_, err = io.ReadFull(rc, sig)
+	}
+	_ = rc.Close()
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) {
+			err = fmt.Errorf("verify packet: %w", err)
+		}
+		return Header{}, Manifest{}, sum, err
+	}
+	whole.Write(sig)
+	copy(sum[:], whole.Sum(nil))
+	h, body, err := splitHeader(head)
+	if err != nil {
+		return Header{}, Manifest{}, sum, err
+	}
+	if len(kitKey) != ed25519.PublicKeySize || !ed25519.Verify(kitKey, signed(covered.Sum(nil)), sig) {
+		return h, Manifest{}, sum, ErrSignature
+	}
+
+	rc, err = open()
+	if err != nil {
+		return h, Manifest{}, sum, fmt.Errorf("verify packet: %w", err)
+	}
+	defer rc.Close()
+	if _, err := io.CopyN(io.Discard, rc, int64(body)); err != nil {
+		return h, Manifest{}, sum, fmt.Errorf("verify packet: %w", err)
+	}
+	dec, err := age.Decrypt(io.LimitReader(rc, n-int64(body)), id)
+	if err != nil {
+		return h, Manifest{}, sum, fmt.Errorf("open packet: decrypt: %w", err)
+	}
+	p, err := readParts(h, tar.NewReader(dec), size, false)
+	if err != nil {
+		return h, Manifest{}, sum, err
+	}
+	return h, p.Manifest, sum, nil
+}
+
+// readParts reads the manifest and the parts it lists from a decrypted packet, checking each
+// part's size and hash; keep says whether the parts' data is returned or only hashed.
+// limit bounds any part's size (the packet's own).
+func readParts(h Header, tr *tar.Reader, limit int64, keep bool) (*Packet, error) {
 	raw, err := readEntry(tr, manifestName, maxManifest)
 	if err != nil {
 		return nil, err
@@ -291,7 +367,7 @@ func Open(data []byte, kitKey ed25519.PublicKey, id age.Identity) (*Packet, erro
 	}
 	seen := make(map[string]bool, len(m.Parts))
 	for _, info := range m.Parts {
-		if !partName.MatchString(info.Name) || info.Size < 0 || info.Size > int64(len(data)) {
+		if !partName.MatchString(info.Name) || info.Size < 0 || info.Size > limit {
 			return nil, fmt.Errorf("%w: part %q", ErrMalformed, info.Name)
 		}
 		// A repeated or reserved name would let a later entry stand in for a verified one
@@ -300,15 +376,32 @@ func Open(data []byte, kitKey ed25519.PublicKey, id age.Identity) (*Packet, erro
 			return nil, fmt.Errorf("%w: part name %q repeated or reserved", ErrMalformed, info.Name)
 		}
 		seen[info.Name] = true
-		b, err := readEntry(tr, info.Name, info.Size)
+		th, err := tr.Next()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, info.Name, err)
 		}
-		sum := sha256.Sum256(b)
-		if int64(len(b)) != info.Size || hex.EncodeToString(sum[:]) != info.SHA256 {
+		if th.Name != info.Name || th.Size != info.Size {
+			return nil, fmt.Errorf("%w: expected %s, found %q", ErrMalformed, info.Name, th.Name)
+		}
+		sum := sha256.New()
+		var b []byte
+		var got int64
+		if keep {
+			b, err = io.ReadAll(io.LimitReader(tr, info.Size))
+			sum.Write(b)
+			got = int64(len(b))
+		} else {
+			got, err = io.Copy(sum, io.LimitReader(tr, info.Size))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, info.Name, err)
+		}
+		if got != info.Size || hex.EncodeToString(sum.Sum(nil)) != info.SHA256 {
 			return nil, fmt.Errorf("%w: part %q does not match its hash", ErrMalformed, info.Name)
 		}
-		p.Parts = append(p.Parts, Part{Name: info.Name, Kind: info.Kind, Finger: info.Finger, Data: b})
+		if keep {
+			p.Parts = append(p.Parts, Part{Name: info.Name, Kind: info.Kind, Finger: info.Finger, Data: b})
+		}
 	}
 	if _, err := tr.Next(); err != io.EOF {
 		return nil, fmt.Errorf("%w: data after the last part", ErrMalformed)

@@ -3,9 +3,15 @@ package packet
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,13 +116,51 @@ func TestOpenRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Open(tt.data, tt.pub, tt.id)
 			assert.ErrorIs(t, err, tt.want)
+			_, _, _, err = VerifyStream(opener(tt.data), int64(len(tt.data)), tt.pub, tt.id)
+			assert.ErrorIs(t, err, tt.want, "VerifyStream")
 		})
 	}
 
 	t.Run("other town hall's identity", func(t *testing.T) {
 		_, err := Open(data, k.pub, other.id)
 		assert.ErrorContains(t, err, "decrypt")
+		_, _, _, err = VerifyStream(opener(data), int64(len(data)), k.pub, other.id)
+		assert.ErrorContains(t, err, "decrypt")
 	})
+	t.Run("size shorter than the stream", func(t *testing.T) {
+		_, _, _, err := VerifyStream(opener(data), int64(len(data))-1, k.pub, k.id)
+		assert.ErrorIs(t, err, ErrSignature)
+	})
+}
+
+func opener(data []byte) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+}
+
+// TestVerifyStream: the streaming check accepts what Open accepts, with the same manifest and
+// the packet's sha256, and refuses a part whose bytes do not match the manifest.
+func TestVerifyStream(t *testing.T) {
+	k := newKeys(t)
+	data, _ := seal(t, k, testParts())
+	p, err := Open(data, k.pub, k.id)
+	require.NoError(t, err)
+	h, m, sum, err := VerifyStream(opener(data), int64(len(data)), k.pub, k.id)
+	require.NoError(t, err)
+	assert.Equal(t, p.Manifest, m)
+	assert.Equal(t, p.Manifest.CaseID, h.CaseID)
+	assert.Equal(t, sha256.Sum256(data), sum)
+
+	// Correctly signed, but a part differs from its manifest entry.
+	caseID := uuid.Must(uuid.NewV7()).String()
+	mf := Manifest{Version: Version, CaseID: caseID, KitID: k.sealer.KitID, Service: "personalausweis",
+		Parts: []PartInfo{{Name: "form.json", Kind: KindForm, Size: 2, SHA256: hex.EncodeToString(make([]byte, 32))}}}
+	raw, err := json.Marshal(mf)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, k.sealer.write(&buf, Header{CaseID: caseID, KitID: k.sealer.KitID}, []Part{{Name: manifestName, Data: raw}, {Name: "form.json", Data: []byte("{}")}}))
+	_, _, _, err = VerifyStream(opener(buf.Bytes()), int64(buf.Len()), k.pub, k.id)
+	assert.ErrorIs(t, err, ErrMalformed)
+	assert.ErrorContains(t, err, "does not match its hash")
 }
 
 // TestPacketDuplicateParts builds correctly signed and encrypted packets whose manifest repeats a
@@ -195,8 +239,96 @@ func FuzzOpen(f *testing.F) {
 			// Only a packet signed by the key can open; fuzzing cannot forge one.
 			assert.Equal(t, len(testParts()), len(p.Parts))
 		}
+		// The streaming check agrees with Open on every input.
+		_, m, _, serr := VerifyStream(opener(b), int64(len(b)), k.pub, k.id)
+		assert.Equal(t, err == nil, serr == nil, "Open: %v, VerifyStream: %v", err, serr)
+		if err == nil && serr == nil {
+			assert.Equal(t, p.Manifest, m)
+		}
 		_, _ = ReadHeader(b)
 	})
+}
+
+// BenchmarkVerifyStream compares the peak heap of Open and VerifyStream on a 64 MiB packet
+// read from a file (as the town hall reads a finished upload): peak-MiB is the most the heap
+// held above its level before the check.
+func BenchmarkVerifyStream(b *testing.B) {
+	k := newKeys(b)
+	const size = 64 << 20
+	scan := make([]byte, size)
+	_, _ = rand.Read(scan)
+	path := filepath.Join(b.TempDir(), "p.pkt")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := k.sealer.Seal(f, Manifest{CaseID: uuid.NewString(), Service: "personalausweis"}, []Part{{Name: "scan-1.pdf", Kind: KindScan, Data: scan}}); err != nil {
+		b.Fatal(err)
+	}
+	st, _ := f.Stat()
+	_ = f.Close()
+	scan = nil
+	open := func() (io.ReadCloser, error) { return os.Open(path) }
+	for _, bb := range []struct {
+		name string
+		run  func() error
+	}{
+		{"Open", func() error {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			_, err = Open(data, k.pub, k.id)
+			return err
+		}},
+		{"VerifyStream", func() error {
+			_, _, _, err := VerifyStream(open, st.Size(), k.pub, k.id)
+			return err
+		}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.SetBytes(st.Size())
+			var peak uint64
+			for b.Loop() {
+				p, err := peakHeap(bb.run)
+				if err != nil {
+					b.Fatal(err)
+				}
+				peak = max(peak, p)
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
+		})
+	}
+}
+
+// peakHeap runs fn while sampling the live heap and returns the largest growth seen.
+func peakHeap(fn func() error) (uint64, error) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var s runtime.MemStats
+		for {
+			runtime.ReadMemStats(&s)
+			if s.HeapAlloc > base && s.HeapAlloc-base > peak.Load() {
+				peak.Store(s.HeapAlloc - base)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	err := fn()
+	close(stop)
+	<-done
+	return peak.Load(), err
 }
 
 func BenchmarkSeal(b *testing.B) {

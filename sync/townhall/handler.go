@@ -37,19 +37,15 @@ type ctxKey struct{}
 // request is attributed to the kit named by its verified client certificate, and kits that
 // are not enrolled here are refused.
 func (t *Townhall) Handler() (http.Handler, error) {
-	composer := tushandler.NewStoreComposer()
-	t.uploads.UseIn(composer)
-	if !composer.UsesTerminater || !composer.UsesLocker {
-		return nil, errors.New("tus handler: the upload store must terminate uploads and lock them")
+	composer, err := t.uploadStore()
+	if err != nil {
+		return nil, err
 	}
 	netTimeout := t.opts.NetworkTimeout
 	if netTimeout <= 0 {
 		netTimeout = 10 * time.Second
 	}
-	maxSize := t.opts.MaxPacket
-	if maxSize <= 0 {
-		maxSize = 256 << 20
-	}
+	maxSize := t.maxPacket()
 	c := &commitHandler{t: t, uploads: composer}
 	tusd, err := tushandler.NewHandler(tushandler.Config{
 		BasePath:                         FilesPath,
@@ -69,14 +65,19 @@ func (t *Townhall) Handler() (http.Handler, error) {
 		// The request that completes an upload also commits it: the receipt comes back on
 		// that answer, one round trip per case.
 		PreFinishResponseCallback: c.preFinish,
+		// The guard let only the owner this far; its record goes with the upload.
+		PreUploadTerminateCallback: func(ev tushandler.HookEvent) (tushandler.HTTPResponse, error) {
+			return tushandler.HTTPResponse{}, t.db.DeleteUpload(ev.Context, recordID(ev.Upload.ID))
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tus handler: %w", err)
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(FilesPath, http.StripPrefix(FilesPath, tusd))
-	mux.Handle(FilesPath[:len(FilesPath)-1], http.StripPrefix(FilesPath[:len(FilesPath)-1], tusd))
+	guarded := t.guardUploads(tusd) // tusguard.go: per-kit isolation before tusd
+	mux.Handle(FilesPath, http.StripPrefix(FilesPath, guarded))
+	mux.Handle(FilesPath[:len(FilesPath)-1], http.StripPrefix(FilesPath[:len(FilesPath)-1], guarded))
 	mux.HandleFunc("POST /v1/packets/{case}", c.commit)
 	mux.HandleFunc("GET /v1/visits", t.getVisits)
 	mux.HandleFunc("PUT /v1/visits/recipient", t.putVisitRecipient)
@@ -154,7 +155,8 @@ func (t *Townhall) preCreate(ev tushandler.HookEvent, uploads tushandler.DataSto
 		id = key
 	}
 	caseID := meta["case_id"]
-	if err := t.db.AddUpload(ev.Context, UploadRecord{ID: id, KitID: kitID, CaseID: caseID, Size: ev.Upload.Size, CreatedAt: t.now().UTC()}); err != nil {
+	rec := UploadRecord{ID: id, KitID: kitID, CaseID: caseID, Size: ev.Upload.Size, CreatedAt: t.now().UTC()}
+	if err := t.admitUpload(ev.Context, rec, ev.Upload.SizeIsDeferred); err != nil { // tusguard.go
 		return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{}, err
 	}
 	return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{ID: id, MetaData: meta}, nil
@@ -255,9 +257,6 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 	}
 	req := receipt.CommitRequest{UploadID: uploadID, SHA256: wantSHA}
 
-	c.t.commitMu.Lock()
-	defer c.t.commitMu.Unlock()
-
 	// Committed before: the same receipt again (at-least-once delivery, exactly-once effect).
 	if prev, err := c.t.db.Case(ctx, caseID); err == nil {
 		return c.again(ctx, kit, prev, uploadID)
@@ -265,6 +264,14 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 		return nil, err
 	}
 
+	// Another kit's upload is refused before anything is read or terminated.
+	if err := c.t.ownUpload(ctx, kit.ID, uploadID); err != nil {
+		var he *httpError
+		if errors.As(err, &he) && he.code == receipt.CodeUploadMissing {
+			he.status = http.StatusConflict
+		}
+		return nil, err
+	}
 	up, err := c.uploads.Core.GetUpload(ctx, uploadID)
 	if err != nil {
 		return nil, &httpError{http.StatusConflict, receipt.CodeUploadMissing, "no such upload"}
@@ -279,41 +286,57 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 	if info.SizeIsDeferred || info.Offset != info.Size {
 		return nil, &httpError{http.StatusConflict, receipt.CodeUploadIncomplete, fmt.Sprintf("upload at %d of %d bytes", info.Offset, info.Size)}
 	}
-	rd, err := up.GetReader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(rd)
-	_ = rd.Close()
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(data)
+
+	// Verified streaming, outside any lock: commits of other cases go on meanwhile.
+	open := func() (io.ReadCloser, error) { return up.GetReader(ctx) }
+	hdr, m, sum, verr := packet.VerifyStream(open, info.Size, ed25519.PublicKey(kit.PublicKey), c.t.identity)
 	digest := hex.EncodeToString(sum[:])
-	if req.SHA256 != "" && req.SHA256 != digest {
+	if req.SHA256 != "" && sum != ([sha256.Size]byte{}) && req.SHA256 != digest {
 		// The bytes differ from what the kit holds: a transfer fault, not the kit's packet.
-		c.terminate(ctx, uploadID)
+		c.terminate(ctx, kit.ID, uploadID)
 		return nil, &httpError{http.StatusConflict, receipt.CodeUploadCorrupt, "upload differs from the kit's packet hash"}
 	}
-	hdr, err := packet.ReadHeader(data)
-	if err != nil {
+	switch {
+	case hdr == (packet.Header{}) && verr != nil && !errors.Is(verr, packet.ErrMalformed):
+		return nil, verr // the store failed, not the packet
+	case hdr == (packet.Header{}):
 		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadPacket, "no packet header"}
-	}
-	if hdr.CaseID != caseID {
+	case hdr.CaseID != caseID:
 		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadPacket, "packet is for another case"}
-	}
-	if hdr.KitID != kit.ID {
+	case hdr.KitID != kit.ID:
 		return nil, &httpError{http.StatusForbidden, receipt.CodeKitMismatch, "packet names another kit"}
-	}
-	p, err := packet.Open(data, ed25519.PublicKey(kit.PublicKey), c.t.identity)
-	if errors.Is(err, packet.ErrSignature) {
+	case errors.Is(verr, packet.ErrSignature):
 		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadSignature, "packet signature invalid"}
-	}
-	if err != nil {
+	case verr != nil:
 		return nil, &httpError{http.StatusUnprocessableEntity, receipt.CodeBadPacket, "packet does not open"}
 	}
 
-	if err := c.t.checkRevokedSeal(ctx, kit.ID, p.Manifest); err != nil { // backoffice.go
+	if err := c.t.checkRevokedSeal(ctx, kit.ID, m); err != nil { // backoffice.go
+		return nil, err
+	}
+
+	// The packet store takes bytes: at most maxStoring packets are in memory at once, and only
+	// the bytes verified above are stored.
+	select {
+	case c.t.storing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-c.t.storing }()
+	data, err := readAll(open, info.Size)
+	if err != nil {
+		return nil, err
+	}
+	if sha256.Sum256(data) != sum {
+		return nil, errors.New("commit: upload changed while it was verified")
+	}
+
+	// One commit of a case at a time; numbering is the database's (AddCase).
+	unlock := c.t.commitMu.lock(caseID)
+	defer unlock()
+	if prev, err := c.t.db.Case(ctx, caseID); err == nil {
+		return c.again(ctx, kit, prev, uploadID)
+	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 
@@ -324,7 +347,7 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 	}
 	now := c.t.now().UTC()
 	row, created, err := c.t.db.AddCase(ctx, Case{
-		CaseID: caseID, KitID: kit.ID, Service: p.Manifest.Service, ReceivedAt: now,
+		CaseID: caseID, KitID: kit.ID, Service: m.Service, ReceivedAt: now,
 		SHA256: digest, Size: int64(len(data)),
 	}, func(number string) ([]byte, error) {
 		return c.t.signer.Sign(receipt.Body{CaseID: caseID, KitID: kit.ID, Number: number, ReceivedAt: now, SHA256: digest})
@@ -335,10 +358,24 @@ func (c *commitHandler) commitUpload(ctx context.Context, kit Kit, caseID, uploa
 	if !created { // another replica committed it meanwhile
 		return c.again(ctx, kit, row, uploadID)
 	}
-	c.terminate(ctx, uploadID)
+	c.terminate(ctx, kit.ID, uploadID)
 	c.t.log.Info("caseReceived", "kit", kit.ID, "case", caseID, "number", row.Number, "bytes", len(data))
 	c.t.noteAfterRevocation(ctx, kit.ID, caseID)
 	return row.Receipt, nil
+}
+
+// readAll reads an upload of size bytes into one buffer of exactly that size.
+func readAll(open func() (io.ReadCloser, error), size int64) ([]byte, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, fmt.Errorf("read upload: %w", err)
+	}
+	defer rc.Close()
+	data := make([]byte, size)
+	if _, err := io.ReadFull(rc, data); err != nil {
+		return nil, fmt.Errorf("read upload: %w", err)
+	}
+	return data, nil
 }
 
 // again answers a case committed before: the same receipt (at-least-once delivery,
@@ -347,18 +384,27 @@ func (c *commitHandler) again(ctx context.Context, kit Kit, prev Case, uploadID 
 	if prev.KitID != kit.ID {
 		return nil, &httpError{http.StatusConflict, receipt.CodeCaseConflict, "case delivered by another kit"}
 	}
-	c.terminate(ctx, uploadID)
+	c.terminate(ctx, kit.ID, uploadID)
 	return prev.Receipt, nil
 }
 
-// terminate removes an upload that is no longer needed; failures only cost disk space.
-func (c *commitHandler) terminate(ctx context.Context, uploadID string) {
-	up, err := c.uploads.Core.GetUpload(ctx, uploadID)
-	if err != nil {
+// terminate removes the kit's upload that is no longer needed; another kit's is left alone
+// (a commit names any upload id it likes). A failure keeps the record, so the janitor purges
+// the upload later.
+func (c *commitHandler) terminate(ctx context.Context, kitID, uploadID string) {
+	if err := c.t.ownUpload(ctx, kitID, uploadID); err != nil {
 		return
 	}
-	if err := c.uploads.Terminater.AsTerminatableUpload(up).Terminate(ctx); err != nil {
+	up, err := c.uploads.Core.GetUpload(ctx, uploadID)
+	if err == nil {
+		err = c.uploads.Terminater.AsTerminatableUpload(up).Terminate(ctx)
+	}
+	if err != nil && !errors.Is(err, tushandler.ErrNotFound) {
 		c.t.log.Warn("terminateUpload", "upload", uploadID, "err", err)
+		return
+	}
+	if err := c.t.db.DeleteUpload(ctx, recordID(uploadID)); err != nil {
+		c.t.log.Warn("forgetUpload", "upload", uploadID, "err", err)
 	}
 }
 
@@ -441,6 +487,10 @@ func (t *Townhall) Serve(ctx context.Context, ln net.Listener, cfg *tls.Config) 
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, cfg)) }()
+	jctx, stopJanitor := context.WithCancel(ctx)
+	janitorDone := make(chan struct{})
+	go func() { defer close(janitorDone); t.janitor(jctx) }()
+	defer func() { stopJanitor(); <-janitorDone }()
 	select {
 	case err := <-errc:
 		return err

@@ -150,6 +150,54 @@ func (s *pgStore) AddUpload(ctx context.Context, u UploadRecord) error {
 	return nil
 }
 
+func (s *pgStore) Upload(ctx context.Context, id string) (UploadRecord, error) {
+	ups, err := s.uploads(ctx, `WHERE upload_id = $1`, id)
+	if err != nil {
+		return UploadRecord{}, err
+	}
+	if len(ups) == 0 {
+		return UploadRecord{}, fmt.Errorf("upload %s: %w", id, ErrNotFound)
+	}
+	return ups[0], nil
+}
+
+func (s *pgStore) OpenUploads(ctx context.Context, kitID string) ([]UploadRecord, error) {
+	if kitID == "" {
+		return s.uploads(ctx, `ORDER BY created_at`)
+	}
+	return s.uploads(ctx, `WHERE kit_id = $1 ORDER BY created_at`, kitID)
+}
+
+func (s *pgStore) uploads(ctx context.Context, where string, args ...any) ([]UploadRecord, error) {
+	rows, err := s.pool.Query(ctx, `SELECT upload_id, kit_id, case_id, size, created_at, tus_id FROM uploads `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("uploads: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UploadRecord, error) {
+		var u UploadRecord
+		err := r.Scan(&u.ID, &u.KitID, &u.CaseID, &u.Size, &u.CreatedAt, &u.TusID)
+		return u, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("uploads: %w", err)
+	}
+	return out, nil
+}
+
+func (s *pgStore) SetUploadTusID(ctx context.Context, id, tusID string) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE uploads SET tus_id = $1 WHERE upload_id = $2`, tusID, id); err != nil {
+		return fmt.Errorf("set upload tus id: %w", err)
+	}
+	return nil
+}
+
+func (s *pgStore) DeleteUpload(ctx context.Context, id string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM uploads WHERE upload_id = $1`, id); err != nil {
+		return fmt.Errorf("delete upload: %w", err)
+	}
+	return nil
+}
+
 const pgCaseColumns = `case_id, kit_id, service, number, received_at, packet_sha256, size, receipt`
 
 func scanCases(rows pgx.Rows) ([]Case, error) {

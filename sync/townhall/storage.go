@@ -50,6 +50,8 @@ type UploadRecord struct {
 	CaseID    string
 	Size      int64
 	CreatedAt time.Time
+	// TusID is tusd's id of the upload once created: ID, or ID+multipart id on S3.
+	TusID string
 }
 
 // VisitPack is a visit pack sealed to one kit, as GET /v1/visits lists it.
@@ -87,7 +89,18 @@ type Cases interface {
 	// transaction: numbers have no gaps and no duplicates, even with several replicas. If the
 	// case is stored already, it returns the stored one and created false.
 	AddCase(ctx context.Context, c Case, sign func(number string) ([]byte, error)) (stored Case, created bool, err error)
+	// AddUpload records an upload as it is created; one recorded already stays as it is.
 	AddUpload(ctx context.Context, u UploadRecord) error
+	// Upload returns an error matching ErrNotFound for an upload not recorded (or gone).
+	Upload(ctx context.Context, id string) (UploadRecord, error)
+	// OpenUploads lists the kit's recorded uploads ("" lists every kit's), oldest first: the
+	// quota counts them and the janitor purges the stale ones.
+	OpenUploads(ctx context.Context, kitID string) ([]UploadRecord, error)
+	// SetUploadTusID records tusd's id of a recorded upload; one not recorded is no error.
+	SetUploadTusID(ctx context.Context, id, tusID string) error
+	// DeleteUpload forgets an upload that was committed, terminated or purged; one not
+	// recorded is no error.
+	DeleteUpload(ctx context.Context, id string) error
 }
 
 // Visits are the visit packs waiting for their kits.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,6 +149,64 @@ func (s *sqliteStore) AddUpload(ctx context.Context, u UploadRecord) error {
 		u.ID, u.KitID, u.CaseID, u.Size, u.CreatedAt.UTC().Format(timeFormat))
 	if err != nil {
 		return fmt.Errorf("add upload: %w", err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) Upload(ctx context.Context, id string) (UploadRecord, error) {
+	ups, err := s.uploads(ctx, `WHERE upload_id = ?`, id)
+	if err != nil {
+		return UploadRecord{}, err
+	}
+	if len(ups) == 0 {
+		return UploadRecord{}, fmt.Errorf("upload %s: %w", id, ErrNotFound)
+	}
+	return ups[0], nil
+}
+
+func (s *sqliteStore) OpenUploads(ctx context.Context, kitID string) ([]UploadRecord, error) {
+	if kitID == "" {
+		return s.uploads(ctx, ``)
+	}
+	return s.uploads(ctx, `WHERE kit_id = ?`, kitID)
+}
+
+func (s *sqliteStore) uploads(ctx context.Context, where string, args ...any) ([]UploadRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT upload_id, kit_id, case_id, size, created_at, tus_id FROM uploads `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("uploads: %w", err)
+	}
+	defer rows.Close()
+	var out []UploadRecord
+	for rows.Next() {
+		var u UploadRecord
+		var at string
+		if err := rows.Scan(&u.ID, &u.KitID, &u.CaseID, &u.Size, &at, &u.TusID); err != nil {
+			return nil, fmt.Errorf("uploads: %w", err)
+		}
+		if u.CreatedAt, err = time.Parse(timeFormat, at); err != nil {
+			return nil, fmt.Errorf("uploads: %w", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("uploads: %w", err)
+	}
+	// RFC 3339 text with trimmed fractions does not sort as time: order here.
+	slices.SortFunc(out, func(a, b UploadRecord) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+func (s *sqliteStore) SetUploadTusID(ctx context.Context, id, tusID string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE uploads SET tus_id = ? WHERE upload_id = ?`, tusID, id); err != nil {
+		return fmt.Errorf("set upload tus id: %w", err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) DeleteUpload(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM uploads WHERE upload_id = ?`, id); err != nil {
+		return fmt.Errorf("delete upload: %w", err)
 	}
 	return nil
 }

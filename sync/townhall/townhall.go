@@ -37,6 +37,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/google/uuid"
+	tushandler "github.com/tus/tusd/v2/pkg/handler"
 
 	"koffer/sync/enroll"
 	"koffer/sync/packet"
@@ -68,6 +69,12 @@ type Options struct {
 	NetworkTimeout time.Duration
 	// MaxPacket is the largest packet accepted; default 256 MiB.
 	MaxPacket int64
+	// MaxOpenUploads and MaxUploadBytes cap what one kit holds in uploads not yet committed
+	// (default 8 uploads, 4 × MaxPacket bytes); UploadTTL is when such an upload is stale and
+	// purged (default 24 h). See tusguard.go.
+	MaxOpenUploads int
+	MaxUploadBytes int64
+	UploadTTL      time.Duration
 
 	// Metadata, Packets and Uploads replace the embedded defaults in the data directory
 	// (SQLite, packet files, tusd's filestore with an in-process locker); see Connect. The
@@ -90,13 +97,19 @@ type Townhall struct {
 	packets  Packets
 	uploads  Uploads
 
-	commitMu sync.Mutex // one commit at a time: numbering and idempotency stay simple
+	commitMu keyedMutex    // one commit of a case at a time (tusguard.go)
+	storing  chan struct{} // packets held in memory for the packet store (maxStoring)
+	quotaMu  sync.Mutex    // one upload creation at a time checks the quota (tusguard.go)
+
+	composerOnce sync.Once // the tusd store composer, shared by handler and janitor
+	composer     *tushandler.StoreComposer
+	composerErr  error
 }
 
 // Open opens the town hall in dir, creating the directory, CA, receipt key, age identity and
 // database on first use.
 func Open(ctx context.Context, dir string, opts Options) (*Townhall, error) {
-	t := &Townhall{dir: dir, log: opts.Logger, now: opts.Now}
+	t := &Townhall{dir: dir, log: opts.Logger, now: opts.Now, storing: make(chan struct{}, maxStoring)}
 	if t.log == nil {
 		t.log = slog.Default()
 	}

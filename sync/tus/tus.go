@@ -328,8 +328,9 @@ func parseInt(v string) (int64, error) {
 	return strconv.ParseInt(v, 10, 64)
 }
 
-// ParseLocation resolves a creation answer's Location against the endpoint. Only http and
-// https URLs on the endpoint's host are accepted: a server must not send the kit elsewhere.
+// ParseLocation resolves a creation answer's Location against the endpoint. Only URLs on the
+// endpoint's host and with its scheme are accepted: a server must not send the kit elsewhere,
+// nor from https down to http, where the packet would travel in clear.
 func ParseLocation(endpoint, loc string) (string, error) {
 	if loc == "" {
 		return "", fmt.Errorf("%w: no Location", ErrProtocol)
@@ -345,6 +346,9 @@ func ParseLocation(endpoint, loc string) (string, error) {
 	u := base.ResolveReference(ref)
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host != base.Host || u.User != nil {
 		return "", fmt.Errorf("%w: Location leaves the endpoint", ErrProtocol)
+	}
+	if u.Scheme != base.Scheme {
+		return "", fmt.Errorf("%w: Location changes the scheme from %s to %s", ErrProtocol, base.Scheme, u.Scheme)
 	}
 	return u.String(), nil
 }

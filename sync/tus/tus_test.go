@@ -11,6 +11,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,7 +286,46 @@ func FuzzParseLocation(f *testing.F) {
 		if !bytes.HasPrefix([]byte(u), []byte("http")) {
 			t.Fatalf("accepted %q", u)
 		}
+		if strings.HasPrefix(endpoint, "https:") && !strings.HasPrefix(u, "https:") {
+			t.Fatalf("accepted a downgrade to %q", u)
+		}
 	})
+}
+
+// TestLocationDowngradeRefused: a creation answer pointing an https upload at http on the
+// same host is refused before a byte of the packet is sent.
+func TestLocationDowngradeRefused(t *testing.T) {
+	var patched atomic.Bool
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch {
+			patched.Store(true)
+		}
+		w.Header().Set("Tus-Resumable", "1.0.0")
+		w.Header().Set("Location", "http://"+r.Host+"/files/abc")
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	c := &tus.Client{HTTP: srv.Client(), Timeout: 5 * time.Second}
+	_, err := c.Create(t.Context(), srv.URL+"/files/", 3, nil)
+	require.ErrorIs(t, err, tus.ErrProtocol)
+	assert.Contains(t, err.Error(), "scheme")
+	_, _, err = c.CreateWithUpload(t.Context(), srv.URL+"/files/", bytes.NewReader([]byte("abc")), 3, nil, nil)
+	require.ErrorIs(t, err, tus.ErrProtocol)
+	assert.False(t, patched.Load(), "no PATCH may follow a downgraded Location")
+
+	tests := []struct {
+		endpoint, loc string
+		ok            bool
+	}{
+		{"https://th.example/files/", "http://th.example/files/abc", false},
+		{"https://th.example/files/", "/files/abc", true},
+		{"https://th.example/files/", "https://th.example/files/abc", true},
+		{"http://127.0.0.1:1/files/", "/files/abc", true},
+	}
+	for _, tt := range tests {
+		_, err := tus.ParseLocation(tt.endpoint, tt.loc)
+		assert.Equal(t, tt.ok, err == nil, "%s + %s: %v", tt.endpoint, tt.loc, err)
+	}
 }
 
 // TestPatchInterrupted: the server's "interrupted by another request" answers are
