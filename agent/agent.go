@@ -144,6 +144,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	}
 	if w != nil {
 		a.devices.attached = w.Current
+		w.Hold = a.devices.holdBus
 	}
 	for _, d := range a.devices.states() {
 		a.log.Info("device", "kind", d.Kind, "driver", d.Driver, "address", d.Address, "state", d.State)

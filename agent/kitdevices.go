@@ -51,6 +51,7 @@ type kitDevice struct {
 	log     *slog.Logger
 
 	busy chan struct{} // one job at a time on this device
+	bus  *sync.RWMutex // the kit's USB bus, for a device on USB; nil over the network
 
 	mu      sync.Mutex
 	lastErr error
@@ -69,6 +70,10 @@ func (d *kitDevice) job(ctx context.Context, fn func() error) error {
 			Hint: "Das Gerät ist noch mit einem anderen Auftrag beschäftigt. Bitte gleich noch einmal versuchen.", Err: ctx.Err()}
 	}
 	defer func() { <-d.busy }()
+	if d.bus != nil {
+		d.bus.RLock()
+		defer d.bus.RUnlock()
+	}
 	err := fn()
 	d.mu.Lock()
 	d.lastErr = err
@@ -101,6 +106,17 @@ type kitDevices struct {
 	list     []*kitDevice
 	attached func() []inventory.USBDevice // nil: not watched (training)
 	close    func(context.Context) error
+	// bus is shared by the jobs of USB devices and held alone by a hot-plug poll (holdBus).
+	bus sync.RWMutex
+}
+
+// holdBus takes the USB bus for one hot-plug poll, unless a USB device job holds it: the
+// poll's descriptor requests must not cut into a capture's or a print's transfers.
+func (k *kitDevices) holdBus() (release func(), ok bool) {
+	if !k.bus.TryLock() {
+		return nil, false
+	}
+	return k.bus.Unlock, true
 }
 
 func (k *kitDevices) current() []inventory.USBDevice {
@@ -171,6 +187,10 @@ func buildDevices(training bool, prof *profile.Profile, log *slog.Logger) (*kitD
 		d, err := profileDevice(entries[0], log)
 		if err != nil {
 			return nil, fmt.Errorf("kit profile: %s: %w", kind, err)
+		}
+		switch d.driver {
+		case "usb-reader", "ipp-usb", "escl-usb", "extproc":
+			d.bus = &k.bus
 		}
 		k.list = append(k.list, d)
 		switch kind {

@@ -116,6 +116,9 @@ usb  = "147e:2016"
 			_ = agent.Process.Signal(syscall.SIGKILL)
 			_ = agent.Wait()
 		}
+		if t.Failed() {
+			t.Logf("agent log:\n%s", &agentLog)
+		}
 	})
 	c := client.New(f.DataDir)
 	require.Eventually(t, func() bool { _, err := c.Status(ctx); return err == nil }, 20*time.Second, 20*time.Millisecond, "agent not ready:\n%s", &agentLog)

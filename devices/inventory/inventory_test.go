@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -196,4 +197,43 @@ func ids(ds []USBDevice) []string {
 		out = append(out, d.ID)
 	}
 	return out
+}
+
+// TestWatcherSkipsWhileBusHeld: while a device job holds the bus, a poll lists nothing (no
+// descriptor request may cut into the job's transfers); the next free poll lists again.
+func TestWatcherSkipsWhileBusHeld(t *testing.T) {
+	fl := &fakeLister{steps: [][]usb.DeviceInfo{{hub}, {hub, reader}}, errs: []error{nil, nil}}
+	var held atomic.Bool
+	polled := make(chan struct{}, 10)
+	tick := make(chan time.Time)
+	events := make(chan Event, 10)
+	w := &Watcher{List: fl.List, Tick: tick, OnEvent: func(e Event) { events <- e },
+		Hold: func() (func(), bool) {
+			polled <- struct{}{}
+			if held.Load() {
+				return nil, false
+			}
+			return func() {}, true
+		}}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	<-polled
+	assert.Equal(t, "attach 1d6b:0002", (<-events).String(), "baseline")
+
+	held.Store(true)
+	tick <- time.Now()
+	<-polled
+	tick <- time.Now() // the next tick is taken only once the skipped poll is over
+	<-polled
+	fl.mu.Lock()
+	assert.Equal(t, 1, fl.n, "no enumeration while the bus is held")
+	fl.mu.Unlock()
+
+	held.Store(false)
+	tick <- time.Now()
+	<-polled
+	assert.Equal(t, "attach "+reader.ID.String(), (<-events).String())
+	cancel()
+	require.NoError(t, <-done)
 }

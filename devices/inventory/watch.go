@@ -65,6 +65,10 @@ type Watcher struct {
 	ListTimeout time.Duration
 	OnEvent     func(Event)
 	Logger      *slog.Logger
+	// Hold takes the bus for one poll; ok false skips the poll, because a device job on the
+	// bus is running and an enumeration's descriptor requests would cut into its transfers
+	// (nil: always poll).
+	Hold func() (release func(), ok bool)
 
 	mu      sync.Mutex
 	current []USBDevice
@@ -102,6 +106,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 	var prev []usb.DeviceInfo
 	var lastErr string
 	poll := func() {
+		if w.Hold != nil {
+			release, ok := w.Hold()
+			if !ok {
+				return
+			}
+			defer release()
+		}
 		lctx, cancel := context.WithTimeout(ctx, timeout)
 		cur, err := list(lctx)
 		cancel()
