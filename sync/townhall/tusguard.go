@@ -128,6 +128,12 @@ func (t *Townhall) guardUploads(next http.Handler) http.Handler {
 		case r.Method == http.MethodOptions:
 		case id == "":
 			if r.Method == http.MethodPost {
+				// A deferred length would escape the byte quota. Refused here, the same on
+				// every packet store (tusd's S3 store would answer 501 before any hook).
+				if r.Header.Get("Upload-Defer-Length") != "" {
+					problem(w, http.StatusBadRequest, receipt.CodeBadRequest, "the upload length must be declared")
+					return
+				}
 				w = &createdWriter{ResponseWriter: w, ctx: r.Context(), t: t}
 			}
 		default:
