@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -23,7 +20,6 @@ import (
 	"koffer/agent/doctor"
 	"koffer/agent/keys"
 	"koffer/store"
-	"koffer/sync/townhall"
 )
 
 // TestRevokedKitLocksItself: a real town hall, a real agent process with a caseworker who can
@@ -34,23 +30,7 @@ import (
 func TestRevokedKitLocksItself(t *testing.T) {
 	thBin := buildTownhall(t)
 	thDir := t.TempDir()
-	th, err := townhall.Open(t.Context(), thDir, townhall.Options{Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	defer th.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	cfg, err := th.ServerTLS()
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- th.Serve(ctx, ln, cfg) }()
-	defer func() { cancel(); <-served }()
-	b, err := th.AddKit(t.Context(), "kit-lost", "https://"+ln.Addr().String())
-	require.NoError(t, err)
-	raw, err := b.Marshal()
-	require.NoError(t, err)
-	bundle := filepath.Join(t.TempDir(), "kit.json")
-	require.NoError(t, os.WriteFile(bundle, raw, 0o600))
+	th, bundle := serveTownhall(t, thDir, "kit-lost")
 
 	f, _, errOut := dataFactory(t)
 	require.Equal(t, exitOK, run(t.Context(), []string{"init", "--enroll", bundle}, f), errOut.String())

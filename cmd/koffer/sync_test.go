@@ -122,12 +122,7 @@ func TestSyncSurvivesKills(t *testing.T) {
 	th, err := townhall.Open(t.Context(), thDir, townhall.Options{})
 	require.NoError(t, err)
 	defer th.Close()
-	b, err := th.AddKit(t.Context(), "kit-e2e", "https://"+addr)
-	require.NoError(t, err)
-	raw, err := b.Marshal()
-	require.NoError(t, err)
-	bundle := filepath.Join(t.TempDir(), "kit.json")
-	require.NoError(t, os.WriteFile(bundle, raw, 0o600))
+	bundle := enrollBundle(t, th, "kit-e2e", "https://"+addr)
 
 	f, _, errOut := dataFactory(t)
 	require.Equal(t, exitOK, run(t.Context(), []string{"init", "--enroll", bundle}, f), errOut.String())

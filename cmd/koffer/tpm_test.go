@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,7 +15,6 @@ import (
 	"koffer/agent/keys"
 	"koffer/agent/keys/tpm/tpmtest"
 	"koffer/sync/enroll"
-	"koffer/sync/townhall"
 )
 
 // assertKitKeyNotOnDisk walks the whole data directory: no file holds the kit key's seed or
@@ -49,28 +46,15 @@ func assertKitKeyNotOnDisk(t *testing.T, dir string, b *enroll.Bundle) {
 // again after a restart.
 func TestTPMWrappedKitKey(t *testing.T) {
 	tpmAddr := tpmtest.Start(t)
-	th, err := townhall.Open(t.Context(), t.TempDir(), townhall.Options{})
-	require.NoError(t, err)
-	defer th.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	cfg, err := th.ServerTLS()
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(t.Context())
-	served := make(chan error, 1)
-	go func() { served <- th.Serve(ctx, ln, cfg) }()
-	defer func() { cancel(); <-served }()
-
-	b, err := th.AddKit(t.Context(), "kit-tpm", "https://"+ln.Addr().String())
-	require.NoError(t, err)
-	raw, err := b.Marshal()
-	require.NoError(t, err)
-	bundle := filepath.Join(t.TempDir(), "kit.json")
-	require.NoError(t, os.WriteFile(bundle, raw, 0o600))
+	th, bundle := serveTownhall(t, t.TempDir(), "kit-tpm")
 
 	f, out, errOut := dataFactory(t)
 	require.Equal(t, exitOK, run(t.Context(), []string{"init", "--enroll", bundle, "--key-protection", "tpm", "--tpm", tpmAddr}, f), errOut.String())
 	assert.Contains(t, out.String(), "kit key: tpm2")
+	raw, err := os.ReadFile(bundle)
+	require.NoError(t, err)
+	b, err := enroll.Parse(raw)
+	require.NoError(t, err)
 	assertKitKeyNotOnDisk(t, f.DataDir, b)
 	k, err := keys.LoadKit(f.DataDir)
 	require.NoError(t, err)
